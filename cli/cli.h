@@ -1,0 +1,25 @@
+/* cli — the rlvr program: one subcommand per file (cmd_<name>.c), dispatched from main.c.
+ * Only cli/ turns an error into a message on stderr and an exit status. */
+#ifndef RLVR_CLI_H
+#define RLVR_CLI_H
+
+#include "common/cfg.h"
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary; /* one line for `rlvr --help` */
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name; returns the exit status */
+} cli_command;
+
+/* Print "rlvr: error: <msg>" (from err_msg() when msg is NULL) and return 1. */
+int cli_fail(const char *msg);
+/* True when argv has -h or --help. */
+int cli_wants_help(int argc, char **argv);
+
+/* Shared option handling for commands that take a config: `FILE` (or --config FILE) and any
+ * number of `--set key=value`. Fills c (initialised to defaults first), then applies the run
+ * section (threads, log level, seed). Unrecognised options are left for the caller in rest
+ * (argv order kept; rest[0] = argv[0]); returns 0 or -1 with err_set. */
+int cli_load_config(int argc, char **argv, rlvr_config *c, int need_file, char **rest, int *nrest);
+
+#endif

@@ -1,0 +1,101 @@
+/* rlvr — command-line entry: global flags, the subcommand table, shared option handling.
+ * Each subcommand lives in cmd_<name>.c and is listed in `commands` below. */
+#include "cli.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "tensor/ts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cmd_config(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+
+static const cli_command commands[] = {
+    {"config", "show the resolved config, list keys, or write the config reference", cmd_config},
+    {"doctor", "check the machine: libtorch, devices, BLAS speed, MPI, NCCL, HDF5", cmd_doctor},
+};
+static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
+
+int cli_fail(const char *msg) {
+    fprintf(stderr, "rlvr: error: %s\n", msg ? msg : err_msg());
+    return 1;
+}
+
+int cli_wants_help(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 1;
+    return 0;
+}
+
+int cli_load_config(int argc, char **argv, rlvr_config *c, int need_file, char **rest, int *nrest) {
+    const char *file = NULL;
+    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    int nsets = 0;
+    *nrest = 0;
+    rest[(*nrest)++] = argv[0];
+    int rc = -1;
+    if (!sets) return err_set("out of memory");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--set") || !strcmp(a, "--config")) {
+            if (i + 1 >= argc) {
+                err_set("%s needs a value", a);
+                goto out;
+            }
+            if (a[2] == 's') sets[nsets++] = argv[++i];
+            else file = argv[++i];
+        } else if (!strncmp(a, "--set=", 6)) {
+            sets[nsets++] = a + 6;
+        } else if (a[0] != '-' && !file && need_file) {
+            file = a;
+        } else {
+            rest[(*nrest)++] = argv[i];
+        }
+    }
+    if (need_file && !file) {
+        err_set("missing config file (usage: rlvr %s CONFIG.json [--set key=value ...])", argv[0]);
+        goto out;
+    }
+    if (cfg_init(c)) goto out;
+    if (file && cfg_load_file(c, file)) goto out;
+    for (int i = 0; i < nsets; i++)
+        if (cfg_set(c, sets[i])) goto out;
+    log_set_level((log_level)c->run.log_level);
+    if (c->run.threads > 0) ts_set_num_threads((int)c->run.threads);
+    ts_manual_seed((uint64_t)c->run.seed);
+    rc = 0;
+out:
+    free(sets);
+    return rc;
+}
+
+static void usage(FILE *out) {
+    fprintf(out, "rlvr %s — RL post-training for reasoning LLMs, in C on libtorch\n\n"
+                 "usage: rlvr [--version] [--help] COMMAND [ARGS]\n\ncommands:\n",
+            RLVR_VERSION);
+    for (int i = 0; i < ncommands; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`rlvr COMMAND --help` describes one command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("rlvr %s (libtorch %s)\n", RLVR_VERSION, ts_version());
+        return 0;
+    }
+    for (int i = 0; i < ncommands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "rlvr: error: unknown command '%s' (`rlvr --help` lists them)\n", argv[1]);
+    return 2;
+}

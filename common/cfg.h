@@ -1,0 +1,74 @@
+/* cfg — the configuration of a run: one declarative schema table, typed values, JSON in and out.
+ *
+ * Every key of every module is a row of the table in cfg_schema.c: its path ("rollout.top_p"),
+ * type, default, range or allowed values, and one line of help. The same table drives parsing of
+ * JSON config files, `--set key=value` overrides, validation, the printed resolved config and
+ * docs/CONFIG.md, so none of them can drift from another. Values land in the plain struct
+ * rlvr_config, which modules read directly (c->run.seed).
+ * Deliberately not here: cross-key checks that need a module's knowledge (the module does them),
+ * environment-variable overrides (one source of truth: file, then --set). */
+#ifndef RLVR_CFG_H
+#define RLVR_CFG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum { CFG_BOOL, CFG_INT, CFG_FLOAT, CFG_STRING, CFG_ENUM, CFG_STRLIST } cfg_type;
+
+typedef struct cfg_strlist {
+    int n;
+    char **v; /* n owned strings */
+} cfg_strlist;
+
+/* ---- the settings, one struct per section; fields are named after their keys ---- */
+
+typedef struct cfg_run {
+    int64_t seed;
+    int64_t threads; /* intra-op threads; 0 = libtorch's default */
+    int log_level;   /* log_level enum order: debug info warn error quiet */
+} cfg_run;
+
+typedef struct rlvr_config {
+    cfg_run run;
+} rlvr_config;
+
+/* ---- the schema ---- */
+
+typedef struct cfg_key {
+    const char *path;    /* dotted key, "run.seed" */
+    cfg_type type;
+    size_t offset;       /* of the field in rlvr_config */
+    const char *def;     /* default, written as on the command line; NULL = empty */
+    const char *range;   /* "[0,1]", "(0,inf)", ... for INT/FLOAT; NULL = unbounded */
+    const char *choices; /* "a|b|c" for ENUM; the value stored is the index */
+    const char *help;
+} cfg_key;
+
+extern const cfg_key cfg_schema[];
+extern const int cfg_schema_len;
+
+/* The row for a dotted path, or NULL. */
+const cfg_key *cfg_find(const char *path);
+
+/* Fill every field with its default. Returns 0, or -1 if the table itself is inconsistent. */
+int cfg_init(rlvr_config *c);
+/* Release owned strings and lists; the struct may be re-initialised. cfg_free(NULL) is a no-op. */
+void cfg_free(rlvr_config *c);
+
+/* Merge a JSON file (nested objects) over the current values. Unknown keys, wrong types,
+ * out-of-range values, duplicate keys and malformed JSON are errors naming the file and key
+ * (and line and column for syntax). Returns 0 or -1 with err_set. */
+int cfg_load_file(rlvr_config *c, const char *path);
+/* Apply one "a.b.c=value" override, typed by the schema. Returns 0 or -1 with err_set. */
+int cfg_set(rlvr_config *c, const char *assignment);
+
+/* The resolved config as pretty JSON (nested, every key). Caller frees; NULL on OOM. */
+char *cfg_to_json(const rlvr_config *c);
+/* Write the reference page (Markdown table of every key) generated from the schema. */
+void cfg_write_markdown(FILE *out);
+
+/* Name of the enum value stored at `path` (e.g. "info"); NULL if path is not an enum. */
+const char *cfg_enum_name(const rlvr_config *c, const char *path);
+
+#endif

@@ -1,0 +1,265 @@
+/* ts — the C API over ATen: the only door from rlvr.c's C code into libtorch.
+ *
+ * Handles are typed and opaque (ts_tensor *). Every function that returns a tensor returns a new
+ * handle that the caller owns; tensor arguments are borrowed. A handle is released by ts_free(),
+ * or in bulk by ts_scope_end() when it was created inside a scope. No C++ exception crosses this
+ * API: a failing call returns NULL (or -1) and leaves its message in the thread's error buffer
+ * (common/err.h; ts_last_error() reads it). A NULL tensor argument makes the call fail and keeps
+ * the earlier message, so a chain like ts_add(ts_mul(a, b), c) can be checked once at the end.
+ *
+ * Ops are named after the ATen op they wrap and follow its semantics (broadcasting, negative
+ * dims counting from the end), so C reads line for line against a PyTorch reference.
+ * Deliberately not here: modules, optimisers, data loading, anything with state beyond a handle;
+ * ops the project does not use. */
+#ifndef RLVR_TS_H
+#define RLVR_TS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ts_tensor ts_tensor;
+typedef struct ts_generator ts_generator;
+
+typedef enum { TS_F32, TS_F64, TS_BF16, TS_F16, TS_I64, TS_I32, TS_U8, TS_BOOL } ts_dtype;
+typedef enum { TS_CPU, TS_CUDA } ts_device_type;
+typedef struct ts_device {
+    ts_device_type type;
+    int index; /* CUDA ordinal; 0 for the CPU */
+} ts_device;
+
+#define TS_CPU_DEVICE ((ts_device){TS_CPU, 0})
+#define TS_MAX_DIMS 8
+
+/* ---- errors ---- */
+
+/* The message of the last failure on this thread (the same buffer as err_msg()). */
+const char *ts_last_error(void);
+/* In a function returning int: return -1 with "file:line: " prefixed to the message if x is
+ * NULL/false. */
+#define TS_CHECK(x)                                                      \
+    do {                                                                 \
+        if (!(x)) return ts_error_at(__FILE__, __LINE__);                \
+    } while (0)
+int ts_error_at(const char *file, int line);
+
+/* ---- library, threads, devices ---- */
+
+const char *ts_version(void);        /* libtorch version, "1.13.1" */
+int ts_cuda_available(void);         /* 1 when built with CUDA and a device is visible */
+int ts_cuda_device_count(void);
+/* libtorch's build configuration (compiler, BLAS, CUDA, ...) as text; static storage. */
+const char *ts_build_config(void);
+void ts_set_num_threads(int n);
+int ts_get_num_threads(void);
+size_t ts_dtype_size(ts_dtype dt);
+const char *ts_dtype_name(ts_dtype dt);
+/* Parse "cpu", "cuda", "cuda:N"; -1 with err_set otherwise. */
+int ts_device_parse(const char *s, ts_device *out);
+
+/* ---- lifetime ---- */
+
+void ts_free(ts_tensor *t);           /* NULL is a no-op; also leaves its scope */
+void ts_scope_begin(void);
+/* Free every handle created since the matching ts_scope_begin on this thread, except those
+ * passed to ts_keep. */
+void ts_scope_end(void);
+/* Move t out of the innermost scope into the enclosing one (or to the caller's explicit
+ * ownership when there is none). Returns t. */
+ts_tensor *ts_keep(ts_tensor *t);
+/* Number of live handles on all threads; tests use it to prove nothing leaks. */
+int64_t ts_live_handles(void);
+
+/* ---- creation ---- */
+
+ts_tensor *ts_empty(const int64_t *shape, int ndim, ts_dtype dt, ts_device dev);
+ts_tensor *ts_zeros(const int64_t *shape, int ndim, ts_dtype dt, ts_device dev);
+ts_tensor *ts_ones(const int64_t *shape, int ndim, ts_dtype dt, ts_device dev);
+ts_tensor *ts_full(const int64_t *shape, int ndim, double value, ts_dtype dt, ts_device dev);
+ts_tensor *ts_arange(double start, double end, double step, ts_dtype dt, ts_device dev);
+/* A CPU tensor holding a copy of nbytes = numel x dtype size bytes at data. */
+ts_tensor *ts_from_data(const void *data, const int64_t *shape, int ndim, ts_dtype dt);
+ts_tensor *ts_zeros_like(const ts_tensor *a);
+ts_tensor *ts_ones_like(const ts_tensor *a);
+ts_tensor *ts_full_like(const ts_tensor *a, double value);
+/* Random values from gen (NULL: libtorch's default CPU generator, seeded by ts_manual_seed). */
+ts_tensor *ts_rand(const int64_t *shape, int ndim, ts_generator *gen, ts_dtype dt);
+ts_tensor *ts_randn(const int64_t *shape, int ndim, ts_generator *gen, ts_dtype dt);
+ts_tensor *ts_randint(int64_t low, int64_t high, const int64_t *shape, int ndim, ts_generator *gen);
+ts_tensor *ts_normal_(ts_tensor *t, double mean, double std, ts_generator *gen); /* in place */
+ts_tensor *ts_uniform_(ts_tensor *t, double lo, double hi, ts_generator *gen);  /* in place */
+ts_tensor *ts_multinomial(const ts_tensor *probs, int64_t n, int replacement, ts_generator *gen);
+
+/* ---- generators: explicit random streams whose state can be saved and restored ---- */
+
+ts_generator *ts_generator_init(uint64_t seed);
+void ts_generator_free(ts_generator *g);
+void ts_manual_seed(uint64_t seed);
+/* Opaque state bytes. get: writes up to cap bytes, sets *len to the full size (call with cap 0
+ * to ask). set: -1 if the bytes are not a state of this libtorch. */
+int ts_generator_get_state(const ts_generator *g, uint8_t *buf, size_t cap, size_t *len);
+int ts_generator_set_state(ts_generator *g, const uint8_t *buf, size_t len);
+
+/* ---- information and host copies ---- */
+
+int ts_ndim(const ts_tensor *t);
+int64_t ts_size(const ts_tensor *t, int dim); /* dim may be negative; -1 on error */
+int64_t ts_numel(const ts_tensor *t);
+int ts_shape(const ts_tensor *t, int64_t *out); /* fills ndim entries, returns ndim */
+ts_dtype ts_get_dtype(const ts_tensor *t);
+ts_device ts_get_device(const ts_tensor *t);
+int ts_is_contiguous(const ts_tensor *t);
+/* "(2, 3) f32 cpu" into buf; returns buf. For error messages. */
+const char *ts_describe(const ts_tensor *t, char *buf, size_t cap);
+/* Copy all elements (any device, any layout) into dst as a C-contiguous array; nbytes must equal
+ * numel x dtype size. */
+int ts_to_host(const ts_tensor *t, void *dst, size_t nbytes);
+/* The single element of a one-element tensor, converted. */
+int ts_item_f64(const ts_tensor *t, double *out);
+int ts_item_i64(const ts_tensor *t, int64_t *out);
+ts_tensor *ts_to_dtype(const ts_tensor *t, ts_dtype dt);
+ts_tensor *ts_to_device(const ts_tensor *t, ts_device dev);
+ts_tensor *ts_contiguous(const ts_tensor *t);
+ts_tensor *ts_clone(const ts_tensor *t);
+ts_tensor *ts_detach(const ts_tensor *t);
+/* A new handle to the same tensor (shares storage and autograd identity). */
+ts_tensor *ts_alias(const ts_tensor *t);
+
+/* ---- views and indexing ---- */
+
+ts_tensor *ts_reshape(const ts_tensor *t, const int64_t *shape, int ndim);
+ts_tensor *ts_view(const ts_tensor *t, const int64_t *shape, int ndim);
+ts_tensor *ts_permute(const ts_tensor *t, const int64_t *dims, int ndim);
+ts_tensor *ts_transpose(const ts_tensor *t, int d0, int d1);
+ts_tensor *ts_narrow(const ts_tensor *t, int dim, int64_t start, int64_t length);
+ts_tensor *ts_slice(const ts_tensor *t, int dim, int64_t start, int64_t end, int64_t step);
+ts_tensor *ts_select(const ts_tensor *t, int dim, int64_t index);
+ts_tensor *ts_unsqueeze(const ts_tensor *t, int dim);
+ts_tensor *ts_squeeze(const ts_tensor *t, int dim);
+ts_tensor *ts_flatten(const ts_tensor *t, int start_dim, int end_dim);
+ts_tensor *ts_expand(const ts_tensor *t, const int64_t *shape, int ndim);
+ts_tensor *ts_index_select(const ts_tensor *t, int dim, const ts_tensor *index);
+ts_tensor *ts_repeat_interleave(const ts_tensor *t, int64_t repeats, int dim);
+ts_tensor *ts_masked_fill(const ts_tensor *t, const ts_tensor *mask, double value);
+ts_tensor *ts_tril(const ts_tensor *t, int64_t diagonal);
+ts_tensor *ts_triu(const ts_tensor *t, int64_t diagonal);
+ts_tensor *ts_cat(ts_tensor *const *ts, int n, int dim);
+ts_tensor *ts_stack(ts_tensor *const *ts, int n, int dim);
+ts_tensor *ts_gather(const ts_tensor *t, int dim, const ts_tensor *index);
+ts_tensor *ts_scatter(const ts_tensor *t, int dim, const ts_tensor *index, const ts_tensor *src);
+ts_tensor *ts_scatter_add(const ts_tensor *t, int dim, const ts_tensor *index, const ts_tensor *src);
+
+/* ---- elementwise, broadcasting ---- */
+
+ts_tensor *ts_add(const ts_tensor *a, const ts_tensor *b);
+ts_tensor *ts_sub(const ts_tensor *a, const ts_tensor *b);
+ts_tensor *ts_mul(const ts_tensor *a, const ts_tensor *b);
+ts_tensor *ts_div(const ts_tensor *a, const ts_tensor *b);
+ts_tensor *ts_add_scalar(const ts_tensor *a, double s);
+ts_tensor *ts_mul_scalar(const ts_tensor *a, double s);
+ts_tensor *ts_div_scalar(const ts_tensor *a, double s);
+ts_tensor *ts_pow_scalar(const ts_tensor *a, double exponent);
+ts_tensor *ts_rsub_scalar(const ts_tensor *a, double s); /* s - a */
+ts_tensor *ts_minimum(const ts_tensor *a, const ts_tensor *b);
+ts_tensor *ts_maximum(const ts_tensor *a, const ts_tensor *b);
+ts_tensor *ts_clamp(const ts_tensor *a, double lo, double hi);
+ts_tensor *ts_clamp_min(const ts_tensor *a, double lo);
+ts_tensor *ts_clamp_max(const ts_tensor *a, double hi);
+ts_tensor *ts_where(const ts_tensor *cond, const ts_tensor *a, const ts_tensor *b);
+
+ts_tensor *ts_neg(const ts_tensor *a);
+ts_tensor *ts_abs(const ts_tensor *a);
+ts_tensor *ts_exp(const ts_tensor *a);
+ts_tensor *ts_log(const ts_tensor *a);
+ts_tensor *ts_sqrt(const ts_tensor *a);
+ts_tensor *ts_rsqrt(const ts_tensor *a);
+ts_tensor *ts_sin(const ts_tensor *a);
+ts_tensor *ts_cos(const ts_tensor *a);
+ts_tensor *ts_tanh(const ts_tensor *a);
+ts_tensor *ts_sigmoid(const ts_tensor *a);
+ts_tensor *ts_silu(const ts_tensor *a);
+ts_tensor *ts_isfinite(const ts_tensor *a);
+
+/* comparisons give TS_BOOL */
+ts_tensor *ts_eq(const ts_tensor *a, const ts_tensor *b);
+ts_tensor *ts_ne(const ts_tensor *a, const ts_tensor *b);
+ts_tensor *ts_lt(const ts_tensor *a, const ts_tensor *b);
+ts_tensor *ts_le(const ts_tensor *a, const ts_tensor *b);
+ts_tensor *ts_gt(const ts_tensor *a, const ts_tensor *b);
+ts_tensor *ts_ge(const ts_tensor *a, const ts_tensor *b);
+ts_tensor *ts_eq_scalar(const ts_tensor *a, double s);
+ts_tensor *ts_ne_scalar(const ts_tensor *a, double s);
+ts_tensor *ts_lt_scalar(const ts_tensor *a, double s);
+ts_tensor *ts_gt_scalar(const ts_tensor *a, double s);
+ts_tensor *ts_logical_and(const ts_tensor *a, const ts_tensor *b);
+ts_tensor *ts_logical_or(const ts_tensor *a, const ts_tensor *b);
+ts_tensor *ts_logical_not(const ts_tensor *a);
+
+/* ---- in place (optimiser state, caches); return 0 or -1 ---- */
+
+int ts_copy_(ts_tensor *dst, const ts_tensor *src);               /* dst may be a view */
+int ts_fill_(ts_tensor *t, double value);
+int ts_zero_(ts_tensor *t);
+int ts_add_(ts_tensor *t, const ts_tensor *other, double alpha);   /* t += alpha * other */
+int ts_mul_scalar_(ts_tensor *t, double s);
+int ts_addcmul_(ts_tensor *t, const ts_tensor *a, const ts_tensor *b, double value);
+int ts_addcdiv_(ts_tensor *t, const ts_tensor *a, const ts_tensor *b, double value);
+int ts_lerp_(ts_tensor *t, const ts_tensor *end, double weight);
+
+/* ---- reductions; dim may be negative ---- */
+
+ts_tensor *ts_sum(const ts_tensor *t);
+ts_tensor *ts_mean(const ts_tensor *t);
+ts_tensor *ts_max(const ts_tensor *t);
+ts_tensor *ts_min(const ts_tensor *t);
+ts_tensor *ts_sum_dim(const ts_tensor *t, int dim, int keepdim);
+ts_tensor *ts_mean_dim(const ts_tensor *t, int dim, int keepdim);
+ts_tensor *ts_amax(const ts_tensor *t, int dim, int keepdim);
+ts_tensor *ts_amin(const ts_tensor *t, int dim, int keepdim);
+ts_tensor *ts_argmax(const ts_tensor *t, int dim, int keepdim);
+ts_tensor *ts_logsumexp(const ts_tensor *t, int dim, int keepdim);
+/* variance with Bessel-style correction: divides by (n - correction) */
+ts_tensor *ts_var_dim(const ts_tensor *t, int dim, int64_t correction, int keepdim);
+ts_tensor *ts_std_dim(const ts_tensor *t, int dim, int64_t correction, int keepdim);
+ts_tensor *ts_norm(const ts_tensor *t); /* L2 norm of all elements */
+ts_tensor *ts_cumsum(const ts_tensor *t, int dim);
+/* k largest (or smallest) along dim; both outputs owned by the caller. */
+int ts_topk(const ts_tensor *t, int64_t k, int dim, int largest, ts_tensor **values,
+            ts_tensor **indices);
+/* Stable sort along dim. */
+int ts_sort(const ts_tensor *t, int dim, int descending, ts_tensor **values, ts_tensor **indices);
+
+/* ---- linear algebra and neural-network ops ---- */
+
+ts_tensor *ts_matmul(const ts_tensor *a, const ts_tensor *b);
+/* x (..., in) @ w (out, in)^T + b (out); b may be NULL. */
+ts_tensor *ts_linear(const ts_tensor *x, const ts_tensor *w, const ts_tensor *b);
+/* Rows of weight (V, D) at ids (any shape, i64): (..., D). */
+ts_tensor *ts_embedding(const ts_tensor *weight, const ts_tensor *ids);
+ts_tensor *ts_softmax(const ts_tensor *t, int dim);
+ts_tensor *ts_log_softmax(const ts_tensor *t, int dim);
+
+/* ---- autograd (libtorch's) ---- */
+
+int ts_set_requires_grad(ts_tensor *t, int on); /* leaves only */
+int ts_requires_grad(const ts_tensor *t);
+/* Backpropagate from a one-element tensor; gradients accumulate into leaves' .grad. */
+int ts_backward(const ts_tensor *loss);
+/* The accumulated gradient of a leaf (shares storage with it); NULL with an error if none. */
+ts_tensor *ts_grad(const ts_tensor *t);
+int ts_has_grad(const ts_tensor *t);
+/* Drop the gradient (the next backward starts from none, as set_to_none=True). */
+int ts_grad_clear(ts_tensor *t);
+/* No-grad regions nest; the state is per thread. */
+void ts_no_grad_begin(void);
+void ts_no_grad_end(void);
+int ts_grad_enabled(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
