@@ -16,13 +16,20 @@ int err_set(const char *fmt, ...) {
 }
 
 int err_prefix(const char *fmt, ...) {
-    char head[512], old[ERR_MSG_MAX];
+    char head[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(head, sizeof head, fmt, ap);
+    int n = vsnprintf(head, sizeof head - 2, fmt, ap);
     va_end(ap);
-    memcpy(old, err_buf, sizeof old);
-    snprintf(err_buf, sizeof err_buf, "%s: %s", head, old);
+    if (n < 0) return -1;
+    if ((size_t)n > sizeof head - 3) n = (int)sizeof head - 3;
+    memcpy(head + n, ": ", 3);
+    n += 2;
+    size_t old = strnlen(err_buf, sizeof err_buf - 1);
+    if (old + (size_t)n > sizeof err_buf - 1) old = sizeof err_buf - 1 - (size_t)n;
+    memmove(err_buf + n, err_buf, old);
+    memcpy(err_buf, head, (size_t)n);
+    err_buf[n + old] = '\0';
     return -1;
 }
 

@@ -1,0 +1,70 @@
+// ts_impl — what the two tensor/ translation units share: the handle struct, conversions between
+// our enums and ATen's, and the boundary macros that turn every C++ exception into an error
+// message. Private to tensor/.
+#ifndef RLVR_TS_IMPL_HPP
+#define RLVR_TS_IMPL_HPP
+
+#include "tensor/ts.h"
+
+#include <ATen/ATen.h>
+
+struct ts_tensor {
+    at::Tensor t;
+    ts_tensor *prev, *next; // links in the owning scope's list
+    int depth;              // 0 = not in a scope, else 1-based scope level
+};
+
+struct ts_generator {
+    at::Generator g;
+};
+
+namespace ts_detail {
+
+ts_tensor *wrap(at::Tensor t);
+void fail(const char *fn, const char *what);
+ts_tensor *null_arg(const char *fn, const char *arg);
+int null_arg_status(const char *fn, const char *arg);
+at::ScalarType to_aten(ts_dtype dt);
+ts_dtype from_aten(at::ScalarType st, bool *ok);
+at::Device to_aten(ts_device dev);
+at::IntArrayRef shape_ref(const int64_t *shape, int ndim);
+
+} // namespace ts_detail
+
+// Body of a tensor-returning C function: evaluates expr inside try, wraps the result.
+#define TS_RETURN_TENSOR(expr)                                                     \
+    try {                                                                          \
+        return ts_detail::wrap(expr);                                              \
+    } catch (const c10::Error &e) {                                                \
+        ts_detail::fail(__func__, e.what_without_backtrace());                     \
+    } catch (const std::exception &e) {                                           \
+        ts_detail::fail(__func__, e.what());                                       \
+    } catch (...) {                                                                \
+        ts_detail::fail(__func__, "unknown C++ exception");                        \
+    }                                                                              \
+    return nullptr
+
+// Body of a status-returning C function: runs stmt inside try; 0 on success, -1 on exception.
+#define TS_RETURN_STATUS(stmt)                                                     \
+    try {                                                                          \
+        stmt;                                                                      \
+        return 0;                                                                  \
+    } catch (const c10::Error &e) {                                                \
+        ts_detail::fail(__func__, e.what_without_backtrace());                     \
+    } catch (const std::exception &e) {                                            \
+        ts_detail::fail(__func__, e.what());                                       \
+    } catch (...) {                                                                \
+        ts_detail::fail(__func__, "unknown C++ exception");                        \
+    }                                                                              \
+    return -1
+
+#define TS_NEED(x)                                                                 \
+    do {                                                                           \
+        if (!(x)) return ts_detail::null_arg(__func__, #x);                        \
+    } while (0)
+#define TS_NEED_STATUS(x)                                                          \
+    do {                                                                           \
+        if (!(x)) return ts_detail::null_arg_status(__func__, #x);                 \
+    } while (0)
+
+#endif
