@@ -29,8 +29,31 @@ typedef struct cfg_run {
     int log_level;   /* log_level enum order: debug info warn error quiet */
 } cfg_run;
 
+typedef struct cfg_reward {
+    int verifier; /* math gsm8k countdown kk none */
+    struct { int fallback; double tolerance; } math;
+    struct { double weight, correct, wrong; } accuracy;
+    struct { double weight; } format;
+    struct {
+        double weight, correct_short, correct_think, wrong_short, wrong_think, format_error;
+    } thinkless;
+    struct {
+        double weight, correct_at_0, correct_at_max, wrong_at_0, wrong_at_max, exceed;
+        int64_t margin, max_len;
+    } cosine;
+    struct { double weight; int64_t max_len, buffer; } overlong;
+    struct { double weight; int64_t max_len; } lgrpo;
+    struct {
+        double weight, timeout_s, failure_score;
+        cfg_strlist command;
+        int64_t cpu_s, memory_mb, max_files;
+    } external;
+    struct { double weight, failure_score; char *path, *arg; } plugin;
+} cfg_reward;
+
 typedef struct rlvr_config {
     cfg_run run;
+    cfg_reward reward;
 } rlvr_config;
 
 /* ---- the schema ---- */
