@@ -164,6 +164,29 @@ typedef struct reward_cosine_params {
 /* CosFn(L; a_0, a_L) = a_L + ½(a_0 − a_L)(1 + cos(π L / L_max)) with the correct or wrong pair. */
 double reward_cosine(int64_t length, int correct, const reward_cosine_params *p);
 
+/* ---- external reward command: a long-lived subprocess speaking JSON lines ----
+ * Request, one line on its stdin:  {"prompt": s, "completion": s, "reference": s, "metadata": v}
+ * Reply, one line on its stdout:   {"score": x, "subscores": {"name": x, ...}}   (subscores optional)
+ * Started with execve (no shell; argv[0] is looked up in PATH when it has no '/'), with
+ * RLIMIT_CPU, RLIMIT_AS and RLIMIT_NOFILE set. A crash, a timeout or a malformed reply kills the
+ * process and is counted; the next call starts a new one. */
+
+typedef struct reward_external reward_external;
+
+typedef struct reward_external_stats {
+    int64_t calls, failures, crashes, timeouts, malformed, restarts;
+} reward_external_stats;
+
+/* argv: argc strings, copied. Returns NULL with err_set when the program cannot be started. */
+reward_external *reward_external_start(char *const *argv, int argc, double timeout_s, int64_t cpu_s,
+                                       int64_t memory_mb, int64_t max_files);
+/* 0 with *score and up to cap sub-scores ("name", value) set; -1 on any failure (counted, and the
+ * message is in err_msg()). */
+int reward_external_call(reward_external *x, const reward_input *in, double *score,
+                         reward_subscore *sub, int *nsub, int cap);
+reward_external_stats reward_external_get_stats(const reward_external *x);
+void reward_external_free(reward_external *x);
+
 /* ---- C plugin ABI (see examples/rewards/plugin_example.c and docs/REWARDS.md) ----
  * A plugin is a shared object exporting:
  *   int  rlvr_reward_plugin_abi(void);              returns REWARD_PLUGIN_ABI
@@ -174,5 +197,12 @@ double reward_cosine(int64_t length, int correct, const reward_cosine_params *p)
  *   void rlvr_reward_plugin_free(void *state);
  * Strings are NUL-terminated UTF-8 (possibly invalid), borrowed for the call only. */
 #define REWARD_PLUGIN_ABI 1
+
+typedef struct reward_plugin reward_plugin;
+/* dlopen the shared object, check its ABI version, call its init. NULL with err_set on failure. */
+reward_plugin *reward_plugin_load(const char *path, const char *arg);
+/* 0 with *score set, or -1 when the plugin reports a failure. */
+int reward_plugin_score(reward_plugin *p, const reward_input *in, double *score);
+void reward_plugin_free(reward_plugin *p);
 
 #endif
