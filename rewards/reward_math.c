@@ -1536,10 +1536,11 @@ int reward_math_normalize(const char *answer, char *out, size_t cap) {
             int spaced = ws > w;
             if (isdigit((unsigned char)out[w - 1]) && (spaced || squared) && ws < e2 &&
                 isalpha((unsigned char)out[ws])) {
-                int letters = 1;
+                int letters = 0; /* a word of two letters at least: "2 x" is not a unit */
                 for (size_t q = ws; q < e2; q++)
-                    if (!isalpha((unsigned char)out[q]) && out[q] != ' ') letters = 0;
-                if (letters) {
+                    if (isalpha((unsigned char)out[q])) letters++;
+                    else if (out[q] != ' ') letters = -1000;
+                if (letters >= 2 || (letters == 1 && squared && out[e2 - 1] == 'm')) { /* m^2 */
                     size_t keep = w;
                     if (has_pct) out[keep++] = '%';
                     out[keep] = '\0';
@@ -1616,7 +1617,9 @@ int reward_math_equiv(const char *pred, const char *gold, double tolerance) {
 
 /* True when the text reads as a single answer (it normalises and parses with no stray words). */
 static int reads_as_answer(const char *s, size_t n) {
-    if (n == 0 || n > 256) return 0;
+    while (n && isspace((unsigned char)*s)) s++, n--;
+    while (n && isspace((unsigned char)s[n - 1])) n--;
+    if (n == 0 || n > 256 || memchr(s, '\n', n)) return 0; /* one answer is one line */
     char raw[260], norm[NORM_CAP];
     memcpy(raw, s, n);
     raw[n] = '\0';
@@ -1771,7 +1774,7 @@ int reward_math_extract(const char *text, int fallback, char *out, size_t cap) {
     }
     size_t n = (size_t)(end - s);
     /* the last \boxed{...} or \fbox{...} whose braces balance */
-    for (size_t lim = n; lim > 0;) {
+    for (size_t lim = n, tries = 0; lim > 0 && tries < 16; tries++) { /* bounded: hostile text */
         const char *b1 = find_last(s, lim, "\\boxed", 0), *b2 = find_last(s, lim, "\\fbox", 0);
         const char *b = b1 > b2 ? b1 : b2;
         if (!b) break;
