@@ -13,11 +13,13 @@
 int cmd_config(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_reward(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 
 static const cli_command commands[] = {
     {"config", "show the resolved config, list keys, or write the config reference", cmd_config},
     {"doctor", "check the machine: libtorch, devices, BLAS speed, MPI, NCCL, HDF5", cmd_doctor},
     {"reward", "score saved completions (JSON lines on stdin) with the config's reward setup", cmd_reward},
+    {"tokenize", "encode {\"text\"} / decode {\"ids\"} JSON lines with a model's tokenizer", cmd_tokenize},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
 
