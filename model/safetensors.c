@@ -208,7 +208,7 @@ static int parse_image(st_file *f, const uint8_t *buf, size_t len, const char *l
             continue;
         }
         st_tensor t = {0};
-        uint64_t b, en;
+        uint64_t b = 0, en = 0;
         if (parse_entry(e, label, &t, &b, &en)) goto out;
         if (en > dlen) {
             err_set("%s: tensor \"%s\": data_offsets end %llu is past the data section (%zu bytes; "
