@@ -1624,6 +1624,13 @@ static int reads_as_answer(const char *s, size_t n) {
     memcpy(raw, s, n);
     raw[n] = '\0';
     if (reward_math_normalize(raw, norm, sizeof norm) <= 0) return 0;
+    for (size_t i = 0; norm[i]; i++) { /* words ("so 3 + 4 = 7") make it a sentence */
+        if (!isalpha((unsigned char)norm[i])) continue;
+        size_t j = i;
+        while (isalpha((unsigned char)norm[j])) j++;
+        if (j - i >= 2 && (i == 0 || norm[i - 1] != '\\') && func_id(norm + i, j - i) < 0) return 0;
+        i = j - 1;
+    }
     mparse *P = malloc(sizeof *P);
     if (!P) return 0;
     menv env = {0};

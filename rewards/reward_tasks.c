@@ -212,7 +212,9 @@ static int kk_truth(const kk_stmt *st, unsigned assign) {
 
 static void kk_words(const reward_kk_puzzle *p, const kk_stmt *st, char *out, size_t cap) {
     const char *r1 = st->rx ? "a knight" : "a knave", *r2 = st->ry ? "a knight" : "a knave";
-    const char *x = p->names[st->x], *y = p->names[st->y];
+    char x[16], y[16]; /* copies: out is inside *p too */
+    memcpy(x, p->names[st->x], sizeof x);
+    memcpy(y, p->names[st->y], sizeof y);
     switch (st->kind) {
     case KK_IS: snprintf(out, cap, "%s is %s.", x, r1); break;
     case KK_AND: snprintf(out, cap, "%s is %s and %s is %s.", x, r1, y, r2); break;
@@ -300,6 +302,7 @@ static int kk_role_of(const char *s, const char *end, const char *name) {
             last = p;
     if (!last) return -1;
     for (const char *p = last + len; p + 5 <= end && p < last + len + 64; p++) {
+        if (strchr(",;.\n", *p)) break; /* the role belongs to the same clause */
         if (strncasecmp(p, "knight", 6) == 0 && p + 6 <= end) return 1;
         if (strncasecmp(p, "knave", 5) == 0) return 0;
     }
