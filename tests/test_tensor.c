@@ -1,0 +1,472 @@
+/* test_tensor — every op of the C tensor API against hand-computed values, composite gradients
+ * against central finite differences, scopes and handle accounting, and the error paths (no C++
+ * exception may escape; a failing call names the op and the problem). */
+#include "check.h"
+
+#include "common/err.h"
+#include "tensor/ts.h"
+
+#include <stdlib.h>
+
+#define LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* An f64 CPU tensor of the given shape from literal values. */
+static ts_tensor *mk(const double *v, const int64_t *shape, int ndim) {
+    return ts_from_data(v, shape, ndim, TS_F64);
+}
+
+/* True when t has exactly n elements equal (within 1e-6) to want, printing the first mismatch. */
+static int values_are(const ts_tensor *t, const double *want, int n) {
+    if (!t) {
+        fprintf(stderr, "  tensor is NULL: %s\n", ts_last_error());
+        return 0;
+    }
+    if (ts_numel(t) != n) {
+        fprintf(stderr, "  numel %lld, expected %d\n", (long long)ts_numel(t), n);
+        return 0;
+    }
+    ts_tensor *d = ts_to_dtype(t, TS_F64);
+    double *got = malloc(sizeof(double) * (size_t)(n ? n : 1));
+    int ok = d && ts_to_host(d, got, sizeof(double) * (size_t)n) == 0;
+    for (int i = 0; ok && i < n; i++) {
+        if (fabs(got[i] - want[i]) > 1e-6 * (1 + fabs(want[i]))) {
+            fprintf(stderr, "  element %d = %.9g, expected %.9g\n", i, got[i], want[i]);
+            ok = 0;
+        }
+    }
+    free(got);
+    ts_free(d);
+    return ok;
+}
+
+static int shape_is(const ts_tensor *t, const int64_t *want, int ndim) {
+    int64_t got[TS_MAX_DIMS];
+    if (!t || ts_shape(t, got) != ndim) return 0;
+    for (int i = 0; i < ndim; i++)
+        if (got[i] != want[i]) return 0;
+    return 1;
+}
+
+static void test_creation_and_info(void) {
+    ts_scope_begin();
+    int64_t s23[] = {2, 3};
+    ts_tensor *z = ts_zeros(s23, 2, TS_F32, TS_CPU_DEVICE);
+    CHECK(values_are(z, (double[]){0, 0, 0, 0, 0, 0}, 6));
+    CHECK(ts_get_dtype(z) == TS_F32 && ts_ndim(z) == 2 && ts_size(z, -1) == 3);
+    CHECK(values_are(ts_ones(s23, 2, TS_I64, TS_CPU_DEVICE), (double[]){1, 1, 1, 1, 1, 1}, 6));
+    CHECK(values_are(ts_full(s23, 2, 2.5, TS_F64, TS_CPU_DEVICE), (double[]){2.5, 2.5, 2.5, 2.5, 2.5, 2.5}, 6));
+    CHECK(values_are(ts_arange(0, 5, 2, TS_I64, TS_CPU_DEVICE), (double[]){0, 2, 4}, 3));
+    CHECK(ts_numel(ts_empty(s23, 2, TS_BF16, TS_CPU_DEVICE)) == 6);
+    ts_tensor *a = mk((double[]){1, 2, 3, 4, 5, 6}, s23, 2);
+    CHECK(values_are(ts_zeros_like(a), (double[]){0, 0, 0, 0, 0, 0}, 6));
+    CHECK(values_are(ts_full_like(a, -1), (double[]){-1, -1, -1, -1, -1, -1}, 6));
+    char buf[64];
+    CHECK_STR(ts_describe(a, buf, sizeof buf), "(2, 3) f64 cpu");
+    double host[6];
+    CHECK(ts_to_host(a, host, sizeof host) == 0 && host[5] == 6);
+    CHECK(ts_to_host(a, host, 8) == -1);
+    CHECK_CONTAINS(ts_last_error(), "destination holds 8 bytes");
+    /* host copy of a non-contiguous view is laid out C-contiguously */
+    ts_tensor *at = ts_transpose(a, 0, 1);
+    CHECK(!ts_is_contiguous(at) && ts_to_host(at, host, sizeof host) == 0 && host[1] == 4 && host[2] == 2);
+    /* dtype round trips: bf16 keeps 8 bits of mantissa, i32 truncates */
+    ts_tensor *h = ts_to_dtype(mk((double[]){1.00390625, 3.7}, (int64_t[]){2}, 1), TS_BF16);
+    CHECK(values_are(h, (double[]){1.0, 3.703125}, 2));
+    CHECK(values_are(ts_to_dtype(mk((double[]){1.9, -1.9}, (int64_t[]){2}, 1), TS_I32), (double[]){1, -1}, 2));
+    double item;
+    int64_t ii;
+    CHECK(ts_item_f64(ts_sum(a), &item) == 0 && item == 21);
+    CHECK(ts_item_i64(ts_to_dtype(ts_sum(a), TS_I64), &ii) == 0 && ii == 21);
+    CHECK(ts_item_f64(a, &item) == -1);
+    ts_tensor *sc = ts_full(NULL, 0, 7, TS_F32, TS_CPU_DEVICE);
+    CHECK(ts_ndim(sc) == 0 && ts_numel(sc) == 1);
+    CHECK(ts_dtype_size(TS_BF16) == 2 && ts_dtype_size(TS_I64) == 8);
+    ts_device dev;
+    CHECK(ts_device_parse("cuda:3", &dev) == 0 && dev.type == TS_CUDA && dev.index == 3);
+    CHECK(ts_device_parse("cpu", &dev) == 0 && dev.type == TS_CPU);
+    CHECK(ts_device_parse("gpu", &dev) == -1);
+    CHECK_CONTAINS(err_msg(), "expected cpu, cuda or cuda:N");
+    ts_scope_end();
+}
+
+static void test_views_and_indexing(void) {
+    ts_scope_begin();
+    int64_t s23[] = {2, 3};
+    ts_tensor *a = mk((double[]){1, 2, 3, 4, 5, 6}, s23, 2);
+    CHECK(values_are(ts_transpose(a, 0, 1), (double[]){1, 4, 2, 5, 3, 6}, 6));
+    CHECK(values_are(ts_permute(a, (int64_t[]){1, 0}, 2), (double[]){1, 4, 2, 5, 3, 6}, 6));
+    ts_tensor *r = ts_reshape(a, (int64_t[]){3, -1}, 2);
+    CHECK(shape_is(r, (int64_t[]){3, 2}, 2));
+    CHECK(shape_is(ts_view(a, (int64_t[]){6}, 1), (int64_t[]){6}, 1));
+    CHECK(values_are(ts_narrow(a, 1, 1, 2), (double[]){2, 3, 5, 6}, 4));
+    CHECK(values_are(ts_slice(a, 1, 0, 3, 2), (double[]){1, 3, 4, 6}, 4));
+    CHECK(values_are(ts_select(a, 0, -1), (double[]){4, 5, 6}, 3));
+    CHECK(shape_is(ts_unsqueeze(a, 1), (int64_t[]){2, 1, 3}, 3));
+    CHECK(shape_is(ts_squeeze(ts_unsqueeze(a, 0), 0), s23, 2));
+    CHECK(shape_is(ts_flatten(ts_unsqueeze(a, 2), 0, -1), (int64_t[]){6}, 1));
+    CHECK(values_are(ts_expand(ts_select(a, 0, 0), (int64_t[]){2, 3}, 2), (double[]){1, 2, 3, 1, 2, 3}, 6));
+    ts_tensor *idx = ts_from_data((int64_t[]){2, 0}, (int64_t[]){2}, 1, TS_I64);
+    CHECK(values_are(ts_index_select(a, 1, idx), (double[]){3, 1, 6, 4}, 4));
+    CHECK(values_are(ts_repeat_interleave(a, 2, 0), (double[]){1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6}, 12));
+    ts_tensor *mask = ts_gt_scalar(a, 3.5);
+    CHECK(values_are(ts_masked_fill(a, mask, -9), (double[]){1, 2, 3, -9, -9, -9}, 6));
+    ts_tensor *sq = ts_ones((int64_t[]){3, 3}, 2, TS_F64, TS_CPU_DEVICE);
+    CHECK(values_are(ts_tril(sq, 0), (double[]){1, 0, 0, 1, 1, 0, 1, 1, 1}, 9));
+    CHECK(values_are(ts_triu(sq, 1), (double[]){0, 1, 1, 0, 0, 1, 0, 0, 0}, 9));
+    ts_tensor *pair[] = {a, a};
+    CHECK(values_are(ts_cat(pair, 2, 1), (double[]){1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6}, 12));
+    CHECK(shape_is(ts_stack(pair, 2, 0), (int64_t[]){2, 2, 3}, 3));
+    ts_tensor *gi = ts_from_data((int64_t[]){2, 0, 1, 1}, (int64_t[]){2, 2}, 2, TS_I64);
+    CHECK(values_are(ts_gather(a, 1, gi), (double[]){3, 1, 5, 5}, 4));
+    ts_tensor *src = mk((double[]){10, 20, 30, 40}, (int64_t[]){2, 2}, 2);
+    CHECK(values_are(ts_scatter(a, 1, gi, src), (double[]){20, 2, 10, 4, 40, 6}, 6));
+    CHECK(values_are(ts_scatter_add(a, 1, gi, src), (double[]){21, 2, 13, 4, 75, 6}, 6));
+    /* writes through a view reach the base tensor (the KV cache relies on it) */
+    ts_tensor *base = ts_zeros((int64_t[]){2, 3}, 2, TS_F64, TS_CPU_DEVICE);
+    ts_tensor *col = ts_narrow(base, 1, 1, 1);
+    CHECK(ts_copy_(col, mk((double[]){7, 8}, (int64_t[]){2, 1}, 2)) == 0);
+    CHECK(values_are(base, (double[]){0, 7, 0, 0, 8, 0}, 6));
+    ts_scope_end();
+}
+
+static void test_elementwise(void) {
+    ts_scope_begin();
+    int64_t s2[] = {2}, s22[] = {2, 2};
+    ts_tensor *a = mk((double[]){1, -2, 3, 4}, s22, 2), *row = mk((double[]){10, 20}, s2, 1);
+    CHECK(values_are(ts_add(a, row), (double[]){11, 18, 13, 24}, 4)); /* broadcast over rows */
+    CHECK(values_are(ts_sub(a, row), (double[]){-9, -22, -7, -16}, 4));
+    CHECK(values_are(ts_mul(a, row), (double[]){10, -40, 30, 80}, 4));
+    CHECK(values_are(ts_div(a, row), (double[]){0.1, -0.1, 0.3, 0.2}, 4));
+    CHECK(values_are(ts_add_scalar(a, 1), (double[]){2, -1, 4, 5}, 4));
+    CHECK(values_are(ts_mul_scalar(a, -2), (double[]){-2, 4, -6, -8}, 4));
+    CHECK(values_are(ts_div_scalar(a, 4), (double[]){0.25, -0.5, 0.75, 1}, 4));
+    CHECK(values_are(ts_pow_scalar(a, 2), (double[]){1, 4, 9, 16}, 4));
+    CHECK(values_are(ts_rsub_scalar(a, 1), (double[]){0, 3, -2, -3}, 4));
+    ts_tensor *b = mk((double[]){0, 0, 5, 5}, s22, 2);
+    CHECK(values_are(ts_minimum(a, b), (double[]){0, -2, 3, 4}, 4));
+    CHECK(values_are(ts_maximum(a, b), (double[]){1, 0, 5, 5}, 4));
+    CHECK(values_are(ts_clamp(a, -1, 3), (double[]){1, -1, 3, 3}, 4));
+    CHECK(values_are(ts_clamp_min(a, 2), (double[]){2, 2, 3, 4}, 4));
+    CHECK(values_are(ts_clamp_max(a, 2), (double[]){1, -2, 2, 2}, 4));
+    CHECK(values_are(ts_where(ts_gt(a, b), a, b), (double[]){1, 0, 5, 5}, 4));
+    CHECK(values_are(ts_neg(a), (double[]){-1, 2, -3, -4}, 4));
+    CHECK(values_are(ts_abs(a), (double[]){1, 2, 3, 4}, 4));
+    ts_tensor *p = mk((double[]){0, 1, 4, 0.25}, s22, 2);
+    CHECK(values_are(ts_sqrt(p), (double[]){0, 1, 2, 0.5}, 4));
+    CHECK(values_are(ts_rsqrt(ts_narrow(ts_flatten(p, 0, -1), 0, 1, 3)), (double[]){1, 0.5, 2}, 3));
+    CHECK(values_are(ts_exp(p), (double[]){1, exp(1), exp(4), exp(0.25)}, 4));
+    CHECK(values_are(ts_log(ts_add_scalar(p, 1)), (double[]){0, log(2), log(5), log(1.25)}, 4));
+    CHECK(values_are(ts_sin(p), (double[]){0, sin(1), sin(4), sin(0.25)}, 4));
+    CHECK(values_are(ts_cos(p), (double[]){1, cos(1), cos(4), cos(0.25)}, 4));
+    CHECK(values_are(ts_tanh(a), (double[]){tanh(1), tanh(-2), tanh(3), tanh(4)}, 4));
+    CHECK(values_are(ts_sigmoid(a), (double[]){1 / (1 + exp(-1)), 1 / (1 + exp(2)), 1 / (1 + exp(-3)), 1 / (1 + exp(-4))}, 4));
+    CHECK(values_are(ts_silu(a), (double[]){1 / (1 + exp(-1)), -2 / (1 + exp(2)), 3 / (1 + exp(-3)), 4 / (1 + exp(-4))}, 4));
+    CHECK(values_are(ts_isfinite(ts_log(a)), (double[]){1, 0, 1, 1}, 4)); /* log(-2) is NaN */
+    CHECK(values_are(ts_eq(a, b), (double[]){0, 0, 0, 0}, 4));
+    CHECK(values_are(ts_ne(a, b), (double[]){1, 1, 1, 1}, 4));
+    CHECK(values_are(ts_lt(a, b), (double[]){0, 1, 1, 1}, 4));
+    CHECK(values_are(ts_le(a, a), (double[]){1, 1, 1, 1}, 4));
+    CHECK(values_are(ts_ge(a, b), (double[]){1, 0, 0, 0}, 4));
+    CHECK(values_are(ts_eq_scalar(a, 3), (double[]){0, 0, 1, 0}, 4));
+    CHECK(values_are(ts_ne_scalar(a, 3), (double[]){1, 1, 0, 1}, 4));
+    CHECK(values_are(ts_lt_scalar(a, 3), (double[]){1, 1, 0, 0}, 4));
+    CHECK(ts_get_dtype(ts_gt_scalar(a, 0)) == TS_BOOL);
+    ts_tensor *m1 = ts_gt_scalar(a, 0), *m2 = ts_lt_scalar(a, 4);
+    CHECK(values_are(ts_logical_and(m1, m2), (double[]){1, 0, 1, 0}, 4));
+    CHECK(values_are(ts_logical_or(m1, m2), (double[]){1, 1, 1, 1}, 4));
+    CHECK(values_are(ts_logical_not(m1), (double[]){0, 1, 0, 0}, 4));
+    ts_scope_end();
+}
+
+static void test_in_place(void) {
+    ts_scope_begin();
+    int64_t s3[] = {3};
+    ts_tensor *t = mk((double[]){1, 2, 3}, s3, 1), *o = mk((double[]){10, 20, 30}, s3, 1);
+    CHECK(ts_add_(t, o, 0.5) == 0 && values_are(t, (double[]){6, 12, 18}, 3));
+    CHECK(ts_mul_scalar_(t, 0.5) == 0 && values_are(t, (double[]){3, 6, 9}, 3));
+    CHECK(ts_addcmul_(t, o, o, 0.01) == 0 && values_are(t, (double[]){4, 10, 18}, 3));
+    CHECK(ts_addcdiv_(t, o, o, -2) == 0 && values_are(t, (double[]){2, 8, 16}, 3));
+    CHECK(ts_lerp_(t, o, 0.25) == 0 && values_are(t, (double[]){4, 11, 19.5}, 3));
+    CHECK(ts_fill_(t, 7) == 0 && values_are(t, (double[]){7, 7, 7}, 3));
+    CHECK(ts_zero_(t) == 0 && values_are(t, (double[]){0, 0, 0}, 3));
+    CHECK(ts_add_(t, mk((double[]){1, 2}, (int64_t[]){2}, 1), 1) == -1);
+    CHECK_CONTAINS(ts_last_error(), "ts_add_");
+    ts_scope_end();
+}
+
+static void test_reductions(void) {
+    ts_scope_begin();
+    int64_t s23[] = {2, 3};
+    ts_tensor *a = mk((double[]){1, 5, 3, 4, 2, 6}, s23, 2);
+    CHECK(values_are(ts_sum(a), (double[]){21}, 1));
+    CHECK(values_are(ts_mean(a), (double[]){3.5}, 1));
+    CHECK(values_are(ts_max(a), (double[]){6}, 1));
+    CHECK(values_are(ts_min(a), (double[]){1}, 1));
+    CHECK(values_are(ts_sum_dim(a, 1, 0), (double[]){9, 12}, 2));
+    CHECK(shape_is(ts_sum_dim(a, 1, 1), (int64_t[]){2, 1}, 2));
+    CHECK(values_are(ts_mean_dim(a, 0, 0), (double[]){2.5, 3.5, 4.5}, 3));
+    CHECK(values_are(ts_amax(a, -1, 0), (double[]){5, 6}, 2));
+    CHECK(values_are(ts_amin(a, -1, 0), (double[]){1, 2}, 2));
+    CHECK(values_are(ts_argmax(a, 1, 0), (double[]){1, 2}, 2));
+    CHECK(values_are(ts_logsumexp(a, 1, 0), (double[]){log(exp(1) + exp(5) + exp(3)), log(exp(4) + exp(2) + exp(6))}, 2));
+    /* row 0: mean 3, squared deviations 4+4+0 = 8 */
+    CHECK(values_are(ts_var_dim(a, 1, 1, 0), (double[]){4, 4}, 2));
+    CHECK(values_are(ts_var_dim(a, 1, 0, 0), (double[]){8.0 / 3, 8.0 / 3}, 2));
+    CHECK(values_are(ts_std_dim(a, 1, 1, 0), (double[]){2, 2}, 2));
+    CHECK(values_are(ts_norm(mk((double[]){3, 4}, (int64_t[]){2}, 1)), (double[]){5}, 1));
+    CHECK(values_are(ts_cumsum(a, 1), (double[]){1, 6, 9, 4, 6, 12}, 6));
+    ts_tensor *v = NULL, *i = NULL;
+    CHECK(ts_topk(a, 2, 1, 1, &v, &i) == 0);
+    CHECK(values_are(v, (double[]){5, 3, 6, 4}, 4) && values_are(i, (double[]){1, 2, 2, 0}, 4));
+    CHECK(ts_topk(a, 1, 1, 0, &v, &i) == 0 && values_are(v, (double[]){1, 2}, 2));
+    /* stable sort keeps the order of ties */
+    ts_tensor *ties = mk((double[]){2, 1, 2, 1}, (int64_t[]){4}, 1);
+    CHECK(ts_sort(ties, 0, 1, &v, &i) == 0);
+    CHECK(values_are(v, (double[]){2, 2, 1, 1}, 4) && values_are(i, (double[]){0, 2, 1, 3}, 4));
+    CHECK(ts_topk(a, 4, 1, 1, &v, &i) == -1);
+    CHECK_CONTAINS(ts_last_error(), "ts_topk");
+    ts_scope_end();
+}
+
+static void test_nn_ops(void) {
+    ts_scope_begin();
+    ts_tensor *x = mk((double[]){1, 2, 3, 4}, (int64_t[]){2, 2}, 2);
+    ts_tensor *w = mk((double[]){1, 0, 0, 1, 1, 1}, (int64_t[]){3, 2}, 2);
+    ts_tensor *b = mk((double[]){0.5, -0.5, 0}, (int64_t[]){3}, 1);
+    CHECK(values_are(ts_matmul(x, x), (double[]){7, 10, 15, 22}, 4));
+    CHECK(values_are(ts_linear(x, w, b), (double[]){1.5, 1.5, 3, 3.5, 3.5, 7}, 6));
+    CHECK(values_are(ts_linear(x, w, NULL), (double[]){1, 2, 3, 3, 4, 7}, 6));
+    ts_tensor *ids = ts_from_data((int64_t[]){2, 0, 2}, (int64_t[]){3}, 1, TS_I64);
+    CHECK(values_are(ts_embedding(w, ids), (double[]){1, 1, 1, 0, 1, 1}, 6));
+    ts_tensor *l = mk((double[]){0, log(3)}, (int64_t[]){1, 2}, 2);
+    CHECK(values_are(ts_softmax(l, -1), (double[]){0.25, 0.75}, 2));
+    CHECK(values_are(ts_log_softmax(l, -1), (double[]){log(0.25), log(0.75)}, 2));
+    /* batched matmul broadcasts the leading dim */
+    ts_tensor *bx = ts_stack((ts_tensor *[]){x, ts_mul_scalar(x, 2)}, 2, 0);
+    CHECK(values_are(ts_matmul(bx, x), (double[]){7, 10, 15, 22, 14, 20, 30, 44}, 8));
+    CHECK(ts_matmul(x, w) == NULL);
+    CHECK_CONTAINS(ts_last_error(), "ts_matmul");
+    ts_scope_end();
+}
+
+static void test_generators(void) {
+    ts_scope_begin();
+    int64_t s[] = {5};
+    ts_generator *g1 = ts_generator_init(42), *g2 = ts_generator_init(42);
+    ts_tensor *a = ts_randn(s, 1, g1, TS_F32), *b = ts_randn(s, 1, g2, TS_F32);
+    CHECK(values_are(ts_eq(a, b), (double[]){1, 1, 1, 1, 1}, 5));
+    size_t len = 0;
+    CHECK(ts_generator_get_state(g1, NULL, 0, &len) == 0 && len > 0);
+    uint8_t *state = malloc(len);
+    CHECK(ts_generator_get_state(g1, state, len, &len) == 0);
+    ts_tensor *c = ts_rand(s, 1, g1, TS_F32);
+    CHECK(ts_generator_set_state(g1, state, len) == 0);
+    ts_tensor *d = ts_rand(s, 1, g1, TS_F32);
+    CHECK(values_are(ts_eq(c, d), (double[]){1, 1, 1, 1, 1}, 5)); /* restored state replays */
+    CHECK(ts_generator_set_state(g1, state, 3) == -1);
+    free(state);
+    ts_tensor *ri = ts_randint(3, 7, (int64_t[]){100}, 1, g2);
+    CHECK(values_are(ts_lt_scalar(ts_max(ri), 7), (double[]){1}, 1));
+    CHECK(values_are(ts_gt_scalar(ts_min(ri), 2.5), (double[]){1}, 1));
+    ts_tensor *u = ts_uniform_(ts_empty(s, 1, TS_F64, TS_CPU_DEVICE), 2, 3, g2);
+    CHECK(values_are(ts_gt_scalar(ts_min(u), 2), (double[]){1}, 1));
+    CHECK(ts_normal_(ts_empty(s, 1, TS_F64, TS_CPU_DEVICE), 0, 1, g2) != NULL);
+    ts_tensor *probs = mk((double[]){0, 0, 1, 0}, (int64_t[]){4}, 1);
+    CHECK(values_are(ts_multinomial(probs, 3, 1, g2), (double[]){2, 2, 2}, 3));
+    ts_manual_seed(7);
+    ts_tensor *e = ts_rand(s, 1, NULL, TS_F32);
+    ts_manual_seed(7);
+    CHECK(values_are(ts_eq(e, ts_rand(s, 1, NULL, TS_F32)), (double[]){1, 1, 1, 1, 1}, 5));
+    ts_generator_free(g1);
+    ts_generator_free(g2);
+    ts_generator_free(NULL);
+    ts_scope_end();
+}
+
+/* ---- gradients: libtorch's autograd against central differences in f64 ---- */
+
+typedef ts_tensor *(*scalar_fn)(const ts_tensor *x, const void *ctx);
+
+/* Compare d f / d x from backward with (f(x+h e_i) - f(x-h e_i)) / 2h for every element. */
+static int grad_matches_fd(scalar_fn f, const double *x0, const int64_t *shape, int ndim,
+                           const void *ctx) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    ts_scope_begin();
+    ts_tensor *x = ts_from_data(x0, shape, ndim, TS_F64);
+    ts_set_requires_grad(x, 1);
+    int ok = ts_backward(f(x, ctx)) == 0;
+    double *g = malloc(sizeof(double) * (size_t)n), *xp = malloc(sizeof(double) * (size_t)n);
+    ok = ok && ts_to_host(ts_grad(x), g, sizeof(double) * (size_t)n) == 0;
+    const double h = 1e-6;
+    ts_no_grad_begin();
+    for (int64_t i = 0; ok && i < n; i++) {
+        double fp, fm;
+        memcpy(xp, x0, sizeof(double) * (size_t)n);
+        xp[i] += h;
+        ts_item_f64(f(ts_from_data(xp, shape, ndim, TS_F64), ctx), &fp);
+        xp[i] -= 2 * h;
+        ts_item_f64(f(ts_from_data(xp, shape, ndim, TS_F64), ctx), &fm);
+        double fd = (fp - fm) / (2 * h);
+        if (fabs(fd - g[i]) > 1e-6 * (1 + fabs(fd))) {
+            fprintf(stderr, "  d/dx[%lld]: autograd %.10g, finite difference %.10g\n", (long long)i, g[i], fd);
+            ok = 0;
+        }
+    }
+    ts_no_grad_end();
+    free(g);
+    free(xp);
+    ts_scope_end();
+    return ok;
+}
+
+/* Sum of the log-probs of chosen tokens: the trainer's core quantity. ctx: (2,) i64 targets. */
+static ts_tensor *f_token_logprob(const ts_tensor *logits, const void *ctx) {
+    ts_tensor *lp = ts_log_softmax(logits, -1);
+    ts_tensor *tgt = ts_unsqueeze(ctx, -1);
+    return ts_sum(ts_mul(ts_squeeze(ts_gather(lp, -1, tgt), -1), ts_full(NULL, 0, 1.5, TS_F64, TS_CPU_DEVICE)));
+}
+
+/* Entropy of softmax rows, summed. */
+static ts_tensor *f_entropy(const ts_tensor *logits, const void *ctx) {
+    (void)ctx;
+    ts_tensor *lp = ts_log_softmax(logits, -1);
+    return ts_neg(ts_sum(ts_mul(ts_exp(lp), lp)));
+}
+
+/* RMSNorm then a SwiGLU-style gate: x * rsqrt(mean(x^2) + eps), silu(a) * b. */
+static ts_tensor *f_rmsnorm_swiglu(const ts_tensor *x, const void *ctx) {
+    (void)ctx;
+    ts_tensor *n = ts_mul(x, ts_rsqrt(ts_add_scalar(ts_mean_dim(ts_pow_scalar(x, 2), -1, 1), 1e-5)));
+    ts_tensor *a = ts_narrow(n, -1, 0, 2), *b = ts_narrow(n, -1, 2, 2);
+    return ts_sum(ts_mul(ts_silu(a), b));
+}
+
+/* The clipped surrogate min(r A, clip(r, 1-e, 1+e) A) with r = exp(x - old), A = +-1. */
+static ts_tensor *f_clipped_surrogate(const ts_tensor *x, const void *ctx) {
+    const ts_tensor *old = ctx;
+    ts_tensor *r = ts_exp(ts_sub(x, old));
+    ts_tensor *adv = ts_from_data((double[]){1, -1, 1, -1}, (int64_t[]){4}, 1, TS_F64);
+    ts_tensor *s1 = ts_mul(r, adv), *s2 = ts_mul(ts_clamp(r, 0.8, 1.28), adv);
+    return ts_neg(ts_mean(ts_minimum(s1, s2)));
+}
+
+/* Attention-shaped composite: softmax(q k^T / sqrt(d) masked causally) v, through matmul/where. */
+static ts_tensor *f_attention(const ts_tensor *q, const void *ctx) {
+    (void)ctx;
+    ts_tensor *s = ts_div_scalar(ts_matmul(q, ts_transpose(q, 0, 1)), sqrt(2.0));
+    ts_tensor *causal = ts_tril(ts_ones((int64_t[]){3, 3}, 2, TS_BOOL, TS_CPU_DEVICE), 0);
+    ts_tensor *neg = ts_full((int64_t[]){3, 3}, 2, -1e9, TS_F64, TS_CPU_DEVICE);
+    ts_tensor *p = ts_softmax(ts_where(causal, s, neg), -1);
+    return ts_sum(ts_tanh(ts_matmul(p, q)));
+}
+
+static void test_gradients(void) {
+    ts_tensor *tgt = ts_from_data((int64_t[]){2, 0}, (int64_t[]){2}, 1, TS_I64);
+    double logits[] = {0.3, -1.2, 2.0, 0.5, 0.1, -0.4, 1.1, 0.9};
+    CHECK(grad_matches_fd(f_token_logprob, logits, (int64_t[]){2, 4}, 2, tgt));
+    CHECK(grad_matches_fd(f_entropy, logits, (int64_t[]){2, 4}, 2, NULL));
+    CHECK(grad_matches_fd(f_rmsnorm_swiglu, logits, (int64_t[]){2, 4}, 2, NULL));
+    /* ratios 1.1 (inside), 1.5 and 0.5 (clipped on the side that binds), 0.9 */
+    ts_tensor *old = ts_from_data((double[]){0, 0, 0, 0}, (int64_t[]){4}, 1, TS_F64);
+    double lx[] = {log(1.1), log(0.5), log(1.5), log(0.9)};
+    CHECK(grad_matches_fd(f_clipped_surrogate, lx, (int64_t[]){4}, 1, old));
+    double q[] = {0.2, -0.1, 0.4, 0.3, -0.5, 0.8};
+    CHECK(grad_matches_fd(f_attention, q, (int64_t[]){3, 2}, 2, NULL));
+    ts_free(tgt);
+    ts_free(old);
+}
+
+static void test_autograd_api(void) {
+    ts_scope_begin();
+    ts_tensor *w = ts_from_data((double[]){1, 2}, (int64_t[]){2}, 1, TS_F64);
+    CHECK(!ts_has_grad(w) && ts_grad(w) == NULL);
+    CHECK_CONTAINS(ts_last_error(), "has no gradient");
+    CHECK(ts_set_requires_grad(w, 1) == 0 && ts_requires_grad(w));
+    CHECK(ts_backward(ts_sum(ts_mul(w, w))) == 0);
+    CHECK(values_are(ts_grad(w), (double[]){2, 4}, 2));
+    CHECK(ts_backward(ts_sum(w)) == 0); /* gradients accumulate */
+    CHECK(values_are(ts_grad(w), (double[]){3, 5}, 2));
+    CHECK(ts_grad_clear(w) == 0 && !ts_has_grad(w));
+    ts_no_grad_begin();
+    CHECK(!ts_grad_enabled());
+    ts_no_grad_begin();
+    ts_no_grad_end();
+    CHECK(!ts_grad_enabled()); /* nesting restores the outer state */
+    CHECK(!ts_requires_grad(ts_mul(w, w)));
+    ts_no_grad_end();
+    CHECK(ts_grad_enabled() && ts_requires_grad(ts_mul(w, w)));
+    CHECK(!ts_requires_grad(ts_detach(w)));
+    CHECK(ts_backward(ts_mul(w, w)) == -1);
+    CHECK_CONTAINS(ts_last_error(), "one-element loss");
+    CHECK(ts_set_requires_grad(ts_mul(w, w), 0) == -1); /* not a leaf */
+    ts_scope_end();
+}
+
+static void test_scopes_and_errors(void) {
+    int64_t before = ts_live_handles();
+    ts_scope_begin();
+    ts_tensor *a = ts_ones((int64_t[]){2}, 1, TS_F32, TS_CPU_DEVICE);
+    ts_tensor *kept = NULL;
+    ts_scope_begin();
+    ts_tensor *tmp = ts_add(a, a);
+    kept = ts_keep(ts_mul(tmp, tmp)); /* survives the inner scope */
+    ts_free(tmp);                     /* explicit free inside a scope is fine */
+    ts_scope_end();
+    CHECK(values_are(kept, (double[]){4, 4}, 2));
+    ts_tensor *own = ts_keep(ts_alias(kept)); /* leaves the outer scope too */
+    ts_scope_end();
+    CHECK(ts_live_handles() == before + 1);
+    CHECK(values_are(own, (double[]){4, 4}, 2));
+    ts_free(own);
+    CHECK(ts_live_handles() == before);
+    ts_scope_end(); /* unmatched end is a no-op */
+    ts_free(NULL);
+
+    /* failures never throw: NULL plus a message naming the op and the problem */
+    ts_scope_begin();
+    ts_tensor *x = ts_ones((int64_t[]){2, 3}, 2, TS_F32, TS_CPU_DEVICE);
+    CHECK(ts_reshape(x, (int64_t[]){4, 2}, 2) == NULL);
+    CHECK_CONTAINS(ts_last_error(), "ts_reshape");
+    CHECK(ts_zeros((int64_t[]){-1}, 1, TS_F32, TS_CPU_DEVICE) == NULL);
+    CHECK_CONTAINS(ts_last_error(), "negative size -1");
+    CHECK(ts_zeros((int64_t[]){1}, 9, TS_F32, TS_CPU_DEVICE) == NULL);
+    CHECK_CONTAINS(ts_last_error(), "ndim 9");
+    CHECK(ts_select(x, 5, 0) == NULL);
+    CHECK(ts_index_select(x, 1, ts_from_data((int64_t[]){7}, (int64_t[]){1}, 1, TS_I64)) == NULL);
+    CHECK(ts_cat(NULL, 0, 0) == NULL);
+    CHECK_CONTAINS(ts_last_error(), "at least one tensor");
+    CHECK(ts_to_device(x, (ts_device){TS_CUDA, 0}) == NULL || ts_cuda_available());
+    /* NULL propagates through a chain, keeping the first cause */
+    ts_tensor *chain = ts_add(ts_matmul(x, x), x);
+    CHECK(chain == NULL);
+    CHECK_CONTAINS(ts_last_error(), "ts_add: argument 'a' is NULL");
+    CHECK_CONTAINS(ts_last_error(), "ts_matmul");
+    ts_scope_end();
+}
+
+static int check_macro_user(const ts_tensor *x) {
+    TS_CHECK(ts_reshape(x, (int64_t[]){5}, 1) != NULL);
+    return 0;
+}
+
+int main(void) {
+    ts_set_num_threads(1);
+    test_creation_and_info();
+    test_views_and_indexing();
+    test_elementwise();
+    test_in_place();
+    test_reductions();
+    test_nn_ops();
+    test_generators();
+    test_gradients();
+    test_autograd_api();
+    test_scopes_and_errors();
+    ts_tensor *x = ts_ones((int64_t[]){2}, 1, TS_F32, TS_CPU_DEVICE);
+    CHECK(check_macro_user(x) == -1);
+    CHECK_CONTAINS(err_msg(), "test_tensor.c:");
+    ts_free(x);
+    CHECK(ts_live_handles() == 0);
+    CHECK(strlen(ts_version()) > 0 && ts_get_num_threads() == 1);
+    CHECK_DONE();
+}
