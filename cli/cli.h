@@ -16,10 +16,12 @@ int cli_fail(const char *msg);
 /* True when argv has -h or --help. */
 int cli_wants_help(int argc, char **argv);
 
-/* Shared option handling for commands that take a config: `FILE` (or --config FILE) and any
- * number of `--set key=value`. Fills c (initialised to defaults first), then applies the run
- * section (threads, log level, seed). Unrecognised options are left for the caller in rest
- * (argv order kept; rest[0] = argv[0]); returns 0 or -1 with err_set. */
+/* Shared option handling for commands that take a config: the first positional argument (or
+ * --config FILE) is the config file, required when need_file, and any number of
+ * `--set key=value` follow. Fills c (defaults first, then the file, then each --set in order;
+ * c is always initialised, so cfg_free(c) is valid even on failure), then applies the run
+ * section (threads, log level, seed). Other arguments are left for the caller in rest (argv
+ * order kept; rest[0] = argv[0]); returns 0 or -1 with err_set. */
 int cli_load_config(int argc, char **argv, rlvr_config *c, int need_file, char **rest, int *nrest);
 
 #endif

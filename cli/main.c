@@ -41,6 +41,10 @@ int cli_load_config(int argc, char **argv, rlvr_config *c, int need_file, char *
     *nrest = 0;
     rest[(*nrest)++] = argv[0];
     int rc = -1;
+    if (cfg_init(c)) {
+        free(sets);
+        return -1;
+    }
     if (!sets) return err_set("out of memory");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -53,7 +57,7 @@ int cli_load_config(int argc, char **argv, rlvr_config *c, int need_file, char *
             else file = argv[++i];
         } else if (!strncmp(a, "--set=", 6)) {
             sets[nsets++] = a + 6;
-        } else if (a[0] != '-' && !file && need_file) {
+        } else if (a[0] != '-' && !file) {
             file = a;
         } else {
             rest[(*nrest)++] = argv[i];
@@ -63,7 +67,6 @@ int cli_load_config(int argc, char **argv, rlvr_config *c, int need_file, char *
         err_set("missing config file (usage: rlvr %s CONFIG.json [--set key=value ...])", argv[0]);
         goto out;
     }
-    if (cfg_init(c)) goto out;
     if (file && cfg_load_file(c, file)) goto out;
     for (int i = 0; i < nsets; i++)
         if (cfg_set(c, sets[i])) goto out;

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# test_cli — the rlvr program as users run it: help, version, config show/keys/doc, doctor, and
+# the exit status and message of every bad invocation.
+set -u
+RLVR=${RLVR_BIN:?set RLVR_BIN to the rlvr binary}
+SRC=${RLVR_SRC:-.}
+pass=0 fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAILED: $*" >&2; }
+
+# expect STATUS FRAGMENT -- CMD...: exit status and a fragment of stdout+stderr
+expect() {
+  local want=$1 frag=$2; shift 3
+  local out status
+  out=$("$@" 2>&1); status=$?
+  if [ "$status" -ne "$want" ]; then bad "'$*' exited $status, expected $want: $out"; return; fi
+  if [[ "$out" != *"$frag"* ]]; then bad "'$*' output lacks '$frag': $out"; return; fi
+  ok
+}
+
+expect 0 "usage: rlvr" -- "$RLVR" --help
+expect 0 "doctor" -- "$RLVR" --help
+expect 2 "usage: rlvr" -- "$RLVR"
+expect 0 "rlvr 0." -- "$RLVR" --version
+expect 2 "unknown command 'trian'" -- "$RLVR" trian
+expect 0 "usage: rlvr config show" -- "$RLVR" config --help
+expect 2 "unknown \`config\` action 'shw'" -- "$RLVR" config shw
+
+# config show: defaults, file, overrides in order
+expect 0 '"seed":	1234' -- "$RLVR" config show
+printf '{"run": {"seed": 5}}' > "$tmp/a.json"
+expect 0 '"seed":	5' -- "$RLVR" config show "$tmp/a.json"
+expect 0 '"seed":	8' -- "$RLVR" config show "$tmp/a.json" --set run.seed=8
+expect 0 '"seed":	9' -- "$RLVR" config show --config "$tmp/a.json" --set=run.seed=9
+expect 0 '"log_level":	"quiet"' -- "$RLVR" config show --set run.log_level=quiet
+expect 0 "run.threads" -- "$RLVR" config keys
+
+# config errors: one clear line, exit 1
+expect 1 "cannot open config file '$tmp/none.json'" -- "$RLVR" config show "$tmp/none.json"
+printf '{"run": {"seed": 5,\n  "x" 1}}' > "$tmp/b.json"
+expect 1 "b.json:2:7: malformed JSON" -- "$RLVR" config show "$tmp/b.json"
+printf '{"run": {"sede": 5}}' > "$tmp/c.json"
+expect 1 "unknown key 'run.sede' (did you mean 'run.seed'?)" -- "$RLVR" config show "$tmp/c.json"
+expect 1 "run.threads: expected an integer in [0,1024], got 'x'" -- "$RLVR" config show --set run.threads=x
+expect 1 "--set needs a value" -- "$RLVR" config show --set
+expect 1 "more than one config file" -- "$RLVR" config show "$tmp/a.json" "$tmp/a.json"
+out=$("$RLVR" config show "$tmp/c.json" 2>&1 | wc -l)
+[ "$out" -eq 1 ] && ok || bad "a config error printed $out lines, expected one"
+
+# the config reference in docs/ is the one the schema generates
+if diff -u "$SRC/docs/CONFIG.md" <("$RLVR" config doc) > "$tmp/doc.diff"; then ok
+else bad "docs/CONFIG.md is stale: run \`rlvr config doc > docs/CONFIG.md\`"; head -20 "$tmp/doc.diff" >&2; fi
+
+# doctor reports the facts it promises
+out=$("$RLVR" doctor 2>&1); status=$?
+[ $status -eq 0 ] && ok || bad "doctor exited $status: $out"
+for key in "libtorch:" "devices:" "blas:" "gemm:" "threads:" "mpi:" "nccl:" "hdf5:"; do
+  [[ "$out" == *"$key"* ]] && ok || bad "doctor output lacks '$key'"
+done
+[[ "$out" == *"GFLOP/s"* ]] && ok || bad "doctor prints no GFLOP/s"
+expect 2 "unknown option '--bogus'" -- "$RLVR" doctor --bogus
+expect 1 "--threads: expected an integer" -- "$RLVR" doctor --threads 0
+
+echo "test_cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
