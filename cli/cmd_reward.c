@@ -66,8 +66,8 @@ static void row_parse(row *r, const char *line, long lineno) {
         r->in.metadata = r->meta;
     }
     const cJSON *len = cJSON_GetObjectItemCaseSensitive(r->json, "length");
-    if (len && (!cJSON_IsNumber(len) || len->valuedouble < 0)) {
-        snprintf(r->error, sizeof r->error, "stdin line %ld: \"length\" must be a number >= 0", lineno);
+    if (len && (!cJSON_IsNumber(len) || len->valuedouble < 0 || len->valuedouble > 1e15)) {
+        snprintf(r->error, sizeof r->error, "stdin line %ld: \"length\" must be a number in [0, 1e15]", lineno);
         return;
     }
     if (len) r->in.length = (int64_t)len->valuedouble;

@@ -8,6 +8,7 @@
 #include "common/err.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,9 +98,10 @@ static int countdown_spec(const cJSON *meta, const char *answer, int64_t *nums, 
     const cJSON *t = src ? cJSON_GetObjectItemCaseSensitive(src, "target") : NULL;
     int ok = cJSON_IsArray(arr) && cJSON_IsNumber(t) && cJSON_GetArraySize(arr) >= 1 &&
              cJSON_GetArraySize(arr) <= REWARD_COUNTDOWN_MAX;
+    ok = ok && fabs(t->valuedouble) <= 1e15;
     *n = 0;
     for (const cJSON *it = ok ? arr->child : NULL; it; it = it->next) {
-        if (!cJSON_IsNumber(it)) ok = 0;
+        if (!cJSON_IsNumber(it) || fabs(it->valuedouble) > 1e15) ok = 0; /* must fit int64 */
         else nums[(*n)++] = (int64_t)it->valuedouble;
     }
     if (ok) *target = (int64_t)t->valuedouble;

@@ -312,7 +312,7 @@ static size_t lex_number(const char *s, size_t n, size_t i, mtok *t) {
             }
             t->v = ok ? v : NAN;
             t->exact = ok && v < 9e15;
-            t->num = (int64_t)v;
+            t->num = t->exact ? (int64_t)v : 0;
             t->den = 1;
             t->canon[0] = '\0';
             return braced ? k + 1 : k;
