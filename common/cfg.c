@@ -490,6 +490,8 @@ void cfg_write_markdown(FILE *out) {
         const char *allowed = k->type == CFG_ENUM ? k->choices : k->range ? k->range : "";
         fprintf(out, "| `%s` | %s | `%s` | ", k->path, type_name(k->type), k->def ? k->def : "");
         for (const char *p = allowed; *p; p++) fputs(*p == '|' ? ", " : (char[]){*p, 0}, out);
-        fprintf(out, " | %s |\n", k->help);
+        fputs(" | ", out);
+        for (const char *p = k->help; *p; p++) fputs(*p == '|' ? "\\|" : (char[]){*p, 0}, out);
+        fputs(" |\n", out);
     }
 }

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# test — the whole test suite, from a fresh Debian 12 machine: install what is needed, build with
+# warnings fatal, run every test; then build again with AddressSanitizer + UndefinedBehavior-
+# Sanitizer (LeakSanitizer included) and run every test there too. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t0=$(date +%s)
+bash scripts/setup.sh
+bash scripts/build.sh build
+(cd build && ctest --output-on-failure -j 2)
+bash scripts/build.sh build-asan -DRLVR_SANITIZE=address
+# libtorch and OpenMPI allocate process-lifetime singletons; tests/lsan.supp names them.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_odr_violation=0
+export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest --output-on-failure -j 2)
+echo "test.sh: all tests passed in $(( $(date +%s) - t0 )) s"
