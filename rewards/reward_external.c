@@ -72,7 +72,7 @@ static void stop_child(reward_external *x, int sig) {
     x->to_child = x->from_child = -1;
     x->nbuf = 0;
     if (x->pid > 0) {
-        kill(x->pid, sig);
+        kill(-x->pid, sig);
         waitpid(x->pid, NULL, 0);
     }
     x->pid = -1;
@@ -95,6 +95,7 @@ static int spawn(reward_external *x) {
         return err_set("external reward: fork: %s", strerror(errno));
     }
     if (pid == 0) { /* child: only async-signal-safe calls from here */
+        setpgid(0, 0); /* its own process group, so a kill reaches what it started too */
         dup2(in[0], 0);
         dup2(out[1], 1);
         struct rlimit cpu = {(rlim_t)x->cpu_s, (rlim_t)x->cpu_s + 1};
@@ -120,6 +121,7 @@ static int spawn(reward_external *x) {
         waitpid(pid, NULL, 0);
         return err_set("external reward: cannot execute '%s': %s", x->path, strerror(e));
     }
+    setpgid(pid, pid); /* also from here, whichever runs first */
     fcntl(in[1], F_SETFL, fcntl(in[1], F_GETFL) | O_NONBLOCK);
     fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
     x->pid = pid;
@@ -180,7 +182,7 @@ void reward_external_free(reward_external *x) {
         }
         if (done) x->pid = -1;
         else {
-            kill(x->pid, SIGTERM);
+            kill(-x->pid, SIGTERM);
             for (int i = 0; i < 50 && !done; i++) {
                 done = waitpid(x->pid, NULL, WNOHANG) == x->pid;
                 if (!done) usleep(10000);
