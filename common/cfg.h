@@ -51,9 +51,41 @@ typedef struct cfg_reward {
     struct { double weight, failure_score; char *path, *arg; } plugin;
 } cfg_reward;
 
+typedef struct cfg_dist {
+    int backend; /* auto mpi nccl */
+    double bucket_mb, timeout_s;
+    int64_t check_every;
+    char *nccl_lib;
+} cfg_dist;
+
+typedef struct cfg_algo {
+    int estimator; /* grpo drgrpo batch none psr nsr wreinforce degrpo */
+    int64_t std_ddof;
+    double std_eps;
+    struct { double eps_low, eps_high, dual, log_ratio; } clip;
+    int ratio_level; /* token sequence */
+    int aggregation; /* auto seq_mean_token_mean token_mean constant seq_mean_token_sum degrpo */
+    int64_t constant_divisor;
+    struct { double alpha; int std; int resp_norm; /* batch sample */ } degrpo;
+    struct { double coef; int type; /* k1 k2 k3 abs */ } kl;
+    double entropy_coef;
+    int mask_truncated;
+    struct { int enabled; int metric; /* acc reward */ int64_t max_draws; } dynamic_sampling;
+    struct { double lambda; } wreinforce;
+} cfg_algo;
+
+typedef struct cfg_optim {
+    double lr, beta1, beta2, eps, weight_decay, grad_clip, min_lr;
+    int schedule; /* constant cosine linear */
+    int64_t warmup_steps, total_steps;
+} cfg_optim;
+
 typedef struct rlvr_config {
     cfg_run run;
     cfg_reward reward;
+    cfg_dist dist;
+    cfg_algo algo;
+    cfg_optim optim;
 } rlvr_config;
 
 /* ---- the schema ---- */

@@ -91,6 +91,97 @@ const cfg_key cfg_schema[] = {
       "String passed to the plugin's init function."),
     K("reward.plugin.failure_score", CFG_FLOAT, reward.plugin.failure_score, "0", NULL, NULL,
       "Score of a completion the plugin failed to score."),
+
+    K("dist.backend", CFG_ENUM, dist.backend, "auto", NULL, "auto|mpi|nccl",
+      "Collectives between ranks under mpirun/srun: auto picks nccl when libtorch sees a CUDA "
+      "device, else mpi; a plain launch is one process and needs neither."),
+    K("dist.bucket_mb", CFG_FLOAT, dist.bucket_mb, "25", "(0,4096]", NULL,
+      "Gradients are packed into flat buckets of this many MiB, one collective per bucket."),
+    K("dist.timeout_s", CFG_FLOAT, dist.timeout_s, "1800", "(0,86400]", NULL,
+      "A collective waiting longer than this ends the run with an error naming it: a rank died "
+      "or hangs. Must cover the slowest rank's rollout and training between two collectives."),
+    K("dist.check_every", CFG_INT, dist.check_every, "100", "[0,inf)", NULL,
+      "Every this many steps the ranks compare a hash of their weights and stop on a mismatch; "
+      "0 = never."),
+    K("dist.nccl_lib", CFG_STRING, dist.nccl_lib, "libnccl.so.2", NULL, NULL,
+      "NCCL shared library loaded at run time (dlopen) for the nccl backend: a name on the "
+      "loader path or a file path."),
+
+    K("algo.estimator", CFG_ENUM, algo.estimator, "grpo", NULL,
+      "grpo|drgrpo|batch|none|psr|nsr|wreinforce|degrpo",
+      "Advantage estimator (ALGORITHMS.md 1.2, 3, 5, 6): grpo (R - group mean) / (group std + "
+      "eps); drgrpo R - group mean; batch (R - group mean) / (batch std + eps); none A = R; "
+      "psr +1 on correct only; nsr -1 on wrong only; wreinforce +lambda / -1; degrpo R - group "
+      "mean (std optional) with the decoupled loss."),
+    K("algo.std_ddof", CFG_INT, algo.std_ddof, "1", "[0,1]", NULL,
+      "Delta degrees of freedom of the reward std (1 = Bessel, as every reference)."),
+    K("algo.std_eps", CFG_FLOAT, algo.std_eps, "1e-4", "[0,1]", NULL,
+      "Added to the std before dividing (trl 1e-4, verl 1e-6, oat 1e-8)."),
+    K("algo.clip.eps_low", CFG_FLOAT, algo.clip.eps_low, "0.2", "[0,1)", NULL,
+      "Lower clip range: the ratio is clipped at 1 - eps_low."),
+    K("algo.clip.eps_high", CFG_FLOAT, algo.clip.eps_high, "0.2", "[0,inf)", NULL,
+      "Upper clip range: the ratio is clipped at 1 + eps_high (DAPO clip-higher: 0.28)."),
+    K("algo.clip.dual", CFG_FLOAT, algo.clip.dual, "0", "[0,inf)", NULL,
+      "Dual-clip constant c (> 1) capping the loss of negative-advantage tokens at -A*c; 0 = "
+      "off (verl 3, DAPO script 10)."),
+    K("algo.clip.log_ratio", CFG_FLOAT, algo.clip.log_ratio, "20", "(0,inf)", NULL,
+      "Log-ratios (and the k3 KL's log-ratio) are clamped to [-x, x] before exp."),
+    K("algo.ratio_level", CFG_ENUM, algo.ratio_level, "token", NULL, "token|sequence",
+      "Importance ratio per token, or one per sequence from the mean token log-ratio (GSPO)."),
+    K("algo.aggregation", CFG_ENUM, algo.aggregation, "auto", NULL,
+      "auto|seq_mean_token_mean|token_mean|constant|seq_mean_token_sum|degrpo",
+      "How per-token losses are reduced over the step (ALGORITHMS.md 1.3); auto = the "
+      "estimator's own: constant for drgrpo, degrpo for degrpo, token_mean otherwise."),
+    K("algo.constant_divisor", CFG_INT, algo.constant_divisor, "512", "[1,inf)", NULL,
+      "L_c of the constant aggregation: loss = sum / (sequences * L_c); set it to the "
+      "generation cap."),
+    K("algo.degrpo.alpha", CFG_FLOAT, algo.degrpo.alpha, "0.001", "[0,inf)", NULL,
+      "DeGRPO weight of the control token (response position 0) against the response tokens."),
+    K("algo.degrpo.std", CFG_BOOL, algo.degrpo.std, "false", NULL, NULL,
+      "DeGRPO: divide the mean-centred advantage by the group std + eps (Thinkless "
+      "std_normalizer)."),
+    K("algo.degrpo.resp_norm", CFG_ENUM, algo.degrpo.resp_norm, "batch", NULL, "batch|sample",
+      "DeGRPO response tokens: one token mean over the step (Thinkless code) or a mean per "
+      "sequence, then over sequences (the paper)."),
+    K("algo.kl.coef", CFG_FLOAT, algo.kl.coef, "0", "[0,inf)", NULL,
+      "beta of the KL to the frozen reference model, added to the loss; 0 = no reference model."),
+    K("algo.kl.type", CFG_ENUM, algo.kl.type, "k3", NULL, "k1|k2|k3|abs",
+      "KL estimator per token, d = logp - ref_logp: k1 d; k2 d^2/2; k3 exp(-d) + d - 1; abs |d|."),
+    K("algo.entropy_coef", CFG_FLOAT, algo.entropy_coef, "0", "[0,inf)", NULL,
+      "Coefficient of the entropy bonus subtracted from the loss (Thinkless/NSR runs: 0.001)."),
+    K("algo.mask_truncated", CFG_BOOL, algo.mask_truncated, "false", NULL, NULL,
+      "Completions that hit the length cap leave the loss and the token counts; their rewards "
+      "still enter the group statistics."),
+    K("algo.dynamic_sampling.enabled", CFG_BOOL, algo.dynamic_sampling.enabled, "false", NULL,
+      NULL, "DAPO dynamic sampling: drop groups whose metric is equal for every completion and "
+      "draw more prompts."),
+    K("algo.dynamic_sampling.metric", CFG_ENUM, algo.dynamic_sampling.metric, "acc", NULL,
+      "acc|reward", "What must differ within a group for it to be kept: accuracy (DAPO) or the "
+      "shaped reward."),
+    K("algo.dynamic_sampling.max_draws", CFG_INT, algo.dynamic_sampling.max_draws, "10",
+      "[0,inf)", NULL, "Most generation batches drawn for one step; 0 = unlimited."),
+    K("algo.wreinforce.lambda", CFG_FLOAT, algo.wreinforce.lambda, "0.1", "[0,inf)", NULL,
+      "W-REINFORCE advantage of a correct completion (wrong ones get -1)."),
+
+    K("optim.lr", CFG_FLOAT, optim.lr, "1e-6", "(0,inf)", NULL,
+      "Peak learning rate of AdamW."),
+    K("optim.beta1", CFG_FLOAT, optim.beta1, "0.9", "[0,1)", NULL, "AdamW beta1."),
+    K("optim.beta2", CFG_FLOAT, optim.beta2, "0.999", "[0,1)", NULL, "AdamW beta2."),
+    K("optim.eps", CFG_FLOAT, optim.eps, "1e-8", "(0,inf)", NULL, "AdamW epsilon."),
+    K("optim.weight_decay", CFG_FLOAT, optim.weight_decay, "0.01", "[0,inf)", NULL,
+      "Decoupled weight decay: each step multiplies the weights by 1 - lr * weight_decay."),
+    K("optim.grad_clip", CFG_FLOAT, optim.grad_clip, "1", "[0,inf)", NULL,
+      "Global L2 norm the gradients are clipped to; 0 = no clipping."),
+    K("optim.schedule", CFG_ENUM, optim.schedule, "constant", NULL, "constant|cosine|linear",
+      "Learning rate after the warm-up: constant, or cosine / linear decay to min_lr at "
+      "total_steps."),
+    K("optim.warmup_steps", CFG_INT, optim.warmup_steps, "0", "[0,inf)", NULL,
+      "Optimiser steps of linear warm-up: step s (from 0) uses lr * (s + 1) / warmup_steps."),
+    K("optim.total_steps", CFG_INT, optim.total_steps, "0", "[0,inf)", NULL,
+      "Optimiser step at which a cosine or linear decay reaches min_lr (must exceed "
+      "warmup_steps for those); unused by constant."),
+    K("optim.min_lr", CFG_FLOAT, optim.min_lr, "0", "[0,inf)", NULL,
+      "Learning rate at the end of a cosine or linear decay."),
 };
 
 const int cfg_schema_len = (int)(sizeof cfg_schema / sizeof cfg_schema[0]);
