@@ -70,6 +70,9 @@ void ts_scope_end(void);
 /* Move t out of the innermost scope into the enclosing one (or to the caller's explicit
  * ownership when there is none). Returns t. */
 ts_tensor *ts_keep(ts_tensor *t);
+/* Take t out of every scope: the caller owns it until ts_free. For state that outlives the calls
+ * that create it (model weights, KV caches) whatever scopes the caller has open. Returns t. */
+ts_tensor *ts_unscope(ts_tensor *t);
 /* Number of live handles on all threads; tests use it to prove nothing leaks. */
 int64_t ts_live_handles(void);
 
@@ -117,6 +120,11 @@ const char *ts_describe(const ts_tensor *t, char *buf, size_t cap);
 /* Copy all elements (any device, any layout) into dst as a C-contiguous array; nbytes must equal
  * numel x dtype size. */
 int ts_to_host(const ts_tensor *t, void *dst, size_t nbytes);
+/* The address of the first element of a contiguous tensor: host memory for a CPU tensor, device
+ * memory for a CUDA one. For handing a buffer to a communication library (dist/). Borrowed: valid
+ * while any handle to the storage lives. NULL with an error if t is not contiguous; an empty
+ * tensor may give NULL without one. */
+void *ts_data_ptr(ts_tensor *t);
 /* The single element of a one-element tensor, converted. */
 int ts_item_f64(const ts_tensor *t, double *out);
 int ts_item_i64(const ts_tensor *t, int64_t *out);

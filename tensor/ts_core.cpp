@@ -162,6 +162,11 @@ ts_tensor *ts_keep(ts_tensor *t) {
     return t;
 }
 
+ts_tensor *ts_unscope(ts_tensor *t) {
+    if (t) list_remove(t);
+    return t;
+}
+
 int64_t ts_live_handles(void) { return live_handles.load(); }
 
 // ---- library, threads, devices ----
@@ -416,6 +421,20 @@ int ts_to_host(const ts_tensor *t, void *dst, size_t nbytes) {
         at::Tensor c = t->t.detach().to(at::kCPU).contiguous();
         if (need) std::memcpy(dst, c.data_ptr(), need);
     });
+}
+
+void *ts_data_ptr(ts_tensor *t) {
+    TS_NEED(t);
+    if (!t->t.is_contiguous()) {
+        fail(__func__, "the tensor is not contiguous (call ts_contiguous first)");
+        return nullptr;
+    }
+    try {
+        return t->t.data_ptr();
+    } catch (const c10::Error &e) {
+        fail(__func__, e.what_without_backtrace());
+    }
+    return nullptr;
 }
 
 int ts_item_f64(const ts_tensor *t, double *out) {

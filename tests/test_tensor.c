@@ -69,6 +69,15 @@ static void test_creation_and_info(void) {
     /* host copy of a non-contiguous view is laid out C-contiguously */
     ts_tensor *at = ts_transpose(a, 0, 1);
     CHECK(!ts_is_contiguous(at) && ts_to_host(at, host, sizeof host) == 0 && host[1] == 4 && host[2] == 2);
+    /* the raw buffer of a contiguous tensor is its storage: reads and writes go through */
+    double *raw = ts_data_ptr(a);
+    CHECK(raw && raw[0] == 1 && raw[5] == 6);
+    raw[5] = 60;
+    CHECK(ts_to_host(a, host, sizeof host) == 0 && host[5] == 60);
+    raw[5] = 6;
+    CHECK(ts_data_ptr(at) == NULL);
+    CHECK_CONTAINS(ts_last_error(), "ts_data_ptr: the tensor is not contiguous");
+    CHECK(ts_data_ptr(NULL) == NULL);
     /* dtype round trips: bf16 keeps 8 bits of mantissa, i32 truncates */
     ts_tensor *h = ts_to_dtype(mk((double[]){1.00390625, 3.7}, (int64_t[]){2}, 1), TS_BF16);
     CHECK(values_are(h, (double[]){1.0, 3.703125}, 2));
@@ -420,6 +429,16 @@ static void test_scopes_and_errors(void) {
     CHECK(values_are(own, (double[]){4, 4}, 2));
     ts_free(own);
     CHECK(ts_live_handles() == before);
+    ts_scope_begin();
+    ts_scope_begin();
+    ts_tensor *free_standing = ts_unscope(ts_ones((int64_t[]){3}, 1, TS_F32, TS_CPU_DEVICE));
+    ts_scope_end();
+    ts_scope_end();
+    CHECK(ts_live_handles() == before + 1); /* out of both scopes at once */
+    CHECK(values_are(free_standing, (double[]){1, 1, 1}, 3));
+    ts_free(free_standing);
+    CHECK(ts_live_handles() == before);
+    CHECK(ts_unscope(NULL) == NULL);
     ts_scope_end(); /* unmatched end is a no-op */
     ts_free(NULL);
 
