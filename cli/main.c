@@ -12,13 +12,19 @@
 
 int cmd_config(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_init_model(int argc, char **argv);
 int cmd_reward(int argc, char **argv);
+int cmd_score(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 
 static const cli_command commands[] = {
     {"config", "show the resolved config, list keys, or write the config reference", cmd_config},
     {"doctor", "check the machine: libtorch, devices, BLAS speed, MPI, NCCL, HDF5", cmd_doctor},
+    {"generate", "sample a completion for a prompt (chat template, KV cache, temperature/top-k/top-p)", cmd_generate},
+    {"init-model", "write a randomly initialised Llama/Qwen2/Qwen3 model directory (HF layout)", cmd_init_model},
     {"reward", "score saved completions (JSON lines on stdin) with the config's reward setup", cmd_reward},
+    {"score", "per-token log-probs of {\"ids\"} / {\"text\"} JSON lines under a model", cmd_score},
     {"tokenize", "encode {\"text\"} / decode {\"ids\"} JSON lines with a model's tokenizer", cmd_tokenize},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);

@@ -1,0 +1,967 @@
+/* model — Llama / Qwen2 / Qwen3 from a Hugging Face directory, forward over ts_ ops.
+ *
+ * The file reads top to bottom: config.json (parse, check, write), weights (the one table of HF
+ * names and shapes, load, random init, save), forward pieces (RMSNorm, RoPE, attention, MLP,
+ * layer), the full-sequence forward with chunked log-probs, and the KV cache. Dimension letters
+ * are those of model.h. The layer maths follows the HF transformers modeling files (LlamaRMSNorm,
+ * rotate_half RoPE, repeat_kv, eager attention with the softmax in f32); tests/model_ref.py is the
+ * independent PyTorch twin the tests compare against.
+ * Deliberately not here: fused kernels, paged caches, tensor parallelism. */
+#include "model.h"
+
+#include "common/err.h"
+#include "model/safetensors.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_CONFIG_BYTES (16u << 20)
+#define LOGIT_CHUNK_ELEMS ((int64_t)1 << 22) /* rows x V of one LM-head chunk: 16 MiB in f32 */
+
+/* ---------------------------------------------------------------- config.json */
+
+static const char *const arch_names[] = {"llama", "qwen2", "qwen3"};
+
+const char *model_arch_name(model_arch a) { return arch_names[a]; }
+
+/* A field, or NULL when absent or JSON null (HF writes null for "not set"). */
+static const cJSON *field(const cJSON *o, const char *key) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+    return j && !cJSON_IsNull(j) ? j : NULL;
+}
+
+static const char *json_kind(const cJSON *j) {
+    if (cJSON_IsBool(j)) return "a boolean";
+    if (cJSON_IsNumber(j)) return "a number";
+    if (cJSON_IsString(j)) return "a string";
+    if (cJSON_IsArray(j)) return "an array";
+    if (cJSON_IsObject(j)) return "an object";
+    return "null";
+}
+
+static int is_integer(const cJSON *j) {
+    return cJSON_IsNumber(j) && j->valuedouble == floor(j->valuedouble) && fabs(j->valuedouble) <= 9007199254740992.0;
+}
+
+/* where: "config.json" or "config.json: rope_scaling" — the prefix of every message. */
+static int get_int(const char *where, const cJSON *o, const char *key, int required, int64_t def, int64_t *out) {
+    const cJSON *j = field(o, key);
+    if (!j) {
+        if (required) return err_set("%s: missing field \"%s\" (an integer)", where, key);
+        *out = def;
+        return 0;
+    }
+    if (!is_integer(j)) {
+        if (cJSON_IsNumber(j)) return err_set("%s: field \"%s\" is %g, expected an integer", where, key, j->valuedouble);
+        return err_set("%s: field \"%s\" is %s, expected an integer", where, key, json_kind(j));
+    }
+    *out = (int64_t)j->valuedouble;
+    return 0;
+}
+
+static int get_num(const char *where, const cJSON *o, const char *key, int required, double def, double *out) {
+    const cJSON *j = field(o, key);
+    if (!j) {
+        if (required) return err_set("%s: missing field \"%s\" (a number)", where, key);
+        *out = def;
+        return 0;
+    }
+    if (!cJSON_IsNumber(j)) return err_set("%s: field \"%s\" is %s, expected a number", where, key, json_kind(j));
+    *out = j->valuedouble;
+    return 0;
+}
+
+static int get_bool(const char *where, const cJSON *o, const char *key, int def, int *out) {
+    const cJSON *j = field(o, key);
+    if (!j) {
+        *out = def;
+        return 0;
+    }
+    if (!cJSON_IsBool(j)) return err_set("%s: field \"%s\" is %s, expected true or false", where, key, json_kind(j));
+    *out = cJSON_IsTrue(j);
+    return 0;
+}
+
+/* A string field; *out NULL when absent and not required. */
+static int get_str(const char *where, const cJSON *o, const char *key, int required, const char **out) {
+    const cJSON *j = field(o, key);
+    *out = NULL;
+    if (!j) return required ? err_set("%s: missing field \"%s\" (a string)", where, key) : 0;
+    if (!cJSON_IsString(j)) return err_set("%s: field \"%s\" is %s, expected a string", where, key, json_kind(j));
+    *out = j->valuestring;
+    return 0;
+}
+
+static int parse_rope_scaling(const char *label, const cJSON *root, model_config *c) {
+    const cJSON *rs = field(root, "rope_scaling");
+    if (!rs) return 0;
+    char where[512];
+    snprintf(where, sizeof where, "%s: rope_scaling", label);
+    if (!cJSON_IsObject(rs)) return err_set("%s: field \"rope_scaling\" is %s, expected an object or null", label, json_kind(rs));
+    const char *type;
+    if (get_str(where, rs, "rope_type", 0, &type)) return -1;
+    if (!type && get_str(where, rs, "type", 1, &type)) return -1;
+    if (!strcmp(type, "default")) return 0;
+    if (strcmp(type, "llama3"))
+        return err_set("%s: rope type \"%s\" is not supported (supported: llama3, default)", where, type);
+    c->rope_llama3 = 1;
+    if (get_num(where, rs, "factor", 1, 0, &c->rope_factor) ||
+        get_num(where, rs, "low_freq_factor", 1, 0, &c->rope_low_freq_factor) ||
+        get_num(where, rs, "high_freq_factor", 1, 0, &c->rope_high_freq_factor) ||
+        get_int(where, rs, "original_max_position_embeddings", 1, 0, &c->rope_original_max_position))
+        return -1;
+    if (c->rope_factor <= 0 || c->rope_low_freq_factor <= 0 || c->rope_high_freq_factor <= c->rope_low_freq_factor ||
+        c->rope_original_max_position <= 0)
+        return err_set("%s: expected factor > 0, 0 < low_freq_factor < high_freq_factor and "
+                       "original_max_position_embeddings > 0",
+                       where);
+    return 0;
+}
+
+static int parse_token_ids(const char *label, const cJSON *root, model_config *c) {
+    if (get_int(label, root, "bos_token_id", 0, -1, &c->bos_token_id)) return -1;
+    const cJSON *eos = field(root, "eos_token_id");
+    c->n_eos = 0;
+    if (!eos) return 0;
+    if (is_integer(eos)) {
+        c->eos_token_ids[c->n_eos++] = (int64_t)eos->valuedouble;
+        return 0;
+    }
+    if (!cJSON_IsArray(eos)) return err_set("%s: field \"eos_token_id\" is %s, expected an integer or an array of integers", label, json_kind(eos));
+    for (const cJSON *e = eos->child; e; e = e->next) {
+        if (!is_integer(e)) return err_set("%s: field \"eos_token_id\" holds %s, expected integers", label, json_kind(e));
+        if (c->n_eos == MODEL_MAX_EOS) return err_set("%s: field \"eos_token_id\" lists more than %d ids", label, MODEL_MAX_EOS);
+        c->eos_token_ids[c->n_eos++] = (int64_t)e->valuedouble;
+    }
+    return 0;
+}
+
+int model_config_check(const model_config *c) {
+    if (c->vocab_size <= 0 || c->hidden_size <= 0 || c->intermediate_size <= 0 || c->num_layers <= 0 ||
+        c->num_heads <= 0 || c->num_kv_heads <= 0 || c->head_dim <= 0)
+        return err_set("vocab_size, hidden_size, intermediate_size, num_hidden_layers, num_attention_heads, "
+                       "num_key_value_heads and head_dim must be positive");
+    if (c->num_heads % c->num_kv_heads)
+        return err_set("num_attention_heads %lld is not a multiple of num_key_value_heads %lld",
+                       (long long)c->num_heads, (long long)c->num_kv_heads);
+    if (c->head_dim % 2) return err_set("head_dim %lld must be even (rotary embedding pairs)", (long long)c->head_dim);
+    if (!(c->rms_norm_eps > 0) || !(c->rope_theta > 0)) return err_set("rms_norm_eps and rope_theta must be positive");
+    return 0;
+}
+
+int model_config_parse(const char *json, size_t len, const char *label, model_config *c) {
+    memset(c, 0, sizeof *c);
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    int rc = -1;
+    if (!cJSON_IsObject(root)) {
+        err_set("%s: not a JSON object", label);
+        goto out;
+    }
+    const char *type, *act;
+    if (get_str(label, root, "model_type", 1, &type)) goto out;
+    int found = 0;
+    for (int a = 0; a < 3; a++)
+        if (!strcmp(type, arch_names[a])) {
+            c->arch = (model_arch)a;
+            found = 1;
+        }
+    if (!found) {
+        err_set("%s: model_type \"%s\" is not supported (supported: llama, qwen2, qwen3)", label, type);
+        goto out;
+    }
+    int mlp_bias, sliding, attn_bias;
+    if (get_int(label, root, "vocab_size", 1, 0, &c->vocab_size) ||
+        get_int(label, root, "hidden_size", 1, 0, &c->hidden_size) ||
+        get_int(label, root, "intermediate_size", 1, 0, &c->intermediate_size) ||
+        get_int(label, root, "num_hidden_layers", 1, 0, &c->num_layers) ||
+        get_int(label, root, "num_attention_heads", 1, 0, &c->num_heads) ||
+        get_int(label, root, "num_key_value_heads", 0, c->num_heads, &c->num_kv_heads) ||
+        get_int(label, root, "max_position_embeddings", 0, 2048, &c->max_position_embeddings) ||
+        get_num(label, root, "rope_theta", 0, 10000.0, &c->rope_theta) ||
+        get_num(label, root, "rms_norm_eps", 0, 1e-6, &c->rms_norm_eps) ||
+        get_num(label, root, "initializer_range", 0, 0.02, &c->initializer_range) ||
+        get_bool(label, root, "tie_word_embeddings", 0, &c->tie_word_embeddings) ||
+        get_bool(label, root, "attention_bias", 0, &attn_bias) ||
+        get_bool(label, root, "mlp_bias", 0, &mlp_bias) ||
+        get_bool(label, root, "use_sliding_window", 0, &sliding) ||
+        get_str(label, root, "hidden_act", 0, &act) || parse_rope_scaling(label, root, c) ||
+        parse_token_ids(label, root, c))
+        goto out;
+    if (c->num_heads <= 0) {
+        err_set("%s: field \"num_attention_heads\" must be positive", label);
+        goto out;
+    }
+    if (get_int(label, root, "head_dim", 0, c->hidden_size / c->num_heads, &c->head_dim)) goto out;
+    if (!field(root, "head_dim") && c->hidden_size % c->num_heads) {
+        err_set("%s: hidden_size %lld is not a multiple of num_attention_heads %lld and there is no head_dim", label,
+                (long long)c->hidden_size, (long long)c->num_heads);
+        goto out;
+    }
+    if (act && strcmp(act, "silu")) {
+        err_set("%s: hidden_act \"%s\" is not supported (supported: silu)", label, act);
+        goto out;
+    }
+    if (mlp_bias) {
+        err_set("%s: mlp_bias true is not supported", label);
+        goto out;
+    }
+    if (sliding) {
+        err_set("%s: use_sliding_window true is not supported (full attention only)", label);
+        goto out;
+    }
+    c->qkv_bias = c->arch == MODEL_QWEN2 || attn_bias;
+    c->o_bias = c->arch != MODEL_QWEN2 && attn_bias;
+    if (model_config_check(c)) {
+        err_prefix("%s", label);
+        goto out;
+    }
+    rc = 0;
+out:
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* The whole of a small file; NULL with err_set. */
+static char *read_file(const char *path, size_t max, size_t *len) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        err_set("%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max + 1, fp) : 0;
+    int bad = ferror(fp);
+    fclose(fp);
+    if (!buf || bad || n > max) {
+        free(buf);
+        err_set("%s: %s", path, !buf ? "out of memory" : bad ? "read error" : "file too large");
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+int model_config_load(const char *path, model_config *c) {
+    size_t len;
+    char *txt = read_file(path, MAX_CONFIG_BYTES, &len);
+    if (!txt) return -1;
+    int rc = model_config_parse(txt, len, path, c);
+    free(txt);
+    return rc;
+}
+
+static cJSON *config_to_json(const model_config *c, ts_dtype dtype) {
+    static const char *const classes[] = {"LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM"};
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(j, "architectures"), cJSON_CreateString(classes[c->arch]));
+    cJSON_AddStringToObject(j, "model_type", arch_names[c->arch]);
+    if (c->arch != MODEL_QWEN2) cJSON_AddBoolToObject(j, "attention_bias", c->o_bias);
+    cJSON_AddNumberToObject(j, "attention_dropout", 0.0);
+    if (c->bos_token_id >= 0) cJSON_AddNumberToObject(j, "bos_token_id", (double)c->bos_token_id);
+    else cJSON_AddNullToObject(j, "bos_token_id");
+    if (c->n_eos == 1) cJSON_AddNumberToObject(j, "eos_token_id", (double)c->eos_token_ids[0]);
+    else if (c->n_eos > 1) {
+        cJSON *a = cJSON_AddArrayToObject(j, "eos_token_id");
+        for (int i = 0; i < c->n_eos; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)c->eos_token_ids[i]));
+    }
+    cJSON_AddNumberToObject(j, "head_dim", (double)c->head_dim);
+    cJSON_AddStringToObject(j, "hidden_act", "silu");
+    cJSON_AddNumberToObject(j, "hidden_size", (double)c->hidden_size);
+    cJSON_AddNumberToObject(j, "initializer_range", c->initializer_range);
+    cJSON_AddNumberToObject(j, "intermediate_size", (double)c->intermediate_size);
+    cJSON_AddNumberToObject(j, "max_position_embeddings", (double)c->max_position_embeddings);
+    if (c->arch == MODEL_LLAMA) cJSON_AddFalseToObject(j, "mlp_bias");
+    cJSON_AddNumberToObject(j, "num_attention_heads", (double)c->num_heads);
+    cJSON_AddNumberToObject(j, "num_hidden_layers", (double)c->num_layers);
+    cJSON_AddNumberToObject(j, "num_key_value_heads", (double)c->num_kv_heads);
+    cJSON_AddNumberToObject(j, "rms_norm_eps", c->rms_norm_eps);
+    if (c->rope_llama3) {
+        cJSON *rs = cJSON_AddObjectToObject(j, "rope_scaling");
+        cJSON_AddNumberToObject(rs, "factor", c->rope_factor);
+        cJSON_AddNumberToObject(rs, "high_freq_factor", c->rope_high_freq_factor);
+        cJSON_AddNumberToObject(rs, "low_freq_factor", c->rope_low_freq_factor);
+        cJSON_AddNumberToObject(rs, "original_max_position_embeddings", (double)c->rope_original_max_position);
+        cJSON_AddStringToObject(rs, "rope_type", "llama3");
+    } else {
+        cJSON_AddNullToObject(j, "rope_scaling");
+    }
+    cJSON_AddNumberToObject(j, "rope_theta", c->rope_theta);
+    cJSON_AddBoolToObject(j, "tie_word_embeddings", c->tie_word_embeddings);
+    cJSON_AddStringToObject(j, "torch_dtype", dtype == TS_BF16 ? "bfloat16" : "float32");
+    if (c->arch != MODEL_LLAMA) cJSON_AddFalseToObject(j, "use_sliding_window");
+    cJSON_AddTrueToObject(j, "use_cache");
+    cJSON_AddNumberToObject(j, "vocab_size", (double)c->vocab_size);
+    return j;
+}
+
+static int write_json(const char *dir, const char *name, cJSON *j) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *txt = cJSON_Print(j);
+    FILE *fp = txt ? fopen(path, "w") : NULL;
+    int ok = fp && fputs(txt, fp) >= 0 && fputc('\n', fp) != EOF;
+    if (fp && fclose(fp)) ok = 0;
+    free(txt);
+    return ok ? 0 : err_set("%s: cannot write: %s", path, strerror(errno));
+}
+
+/* ---------------------------------------------------------------- weights */
+
+typedef struct layer {
+    ts_tensor *input_norm, *post_norm;          /* (D) */
+    ts_tensor *wq, *wk, *wv, *wo;               /* (H*E, D), (Hkv*E, D), (Hkv*E, D), (D, H*E) */
+    ts_tensor *bq, *bk, *bv, *bo;               /* (H*E), (Hkv*E), (Hkv*E), (D); NULL when absent */
+    ts_tensor *q_norm, *k_norm;                 /* (E), Qwen3 only */
+    ts_tensor *gate, *up, *down;                /* (F, D), (F, D), (D, F) */
+} layer;
+
+struct model {
+    model_config cfg;
+    ts_device device;
+    ts_dtype dtype;
+    ts_tensor *embed;      /* (V, D) */
+    ts_tensor *norm;       /* (D) */
+    ts_tensor *lm_head;    /* (V, D); the same handle as embed when tied */
+    layer *layers;         /* L */
+    int nparams;
+    ts_tensor **params;    /* owned, HF order */
+    char **names;          /* owned */
+    ts_tensor *inv_freq;   /* (E/2) f32 on device, RoPE frequencies after scaling */
+};
+
+typedef enum { P_MATRIX, P_NORM, P_BIAS } param_kind;
+
+typedef struct param_spec {
+    char name[96];
+    int ndim;
+    int64_t shape[2];
+    param_kind kind;
+    ts_tensor **slot;
+} param_spec;
+
+static void spec(param_spec *s, int *n, param_kind kind, ts_tensor **slot, int64_t d0, int64_t d1, const char *fmt,
+                 int layer_index) {
+    if (s) {
+        param_spec *p = &s[*n];
+        snprintf(p->name, sizeof p->name, fmt, layer_index);
+        p->kind = kind;
+        p->slot = slot;
+        p->ndim = d1 ? 2 : 1;
+        p->shape[0] = d0;
+        p->shape[1] = d1;
+    }
+    (*n)++;
+}
+
+/* The one table of tensor names and shapes; fills s (when not NULL) and returns the count. */
+static int param_specs(model *m, param_spec *s) {
+    const model_config *c = &m->cfg;
+    int64_t D = c->hidden_size, E = c->head_dim, qd = c->num_heads * E, kd = c->num_kv_heads * E,
+            F = c->intermediate_size;
+    int n = 0;
+    spec(s, &n, P_MATRIX, &m->embed, c->vocab_size, D, "model.embed_tokens.weight", 0);
+    for (int i = 0; i < c->num_layers; i++) {
+        layer *l = &m->layers[i];
+        spec(s, &n, P_NORM, &l->input_norm, D, 0, "model.layers.%d.input_layernorm.weight", i);
+        spec(s, &n, P_MATRIX, &l->wq, qd, D, "model.layers.%d.self_attn.q_proj.weight", i);
+        if (c->qkv_bias) spec(s, &n, P_BIAS, &l->bq, qd, 0, "model.layers.%d.self_attn.q_proj.bias", i);
+        spec(s, &n, P_MATRIX, &l->wk, kd, D, "model.layers.%d.self_attn.k_proj.weight", i);
+        if (c->qkv_bias) spec(s, &n, P_BIAS, &l->bk, kd, 0, "model.layers.%d.self_attn.k_proj.bias", i);
+        spec(s, &n, P_MATRIX, &l->wv, kd, D, "model.layers.%d.self_attn.v_proj.weight", i);
+        if (c->qkv_bias) spec(s, &n, P_BIAS, &l->bv, kd, 0, "model.layers.%d.self_attn.v_proj.bias", i);
+        spec(s, &n, P_MATRIX, &l->wo, D, qd, "model.layers.%d.self_attn.o_proj.weight", i);
+        if (c->o_bias) spec(s, &n, P_BIAS, &l->bo, D, 0, "model.layers.%d.self_attn.o_proj.bias", i);
+        if (c->arch == MODEL_QWEN3) {
+            spec(s, &n, P_NORM, &l->q_norm, E, 0, "model.layers.%d.self_attn.q_norm.weight", i);
+            spec(s, &n, P_NORM, &l->k_norm, E, 0, "model.layers.%d.self_attn.k_norm.weight", i);
+        }
+        spec(s, &n, P_NORM, &l->post_norm, D, 0, "model.layers.%d.post_attention_layernorm.weight", i);
+        spec(s, &n, P_MATRIX, &l->gate, F, D, "model.layers.%d.mlp.gate_proj.weight", i);
+        spec(s, &n, P_MATRIX, &l->up, F, D, "model.layers.%d.mlp.up_proj.weight", i);
+        spec(s, &n, P_MATRIX, &l->down, D, F, "model.layers.%d.mlp.down_proj.weight", i);
+    }
+    spec(s, &n, P_NORM, &m->norm, D, 0, "model.norm.weight", 0);
+    if (!c->tie_word_embeddings) spec(s, &n, P_MATRIX, &m->lm_head, c->vocab_size, D, "lm_head.weight", 0);
+    return n;
+}
+
+/* Inverse RoPE frequencies theta^(-2i/E), i < E/2, with Llama-3.1's scaling: wavelengths longer
+ * than original/low_freq_factor are divided by factor, shorter than original/high_freq_factor
+ * kept, those between interpolated (HF _compute_llama3_parameters). */
+static ts_tensor *rope_inv_freq(const model_config *c, ts_device dev) {
+    int64_t half = c->head_dim / 2;
+    float *f = malloc(sizeof(float) * (size_t)half);
+    if (!f) {
+        err_set("out of memory");
+        return NULL;
+    }
+    for (int64_t i = 0; i < half; i++) {
+        double inv = 1.0 / pow(c->rope_theta, (double)(2 * i) / (double)c->head_dim);
+        if (c->rope_llama3) {
+            double old = (double)c->rope_original_max_position, wavelen = 2 * M_PI / inv;
+            double low_wavelen = old / c->rope_low_freq_factor, high_wavelen = old / c->rope_high_freq_factor;
+            if (wavelen > low_wavelen) inv /= c->rope_factor;
+            else if (wavelen >= high_wavelen) {
+                double smooth = (old / wavelen - c->rope_low_freq_factor) /
+                                (c->rope_high_freq_factor - c->rope_low_freq_factor);
+                inv = (1 - smooth) * inv / c->rope_factor + smooth * inv;
+            }
+        }
+        f[i] = (float)inv;
+    }
+    ts_scope_begin();
+    ts_tensor *t = ts_unscope(ts_to_device(ts_from_data(f, &half, 1, TS_F32), dev));
+    ts_scope_end();
+    free(f);
+    return t;
+}
+
+/* A model struct with its parameter table laid out but no tensors yet. */
+static model *model_alloc(const model_config *c, ts_device dev, ts_dtype dtype) {
+    if (model_config_check(c)) return NULL;
+    if (dtype != TS_F32 && dtype != TS_BF16) {
+        err_set("model dtype %s is not supported (f32 or bf16)", ts_dtype_name(dtype));
+        return NULL;
+    }
+    model *m = calloc(1, sizeof *m);
+    if (!m) {
+        err_set("out of memory");
+        return NULL;
+    }
+    m->cfg = *c;
+    m->device = dev;
+    m->dtype = dtype;
+    m->layers = calloc((size_t)c->num_layers, sizeof *m->layers);
+    m->nparams = m->layers ? param_specs(m, NULL) : 0;
+    m->params = calloc((size_t)m->nparams + 1, sizeof *m->params);
+    m->names = calloc((size_t)m->nparams + 1, sizeof *m->names);
+    if (!m->layers || !m->params || !m->names) {
+        err_set("out of memory");
+        model_free(m);
+        return NULL;
+    }
+    m->inv_freq = rope_inv_freq(c, dev);
+    if (!m->inv_freq) {
+        model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Record the tensor of spec i (taking ownership) and wire it into its slot. */
+static void set_param(model *m, const param_spec *s, int i, ts_tensor *t) {
+    m->params[i] = t;
+    m->names[i] = strdup(s[i].name);
+    *s[i].slot = t;
+}
+
+static void tie(model *m) {
+    if (m->cfg.tie_word_embeddings) m->lm_head = m->embed;
+}
+
+static const char *shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
+    size_t n = (size_t)snprintf(buf, cap, "(");
+    for (int i = 0; i < ndim && n < cap; i++) n += (size_t)snprintf(buf + n, cap - n, i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (n < cap) snprintf(buf + n, cap - n, ")");
+    return buf;
+}
+
+/* One weight from the file as a ts tensor on the model's device and dtype, outside any scope. */
+static ts_tensor *load_tensor(const model *m, const st_file *f, const char *dir, const param_spec *s) {
+    const st_tensor *t = st_find(f, s->name);
+    char want[64], got[64];
+    if (!t) {
+        err_set("%s: tensor \"%s\" is missing (expected shape %s)", dir, s->name, shape_str(want, sizeof want, s->ndim, s->shape));
+        return NULL;
+    }
+    int same = t->ndim == s->ndim;
+    for (int d = 0; same && d < s->ndim; d++) same = t->shape[d] == s->shape[d];
+    if (!same) {
+        err_set("%s: tensor \"%s\" has shape %s, expected %s from config.json", dir, s->name,
+                shape_str(got, sizeof got, t->ndim, t->shape), shape_str(want, sizeof want, s->ndim, s->shape));
+        return NULL;
+    }
+    ts_dtype dt;
+    switch (t->dtype) {
+    case ST_F32: dt = TS_F32; break;
+    case ST_BF16: dt = TS_BF16; break;
+    case ST_F16: dt = TS_F16; break;
+    default:
+        err_set("%s: tensor \"%s\" has dtype %s, expected F32, BF16 or F16", dir, s->name, st_dtype_name(t->dtype));
+        return NULL;
+    }
+    ts_scope_begin();
+    ts_tensor *x = ts_unscope(ts_to_device(ts_to_dtype(ts_from_data(t->data, t->shape, t->ndim, dt), m->dtype), m->device));
+    ts_scope_end();
+    if (!x) err_prefix("%s: tensor \"%s\"", dir, s->name);
+    return x;
+}
+
+model *model_load(const char *dir, ts_device dev, ts_dtype dtype) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    model_config c;
+    if (model_config_load(path, &c)) return NULL;
+    model *m = model_alloc(&c, dev, dtype);
+    if (!m) return NULL;
+    st_file *f = st_open(dir);
+    param_spec *s = f ? calloc((size_t)m->nparams, sizeof *s) : NULL;
+    if (f && !s) err_set("out of memory");
+    int ok = s != NULL;
+    if (ok) param_specs(m, s);
+    for (int i = 0; ok && i < m->nparams; i++) {
+        ts_tensor *t = load_tensor(m, f, dir, &s[i]);
+        if (t) set_param(m, s, i, t);
+        ok = t != NULL;
+    }
+    free(s);
+    st_close(f);
+    if (!ok) {
+        model_free(m);
+        return NULL;
+    }
+    tie(m);
+    return m;
+}
+
+model *model_init_random(const model_config *c, uint64_t seed, double std) {
+    model *m = model_alloc(c, TS_CPU_DEVICE, TS_F32);
+    if (!m) return NULL;
+    param_spec *s = calloc((size_t)m->nparams, sizeof *s);
+    ts_generator *gen = ts_generator_init(seed);
+    int ok = s && gen;
+    if (!s) err_set("out of memory");
+    if (ok) param_specs(m, s);
+    for (int i = 0; ok && i < m->nparams; i++) {
+        ts_tensor *t = ts_unscope(ts_empty(s[i].shape, s[i].ndim, TS_F32, TS_CPU_DEVICE));
+        ok = t && ts_normal_(t, s[i].kind == P_NORM ? 1.0 : 0.0, std, gen) != NULL;
+        if (t) set_param(m, s, i, t);
+    }
+    free(s);
+    ts_generator_free(gen);
+    if (!ok) {
+        model_free(m);
+        return NULL;
+    }
+    m->cfg.initializer_range = std;
+    tie(m);
+    return m;
+}
+
+void model_free(model *m) {
+    if (!m) return;
+    for (int i = 0; i < m->nparams; i++) {
+        ts_free(m->params[i]);
+        free(m->names[i]);
+    }
+    free(m->params);
+    free(m->names);
+    free(m->layers);
+    ts_free(m->inv_freq);
+    free(m);
+}
+
+int model_save(const model *m, const char *dir, ts_dtype dtype, size_t shard_bytes) {
+    if (dtype != TS_F32 && dtype != TS_BF16) return err_set("model_save: dtype %s, expected f32 or bf16", ts_dtype_name(dtype));
+    cJSON *cfg = config_to_json(&m->cfg, dtype), *gen = cJSON_CreateObject();
+    cJSON_AddTrueToObject(gen, "_from_model_config");
+    if (m->cfg.bos_token_id >= 0) cJSON_AddNumberToObject(gen, "bos_token_id", (double)m->cfg.bos_token_id);
+    if (m->cfg.n_eos) cJSON_AddItemReferenceToObject(gen, "eos_token_id", cJSON_GetObjectItem(cfg, "eos_token_id"));
+    int rc = write_json(dir, "config.json", cfg) || write_json(dir, "generation_config.json", gen) ? -1 : 0;
+    cJSON_Delete(gen);
+    cJSON_Delete(cfg);
+    st_tensor *ts = calloc((size_t)m->nparams, sizeof *ts);
+    if (!ts) rc = err_set("out of memory");
+    for (int i = 0; !rc && i < m->nparams; i++) {
+        st_tensor *t = &ts[i];
+        t->name = m->names[i];
+        t->dtype = dtype == TS_BF16 ? ST_BF16 : ST_F32;
+        t->ndim = ts_shape(m->params[i], t->shape);
+        t->nbytes = (size_t)ts_numel(m->params[i]) * ts_dtype_size(dtype);
+        void *buf = malloc(t->nbytes ? t->nbytes : 1);
+        t->data = buf;
+        ts_scope_begin();
+        if (!buf) rc = err_set("out of memory");
+        else rc = ts_to_host(ts_to_dtype(m->params[i], dtype), buf, t->nbytes);
+        ts_scope_end();
+    }
+    static const char *const meta[] = {"format", "pt", NULL};
+    if (!rc) rc = st_write_dir(dir, ts, m->nparams, shard_bytes, meta);
+    for (int i = 0; ts && i < m->nparams; i++) free((void *)ts[i].data);
+    free(ts);
+    return rc;
+}
+
+const model_config *model_get_config(const model *m) { return &m->cfg; }
+ts_device model_device(const model *m) { return m->device; }
+ts_dtype model_dtype(const model *m) { return m->dtype; }
+int model_num_params(const model *m) { return m->nparams; }
+
+ts_tensor *model_param(const model *m, int i, const char **name) {
+    if (i < 0 || i >= m->nparams) {
+        err_set("model_param: index %d outside 0..%d", i, m->nparams - 1);
+        return NULL;
+    }
+    if (name) *name = m->names[i];
+    return m->params[i];
+}
+
+int64_t model_num_elements(const model *m) {
+    int64_t n = 0;
+    for (int i = 0; i < m->nparams; i++) n += ts_numel(m->params[i]);
+    return n;
+}
+
+/* ---------------------------------------------------------------- forward pieces */
+
+/* x (..., N) -> w * x / sqrt(mean(x^2) + eps), the statistics in f32 (LlamaRMSNorm). */
+static ts_tensor *rms_norm(const ts_tensor *x, const ts_tensor *w, double eps) {
+    if (!x) return NULL;
+    ts_tensor *xf = ts_to_dtype(x, TS_F32);
+    ts_tensor *var = ts_mean_dim(ts_mul(xf, xf), -1, 1);
+    ts_tensor *y = ts_mul(xf, ts_rsqrt(ts_add_scalar(var, eps)));
+    return ts_mul(w, ts_to_dtype(y, ts_get_dtype(x)));
+}
+
+/* x (B, N, T, E) -> x * cos + rotate_half(x) * sin; cos, sin (B, 1, T, E). */
+static ts_tensor *rope(const ts_tensor *x, const ts_tensor *cos, const ts_tensor *sin) {
+    if (!x) return NULL;
+    int64_t half = ts_size(x, -1) / 2;
+    ts_tensor *parts[2] = {ts_neg(ts_narrow(x, -1, half, half)), ts_narrow(x, -1, 0, half)};
+    ts_tensor *rot = parts[0] && parts[1] ? ts_cat(parts, 2, -1) : NULL;
+    return ts_add(ts_mul(x, cos), ts_mul(rot, sin));
+}
+
+/* Per-row positions pos (B, T) i64 -> cos, sin (B, 1, T, E) in the model dtype. */
+static int rope_tables(const model *m, const ts_tensor *pos, ts_tensor **cos, ts_tensor **sin) {
+    ts_tensor *freqs = ts_mul(ts_unsqueeze(ts_to_dtype(pos, TS_F32), -1), m->inv_freq); /* (B, T, E/2) */
+    ts_tensor *both[2] = {freqs, freqs};
+    ts_tensor *emb = freqs ? ts_unsqueeze(ts_cat(both, 2, -1), 1) : NULL;
+    *cos = ts_to_dtype(ts_cos(emb), m->dtype);
+    *sin = ts_to_dtype(ts_sin(emb), m->dtype);
+    TS_CHECK(*cos && *sin);
+    return 0;
+}
+
+/* True where query i (at slot off+i) may not see key slot j: j after it, or j padding; a query
+ * always sees its own slot, so a padding query's softmax has a finite row. valid (B, S) bool ->
+ * (B, 1, T, S) bool. */
+static ts_tensor *blocked_mask(const ts_tensor *valid, int64_t off, int64_t T, ts_device dev) {
+    int64_t S = ts_size(valid, 1);
+    ts_tensor *j = ts_view(ts_arange(0, (double)S, 1, TS_I64, dev), (int64_t[]){1, S}, 2);
+    ts_tensor *i = ts_view(ts_arange((double)off, (double)(off + T), 1, TS_I64, dev), (int64_t[]){T, 1}, 2);
+    ts_tensor *causal = ts_le(j, i); /* (T, S) */
+    ts_tensor *keys = ts_reshape(valid, (int64_t[]){ts_size(valid, 0), 1, 1, S}, 4);
+    ts_tensor *allowed = ts_logical_or(ts_logical_and(causal, keys), ts_eq(j, i));
+    return ts_logical_not(allowed);
+}
+
+/* Self-attention of one layer. x (B, T, D) normalised; blocked (B, 1, T, S); kc, vc: the layer's
+ * cache (B, Hkv, max_len, E) written at slots off..off+T-1 and read over 0..S-1, or NULL (S = T). */
+static ts_tensor *attention(const model *m, const layer *l, const ts_tensor *x, const ts_tensor *cos,
+                            const ts_tensor *sin, const ts_tensor *blocked, ts_tensor *kc, ts_tensor *vc,
+                            int64_t off) {
+    const model_config *c = &m->cfg;
+    int64_t B = ts_size(x, 0), T = ts_size(x, 1), H = c->num_heads, Hkv = c->num_kv_heads, E = c->head_dim;
+    ts_tensor *q = ts_view(ts_linear(x, l->wq, l->bq), (int64_t[]){B, T, H, E}, 4);
+    ts_tensor *k = ts_view(ts_linear(x, l->wk, l->bk), (int64_t[]){B, T, Hkv, E}, 4);
+    ts_tensor *v = ts_view(ts_linear(x, l->wv, l->bv), (int64_t[]){B, T, Hkv, E}, 4);
+    if (c->arch == MODEL_QWEN3) {
+        q = rms_norm(q, l->q_norm, c->rms_norm_eps);
+        k = rms_norm(k, l->k_norm, c->rms_norm_eps);
+    }
+    q = rope(ts_transpose(q, 1, 2), cos, sin); /* (B, H, T, E) */
+    k = rope(ts_transpose(k, 1, 2), cos, sin); /* (B, Hkv, T, E) */
+    v = ts_transpose(v, 1, 2);
+    if (kc) {
+        if (ts_copy_(ts_narrow(kc, 2, off, T), k) || ts_copy_(ts_narrow(vc, 2, off, T), v)) return NULL;
+        k = ts_narrow(kc, 2, 0, off + T);
+        v = ts_narrow(vc, 2, 0, off + T);
+    }
+    if (H != Hkv) {
+        k = ts_repeat_interleave(k, H / Hkv, 1);
+        v = ts_repeat_interleave(v, H / Hkv, 1);
+    }
+    ts_tensor *scores = ts_mul_scalar(ts_matmul(q, ts_transpose(k, 2, 3)), 1.0 / sqrt((double)E)); /* (B, H, T, S) */
+    scores = ts_masked_fill(ts_to_dtype(scores, TS_F32), blocked, -INFINITY);
+    ts_tensor *p = ts_to_dtype(ts_softmax(scores, -1), m->dtype);
+    ts_tensor *o = ts_reshape(ts_transpose(ts_matmul(p, v), 1, 2), (int64_t[]){B, T, H * E}, 3);
+    return ts_linear(o, l->wo, l->bo);
+}
+
+/* x (B, T, D) -> x + attn(norm(x)) + mlp(norm(.)), SwiGLU: down(silu(gate(h)) * up(h)). */
+static ts_tensor *layer_forward(const model *m, const layer *l, const ts_tensor *x, const ts_tensor *cos,
+                                const ts_tensor *sin, const ts_tensor *blocked, ts_tensor *kc, ts_tensor *vc,
+                                int64_t off) {
+    double eps = m->cfg.rms_norm_eps;
+    ts_tensor *h = ts_add(x, attention(m, l, rms_norm(x, l->input_norm, eps), cos, sin, blocked, kc, vc, off));
+    ts_tensor *n = rms_norm(h, l->post_norm, eps);
+    ts_tensor *mlp = ts_linear(ts_mul(ts_silu(ts_linear(n, l->gate, NULL)), ts_linear(n, l->up, NULL)), l->down, NULL);
+    return ts_add(h, mlp);
+}
+
+struct model_cache {
+    int64_t batch, max_len, len;
+    int nlayers;
+    ts_tensor **k, **v;   /* per layer (B, Hkv, max_len, E) in the model dtype */
+    ts_tensor *valid;     /* (B, max_len) bool: slot holds a real token */
+    ts_tensor *next_pos;  /* (B) i64: position of each row's next real token */
+};
+
+/* ids (B, T) i64, pos (B, T) i64, valid (B, S) bool over key slots -> final-norm hidden (B, T, D).
+ * With a cache, the new keys and values go to slots off..off+T-1. Each layer runs in its own
+ * scope so that only what autograd saved outlives it. */
+static ts_tensor *forward_hidden(const model *m, const ts_tensor *ids, const ts_tensor *pos, const ts_tensor *valid,
+                                 model_cache *cache, int64_t off) {
+    ts_tensor *cos, *sin;
+    if (rope_tables(m, pos, &cos, &sin)) return NULL;
+    ts_tensor *blocked = blocked_mask(valid, off, ts_size(ids, 1), m->device);
+    ts_tensor *x = ts_embedding(m->embed, ids);
+    if (!blocked || !x) return NULL;
+    for (int i = 0; i < m->cfg.num_layers; i++) {
+        ts_scope_begin();
+        ts_tensor *y = ts_keep(layer_forward(m, &m->layers[i], x, cos, sin, blocked, cache ? cache->k[i] : NULL,
+                                             cache ? cache->v[i] : NULL, off));
+        ts_scope_end();
+        ts_free(x);
+        if (!y) return NULL;
+        x = y;
+    }
+    return rms_norm(x, m->norm, m->cfg.rms_norm_eps);
+}
+
+/* ids and mask moved to the model's device; valid (B, T) bool from mask (all true when NULL). */
+static int prepare_inputs(const model *m, const ts_tensor *ids, const ts_tensor *mask, ts_tensor **ids_dev,
+                          ts_tensor **valid) {
+    char buf[64];
+    if (!ids || ts_ndim(ids) != 2 || ts_get_dtype(ids) != TS_I64)
+        return err_set("model: ids must be (B, T) i64, got %s", ids ? ts_describe(ids, buf, sizeof buf) : "NULL");
+    if (mask && (ts_ndim(mask) != 2 || ts_size(mask, 0) != ts_size(ids, 0) || ts_size(mask, 1) != ts_size(ids, 1)))
+        return err_set("model: mask must have the shape of ids, got %s", ts_describe(mask, buf, sizeof buf));
+    *ids_dev = ts_to_device(ids, m->device);
+    *valid = mask ? ts_ne_scalar(ts_to_device(mask, m->device), 0)
+                  : ts_ones((int64_t[]){ts_size(ids, 0), ts_size(ids, 1)}, 2, TS_BOOL, m->device);
+    TS_CHECK(*ids_dev && *valid);
+    return 0;
+}
+
+/* Position of each real token among its row's real tokens, starting at start (B) i64 or 0;
+ * padding gets its predecessor's position (or start). valid (B, T) bool -> (B, T) i64. */
+static ts_tensor *positions(const ts_tensor *valid, const ts_tensor *start) {
+    ts_tensor *p = ts_add_scalar(ts_cumsum(ts_to_dtype(valid, TS_I64), 1), -1);
+    if (start) p = ts_add(p, ts_unsqueeze(start, 1));
+    return ts_clamp_min(p, 0);
+}
+
+/* ---------------------------------------------------------------- full sequence */
+
+int model_forward_logprobs(model *m, const ts_tensor *ids, const ts_tensor *mask, int entropy_grad,
+                           ts_tensor **logprobs, ts_tensor **entropy) {
+    *logprobs = NULL;
+    if (entropy) *entropy = NULL;
+    if (ids && ts_ndim(ids) == 2 && ts_size(ids, 1) < 2) return err_set("model_forward_logprobs: needs T >= 2 tokens per row");
+    ts_scope_begin();
+    ts_tensor *ids_d, *valid, *lp = NULL, *ent = NULL, **lps = NULL, **ents = NULL;
+    int rc = -1;
+    if (prepare_inputs(m, ids, mask, &ids_d, &valid)) goto out;
+    int64_t B = ts_size(ids, 0), T = ts_size(ids, 1), D = m->cfg.hidden_size, V = m->cfg.vocab_size, N = B * (T - 1);
+    ts_tensor *h = forward_hidden(m, ids_d, positions(valid, NULL), valid, NULL, 0);
+    ts_tensor *hs = ts_reshape(ts_narrow(h, 1, 0, T - 1), (int64_t[]){N, D}, 2);
+    ts_tensor *tgt = ts_reshape(ts_narrow(ids_d, 1, 1, T - 1), (int64_t[]){N, 1}, 2);
+    if (!hs || !tgt) goto out;
+    int64_t rows = LOGIT_CHUNK_ELEMS / V > 0 ? LOGIT_CHUNK_ELEMS / V : 1, nchunks = (N + rows - 1) / rows;
+    lps = calloc((size_t)nchunks, sizeof *lps);
+    ents = calloc((size_t)nchunks, sizeof *ents);
+    if (!lps || !ents) {
+        err_set("out of memory");
+        goto out;
+    }
+    for (int64_t k = 0; k < nchunks; k++) {
+        int64_t r = k * rows, n = N - r < rows ? N - r : rows;
+        ts_scope_begin();
+        ts_tensor *logits = ts_to_dtype(ts_linear(ts_narrow(hs, 0, r, n), m->lm_head, NULL), TS_F32); /* (n, V) */
+        ts_tensor *lsm = ts_log_softmax(logits, -1);
+        ts_free(logits);
+        lps[k] = ts_keep(ts_squeeze(ts_gather(lsm, 1, ts_narrow(tgt, 0, r, n)), 1));
+        if (entropy) {
+            if (!entropy_grad) ts_no_grad_begin();
+            ents[k] = ts_keep(ts_neg(ts_sum_dim(ts_mul(ts_exp(lsm), lsm), -1, 0)));
+            if (!entropy_grad) ts_no_grad_end();
+        }
+        ts_scope_end();
+        if (!lps[k] || (entropy && !ents[k])) goto out;
+    }
+    /* 1 where both the input token t and the target t+1 are real */
+    ts_tensor *pair = ts_to_dtype(ts_logical_and(ts_narrow(valid, 1, 0, T - 1), ts_narrow(valid, 1, 1, T - 1)), TS_F32);
+    lp = ts_mul(ts_view(ts_cat(lps, (int)nchunks, 0), (int64_t[]){B, T - 1}, 2), pair);
+    if (entropy) ent = ts_mul(ts_view(ts_cat(ents, (int)nchunks, 0), (int64_t[]){B, T - 1}, 2), pair);
+    if (!lp || (entropy && !ent)) goto out;
+    *logprobs = ts_keep(lp);
+    if (entropy) *entropy = ts_keep(ent);
+    rc = 0;
+out:
+    free(lps);
+    free(ents);
+    ts_scope_end();
+    if (rc) err_prefix("model_forward_logprobs");
+    return rc;
+}
+
+ts_tensor *model_forward_logits(model *m, const ts_tensor *ids, const ts_tensor *mask) {
+    ts_scope_begin();
+    ts_tensor *ids_d, *valid, *out = NULL;
+    if (!prepare_inputs(m, ids, mask, &ids_d, &valid)) {
+        ts_tensor *h = forward_hidden(m, ids_d, positions(valid, NULL), valid, NULL, 0);
+        out = ts_keep(ts_to_dtype(ts_linear(h, m->lm_head, NULL), TS_F32));
+    }
+    ts_scope_end();
+    if (!out) err_prefix("model_forward_logits");
+    return out;
+}
+
+/* ---------------------------------------------------------------- KV cache */
+
+model_cache *model_cache_init(const model *m, int64_t batch, int64_t max_len) {
+    if (batch <= 0 || max_len <= 0) {
+        err_set("model_cache_init: batch %lld and max_len %lld must be positive", (long long)batch, (long long)max_len);
+        return NULL;
+    }
+    model_cache *c = calloc(1, sizeof *c);
+    int L = (int)m->cfg.num_layers;
+    if (c) {
+        c->k = calloc((size_t)L, sizeof *c->k);
+        c->v = calloc((size_t)L, sizeof *c->v);
+        c->nlayers = L;
+    }
+    if (!c || !c->k || !c->v) {
+        err_set("out of memory");
+        model_cache_free(c);
+        return NULL;
+    }
+    c->batch = batch;
+    c->max_len = max_len;
+    int64_t kv[] = {batch, m->cfg.num_kv_heads, max_len, m->cfg.head_dim};
+    int ok = 1;
+    for (int i = 0; i < L; i++) {
+        c->k[i] = ts_unscope(ts_zeros(kv, 4, m->dtype, m->device));
+        c->v[i] = ts_unscope(ts_zeros(kv, 4, m->dtype, m->device));
+        ok = ok && c->k[i] && c->v[i];
+    }
+    c->valid = ts_unscope(ts_zeros((int64_t[]){batch, max_len}, 2, TS_BOOL, m->device));
+    c->next_pos = ts_unscope(ts_zeros(&batch, 1, TS_I64, m->device));
+    if (!ok || !c->valid || !c->next_pos) {
+        err_prefix("model_cache_init (%lld x %lld slots)", (long long)batch, (long long)max_len);
+        model_cache_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void model_cache_free(model_cache *c) {
+    if (!c) return;
+    for (int i = 0; i < c->nlayers; i++) {
+        if (c->k) ts_free(c->k[i]);
+        if (c->v) ts_free(c->v[i]);
+    }
+    free(c->k);
+    free(c->v);
+    ts_free(c->valid);
+    ts_free(c->next_pos);
+    free(c);
+}
+
+int64_t model_cache_batch(const model_cache *c) { return c->batch; }
+int64_t model_cache_len(const model_cache *c) { return c->len; }
+int64_t model_cache_max_len(const model_cache *c) { return c->max_len; }
+
+ts_tensor *model_prefill(model *m, model_cache *c, const ts_tensor *ids, const ts_tensor *mask) {
+    ts_tensor *ids_d, *valid, *out = NULL;
+    ts_no_grad_begin();
+    ts_scope_begin();
+    if (prepare_inputs(m, ids, mask, &ids_d, &valid)) goto out;
+    int64_t B = ts_size(ids, 0), T = ts_size(ids, 1), D = m->cfg.hidden_size, off = c->len;
+    if (B != c->batch) {
+        err_set("the cache holds %lld rows, the ids %lld", (long long)c->batch, (long long)B);
+        goto out;
+    }
+    if (off + T > c->max_len) {
+        err_set("the cache is full: %lld + %lld tokens exceed its %lld slots", (long long)off, (long long)T,
+                (long long)c->max_len);
+        goto out;
+    }
+    ts_tensor *pos = positions(valid, c->next_pos);
+    if (!pos || ts_copy_(ts_narrow(c->valid, 1, off, T), valid)) goto out;
+    ts_tensor *h = forward_hidden(m, ids_d, pos, ts_narrow(c->valid, 1, 0, off + T), c, off);
+    /* each row's last real column of this call (0 when none) */
+    ts_tensor *vi = ts_to_dtype(valid, TS_I64);
+    ts_tensor *col = ts_mul(ts_view(ts_arange(0, (double)T, 1, TS_I64, m->device), (int64_t[]){1, T}, 2), vi);
+    ts_tensor *last = ts_expand(ts_view(ts_amax(col, 1, 0), (int64_t[]){B, 1, 1}, 3), (int64_t[]){B, 1, D}, 3);
+    ts_tensor *logits = ts_to_dtype(ts_linear(ts_squeeze(ts_gather(h, 1, last), 1), m->lm_head, NULL), TS_F32);
+    if (!logits || ts_copy_(c->next_pos, ts_add(c->next_pos, ts_sum_dim(vi, 1, 0)))) goto out;
+    c->len += T;
+    out = ts_keep(logits);
+out:
+    ts_scope_end();
+    ts_no_grad_end();
+    if (!out) err_prefix("model_prefill");
+    return out;
+}
+
+ts_tensor *model_decode_step(model *m, model_cache *c, const ts_tensor *ids) {
+    char buf[64];
+    if (!ids || ts_ndim(ids) != 1) {
+        err_set("model_decode_step: ids must be (B) i64, got %s", ids ? ts_describe(ids, buf, sizeof buf) : "NULL");
+        return NULL;
+    }
+    ts_scope_begin();
+    ts_tensor *col = ts_unsqueeze(ids, 1);
+    ts_tensor *out = col ? ts_keep(model_prefill(m, c, col, NULL)) : NULL;
+    ts_scope_end();
+    return out;
+}
+
+int model_cache_index_select(model_cache *c, const ts_tensor *rows) {
+    char buf[64];
+    if (!rows || ts_ndim(rows) != 1 || ts_get_dtype(rows) != TS_I64 || ts_numel(rows) == 0)
+        return err_set("model_cache_index_select: rows must be a non-empty (B') i64, got %s",
+                       rows ? ts_describe(rows, buf, sizeof buf) : "NULL");
+    int n = 2 * c->nlayers + 2, ok = 1;
+    ts_tensor **slots = malloc(sizeof *slots * (size_t)n), **fresh = calloc((size_t)n, sizeof *fresh);
+    if (!slots || !fresh) {
+        free(slots);
+        free(fresh);
+        return err_set("out of memory");
+    }
+    for (int i = 0; i < c->nlayers; i++) {
+        slots[2 * i] = c->k[i];
+        slots[2 * i + 1] = c->v[i];
+    }
+    slots[n - 2] = c->valid;
+    slots[n - 1] = c->next_pos;
+    ts_scope_begin();
+    ts_tensor *r = ts_to_device(rows, ts_get_device(c->valid));
+    for (int i = 0; ok && i < n; i++) ok = (fresh[i] = ts_index_select(slots[i], 0, r)) != NULL;
+    if (ok)
+        for (int i = 0; i < n; i++) {
+            ts_free(slots[i]);
+            ts_unscope(fresh[i]);
+        }
+    ts_scope_end();
+    if (ok) {
+        for (int i = 0; i < c->nlayers; i++) {
+            c->k[i] = fresh[2 * i];
+            c->v[i] = fresh[2 * i + 1];
+        }
+        c->valid = fresh[n - 2];
+        c->next_pos = fresh[n - 1];
+        c->batch = ts_numel(rows);
+    }
+    free(slots);
+    free(fresh);
+    return ok ? 0 : err_prefix("model_cache_index_select");
+}

@@ -1,0 +1,124 @@
+/* model — the transformer policy: Llama (2, 3, 3.1 with llama3 RoPE scaling), Qwen2/Qwen2.5 (q/k/v
+ * biases) and Qwen3 (per-head q/k RMSNorm) from a Hugging Face model directory (config.json and
+ * safetensors weights under their HF names), with grouped-query attention, SwiGLU MLP, RMSNorm,
+ * rotary position embeddings and tied or untied embeddings. Forward passes are ts_ ops, so
+ * libtorch's autograd gives gradients.
+ *
+ * Two forwards: the full sequence for training (per-token log-probs of the given next tokens and
+ * per-token entropy, the LM head taken in chunks of rows so that no (B, T, V) logits tensor is
+ * held) and incremental decoding over a KV cache (prefill, decode steps, cache rows gathered with
+ * index_select to expand a prompt to G samples or drop finished rows). Rows may be left- or
+ * right-padded: a row's positions count its real tokens only, and padding is never attended to.
+ *
+ * Dimension letters: B rows, T tokens in the call, S key slots (cached + new), V vocabulary,
+ * D hidden width, H query heads, Hkv key/value heads, E head dim, F MLP width, L layers.
+ * Deliberately not here: sliding-window attention, mixture-of-experts, other RoPE scalings (yarn,
+ * linear, dynamic), quantised weights, sampling (rollout/ owns it), tokenization (tokenizer.h). */
+#ifndef RLVR_MODEL_H
+#define RLVR_MODEL_H
+
+#include "tensor/ts.h"
+
+#include <stdint.h>
+
+#define MODEL_MAX_EOS 8
+
+typedef enum { MODEL_LLAMA, MODEL_QWEN2, MODEL_QWEN3 } model_arch;
+
+/* What config.json says, after defaults. */
+typedef struct model_config {
+    model_arch arch;
+    int64_t vocab_size;              /* V */
+    int64_t hidden_size;             /* D */
+    int64_t intermediate_size;       /* F */
+    int64_t num_layers;              /* L */
+    int64_t num_heads;               /* H */
+    int64_t num_kv_heads;            /* Hkv; divides H */
+    int64_t head_dim;                /* E; config "head_dim" or D / H */
+    int64_t max_position_embeddings;
+    double rope_theta;
+    double rms_norm_eps;
+    double initializer_range;
+    int tie_word_embeddings;         /* lm_head shares model.embed_tokens.weight */
+    int qkv_bias;                    /* q/k/v projections have biases (Qwen2; attention_bias) */
+    int o_bias;                      /* o_proj has a bias (Llama/Qwen3 attention_bias) */
+    int rope_llama3;                 /* rope_scaling {"rope_type": "llama3", ...} */
+    double rope_factor, rope_low_freq_factor, rope_high_freq_factor;
+    int64_t rope_original_max_position;
+    int64_t bos_token_id;            /* -1 when absent */
+    int64_t eos_token_ids[MODEL_MAX_EOS];
+    int n_eos;
+} model_config;
+
+typedef struct model model;
+typedef struct model_cache model_cache;
+
+/* "llama", "qwen2", "qwen3" (the config.json model_type). */
+const char *model_arch_name(model_arch a);
+/* Parse config.json text; `label` (the file name) starts every error, which names the field and
+ * what was expected. An unsupported model_type, hidden_act, rope_scaling type or sliding window
+ * is an error naming the value. */
+int model_config_parse(const char *json, size_t len, const char *label, model_config *c);
+int model_config_load(const char *path, model_config *c);
+/* Check the sizes of c (positive, H divisible by Hkv, even E); -1 with err_set. */
+int model_config_check(const model_config *c);
+
+/* Load dir/config.json and the weights (dir/model.safetensors or a sharded index) onto dev in
+ * dtype (f32 or bf16; f32, bf16 and f16 files are converted). Shapes are checked against the
+ * config: an error names the file, the tensor and the expected shape. The weights live outside
+ * every scope until model_free. */
+model *model_load(const char *dir, ts_device dev, ts_dtype dtype);
+/* A randomly initialised model on the CPU in f32, deterministic in seed: projections and
+ * embeddings N(0, std^2), norm weights 1 + N(0, std^2) and biases N(0, std^2) (HF starts those at
+ * exactly 1 and 0; the noise makes a test model exercise every tensor). */
+model *model_init_random(const model_config *c, uint64_t seed, double std);
+void model_free(model *m);
+
+/* Write dir/config.json, dir/generation_config.json and the weights in dtype (f32 or bf16) as
+ * dir/model.safetensors, or shards of at most shard_bytes with an index. dir must exist. */
+int model_save(const model *m, const char *dir, ts_dtype dtype, size_t shard_bytes);
+
+const model_config *model_get_config(const model *m);
+ts_device model_device(const model *m);
+ts_dtype model_dtype(const model *m);
+/* Trainable tensors in HF order (a tied lm_head is not listed twice), borrowed; names are HF
+ * tensor names. */
+int model_num_params(const model *m);
+ts_tensor *model_param(const model *m, int i, const char **name);
+int64_t model_num_elements(const model *m);
+
+/* ---- full sequence (training, scoring) ---- */
+
+/* ids (B, T) i64; mask (B, T) any dtype, nonzero on real tokens, NULL for none. *logprobs gets
+ * (B, T-1) f32: log p(ids[:, t+1] | ids[:, :t+1]), 0 where token t or t+1 is padding. entropy:
+ * NULL to skip, else (B, T-1) f32 entropy of the next-token distribution at t, 0 on padding;
+ * it carries gradients only when entropy_grad (each chunk's probabilities are then kept for
+ * backward). Gradients flow to the parameters when grad mode is on. The logits are computed
+ * and freed chunk by chunk. Results are in the caller's scope. */
+int model_forward_logprobs(model *m, const ts_tensor *ids, const ts_tensor *mask, int entropy_grad,
+                           ts_tensor **logprobs, ts_tensor **entropy);
+/* All logits (B, T, V) f32 of a full sequence: for tests and small jobs only. */
+ts_tensor *model_forward_logits(model *m, const ts_tensor *ids, const ts_tensor *mask);
+
+/* ---- incremental decoding (no gradients) ---- */
+
+/* A cache for `batch` rows of at most max_len slots each, on the model's device and dtype;
+ * outside every scope until model_cache_free. */
+model_cache *model_cache_init(const model *m, int64_t batch, int64_t max_len);
+void model_cache_free(model_cache *c);
+int64_t model_cache_batch(const model_cache *c);
+int64_t model_cache_len(const model_cache *c);     /* slots used, the same for every row */
+int64_t model_cache_max_len(const model_cache *c);
+
+/* Append T tokens per row: ids (B, T) i64, mask (B, T) nonzero on real tokens (NULL: all real;
+ * padding may sit anywhere and is never attended to). Returns the logits (B, V) f32 after each
+ * row's last real token of this call (the last column for a row with none), in the caller's
+ * scope. */
+ts_tensor *model_prefill(model *m, model_cache *c, const ts_tensor *ids, const ts_tensor *mask);
+/* One token per row: ids (B) i64 -> logits (B, V) f32. */
+ts_tensor *model_decode_step(model *m, model_cache *c, const ts_tensor *ids);
+/* Keep the rows listed in rows (B') i64, in that order, repeats allowed: [0,0,1,1] gives two
+ * copies of each of two prefilled prompts, a subset drops finished rows. */
+int model_cache_index_select(model_cache *c, const ts_tensor *rows);
+
+#endif

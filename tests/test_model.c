@@ -1,0 +1,516 @@
+/* test_model — the C forward against the PyTorch reference, and the model's error paths.
+ *
+ * tests/model/reference.json holds, for tiny Llama (llama3 RoPE scaling, GQA, untied, sharded),
+ * Qwen2 (GQA, tied, bf16 weights), Qwen3 (GQA, head_dim != D/H) and Llama (MHA, tied, attention
+ * biases) models, the log-probs, entropies, gradient norms and greedy ids that tests/model_ref.py
+ * computed from the same safetensors; each model is rebuilt here by `rlvr init-model` with the
+ * recorded arguments (weights are a function of the seed). Checked: log-probs and entropies within
+ * 1e-4 relative, alone and in left- and right-padded batches; gradient norms within 1e-3; KV-cache
+ * prefill + decode logits equal full-sequence logits within 1e-5 of the row's scale, with padding,
+ * rows of different lengths, rows expanded to a group and compacted; greedy ids exactly; no handle
+ * leaks. Then bad config.json fields, unsupported values, missing, mis-shaped and truncated
+ * weights, and bad arguments. */
+#include "check.h"
+
+#include "common/err.h"
+#include "model/model.h"
+#include "model/safetensors.h"
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define RTOL 1e-4
+#define CACHE_TOL 1e-5
+
+static char *slurp(const char *path) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, fp) != (size_t)n) n = 0;
+    if (buf) buf[n] = 0;
+    fclose(fp);
+    return buf;
+}
+
+static void write_text(const char *path, const char *text) {
+    FILE *fp = fopen(path, "w");
+    if (fp) {
+        fputs(text, fp);
+        fclose(fp);
+    }
+}
+
+static int run(const char *cmd) {
+    int rc = system(cmd);
+    if (rc) fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
+    return rc;
+}
+
+/* (rows, T) i64 tensor from a row-major host array */
+static ts_tensor *ids_tensor(const int64_t *v, int64_t rows, int64_t T) {
+    return ts_from_data(v, (int64_t[]){rows, T}, 2, TS_I64);
+}
+
+static float *host_f32(const ts_tensor *t) {
+    int64_t n = ts_numel(t);
+    float *v = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+    if (!t || !v || ts_to_host(t, v, sizeof(float) * (size_t)n)) {
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+static int close_rel(double got, double want, double rtol) { return fabs(got - want) <= rtol * fabs(want) + 1e-6; }
+
+typedef struct seqs {
+    int n;
+    int64_t len[8];
+    int64_t *ids[8];
+    const cJSON *lp[8], *ent[8];
+} seqs;
+
+static int64_t max_len(const seqs *s) {
+    int64_t m = 0;
+    for (int i = 0; i < s->n; i++) m = s->len[i] > m ? s->len[i] : m;
+    return m;
+}
+
+/* Every sequence alone, then all in one batch padded on the left or right. */
+static void check_logprobs(model *m, const seqs *s, const char *name) {
+    int bad = 0;
+    for (int i = 0; i < s->n; i++) {
+        ts_scope_begin();
+        ts_tensor *lp, *ent;
+        if (model_forward_logprobs(m, ids_tensor(s->ids[i], 1, s->len[i]), NULL, 0, &lp, &ent)) {
+            fprintf(stderr, "%s: %s\n", name, err_msg());
+            bad++;
+        } else {
+            float *a = host_f32(lp), *e = host_f32(ent);
+            for (int64_t t = 0; a && e && t < s->len[i] - 1; t++) {
+                bad += !close_rel(a[t], cJSON_GetArrayItem(s->lp[i], (int)t)->valuedouble, RTOL);
+                bad += !close_rel(e[t], cJSON_GetArrayItem(s->ent[i], (int)t)->valuedouble, RTOL);
+            }
+            free(a);
+            free(e);
+        }
+        ts_scope_end();
+    }
+    if (bad) fprintf(stderr, "%s: %d single-sequence values differ\n", name, bad);
+    CHECK(bad == 0);
+    int64_t B = s->n, T = max_len(s);
+    int64_t *ids = calloc((size_t)(B * T), sizeof *ids), *mask = calloc((size_t)(B * T), sizeof *mask);
+    for (int left = 0; left < 2; left++) {
+        bad = 0;
+        for (int64_t r = 0; r < B; r++) {
+            int64_t pad = left ? T - s->len[r] : 0;
+            for (int64_t t = 0; t < T; t++) {
+                int64_t k = t - pad;
+                int real = k >= 0 && k < s->len[r];
+                ids[r * T + t] = real ? s->ids[r][k] : 7; /* any id works as padding */
+                mask[r * T + t] = real;
+            }
+        }
+        ts_scope_begin();
+        ts_tensor *lp, *ent;
+        if (model_forward_logprobs(m, ids_tensor(ids, B, T), ids_tensor(mask, B, T), 0, &lp, &ent)) {
+            fprintf(stderr, "%s: %s\n", name, err_msg());
+            bad++;
+        } else {
+            float *a = host_f32(lp), *e = host_f32(ent);
+            for (int64_t r = 0; a && e && r < B; r++) {
+                int64_t pad = left ? T - s->len[r] : 0;
+                for (int64_t t = 0; t < T - 1; t++) {
+                    int64_t k = t - pad;
+                    if (k >= 0 && k < s->len[r] - 1) {
+                        bad += !close_rel(a[r * (T - 1) + t], cJSON_GetArrayItem(s->lp[r], (int)k)->valuedouble, RTOL);
+                        bad += !close_rel(e[r * (T - 1) + t], cJSON_GetArrayItem(s->ent[r], (int)k)->valuedouble, RTOL);
+                    } else {
+                        bad += a[r * (T - 1) + t] != 0 || e[r * (T - 1) + t] != 0; /* padding is zeroed */
+                    }
+                }
+            }
+            free(a);
+            free(e);
+        }
+        ts_scope_end();
+        if (bad) fprintf(stderr, "%s: %d values differ in the %s-padded batch\n", name, bad, left ? "left" : "right");
+        CHECK(bad == 0);
+    }
+    free(ids);
+    free(mask);
+}
+
+/* d(sum of log-probs of sequence 0)/d(tensor): norms equal autograd's in PyTorch. */
+static void check_gradients(model *m, const seqs *s, const cJSON *norms, const char *name) {
+    ts_scope_begin();
+    for (int i = 0; i < model_num_params(m); i++) ts_set_requires_grad(model_param(m, i, NULL), 1);
+    ts_tensor *lp, *ent;
+    int ok = !model_forward_logprobs(m, ids_tensor(s->ids[0], 1, s->len[0]), NULL, 1, &lp, &ent);
+    ok = ok && ts_requires_grad(lp) && ts_requires_grad(ent) && !ts_backward(ts_sum(lp));
+    CHECK(ok);
+    int bad = 0, seen = 0;
+    for (int i = 0; ok && i < model_num_params(m); i++) {
+        const char *pname;
+        ts_tensor *p = model_param(m, i, &pname);
+        const cJSON *want = cJSON_GetObjectItemCaseSensitive(norms, pname);
+        double got = -1;
+        if (ts_has_grad(p)) ts_item_f64(ts_norm(ts_grad(p)), &got);
+        if (!cJSON_IsNumber(want) || !close_rel(got, want->valuedouble, 1e-3)) {
+            fprintf(stderr, "%s: gradient norm of %s = %g, reference %g\n", name, pname, got,
+                    cJSON_IsNumber(want) ? want->valuedouble : -1);
+            bad++;
+        }
+        seen++;
+        ts_grad_clear(p);
+        ts_set_requires_grad(p, 0);
+    }
+    CHECK(bad == 0 && seen == cJSON_GetArraySize(norms));
+    ts_scope_end();
+}
+
+/* max |a - b| / max(1, max |b|): the error relative to the scale of the logit row (f32 rounding
+ * grows with the row's magnitude, not with each element's). */
+static double max_diff(const float *a, const float *b, int64_t n) {
+    double d = 0, scale = 1;
+    for (int64_t i = 0; i < n; i++) {
+        d = fmax(d, fabs((double)a[i] - b[i]));
+        scale = fmax(scale, fabs((double)b[i]));
+    }
+    return d / scale;
+}
+
+/* Logits (V) of sequence ids[0..upto] (its last position), full forward, no cache. */
+static float *full_last_logits(model *m, const int64_t *ids, int64_t upto) {
+    ts_scope_begin();
+    ts_tensor *l = model_forward_logits(m, ids_tensor(ids, 1, upto), NULL);
+    float *v = host_f32(ts_select(ts_select(l, 0, 0), 0, upto - 1));
+    ts_scope_end();
+    return v;
+}
+
+/* Two prompts of different lengths, right-padded (a hole in the cache of the shorter), prefilled,
+ * expanded to two samples each, decoded with different tokens per row, then compacted; every
+ * logit row equals the full forward of that row's own sequence. */
+static void check_cache(model *m, const seqs *s, const char *name) {
+    int64_t V = model_get_config(m)->vocab_size;
+    int64_t la = s->len[0] / 2 + 1, lb = s->len[1] / 2 + 1, T = la > lb ? la : lb, steps = 4;
+    /* sequences of the four samples: prompt then per-row continuations */
+    int64_t seq[4][64];
+    for (int r = 0; r < 4; r++) {
+        const int64_t *src = s->ids[r < 2 ? 0 : 1];
+        int64_t pl = r < 2 ? la : lb;
+        for (int64_t t = 0; t < pl; t++) seq[r][t] = src[t];
+        for (int64_t t = 0; t < steps; t++) seq[r][pl + t] = (17 * r + 5 * t + 3) % V;
+    }
+    int64_t ids[2 * 64] = {0}, mask[2 * 64] = {0};
+    for (int64_t t = 0; t < T; t++) {
+        ids[t] = t < la ? seq[0][t] : 0;
+        mask[t] = t < la;
+        ids[T + t] = t < lb ? seq[2][t] : 0;
+        mask[T + t] = t < lb;
+    }
+    int64_t before = ts_live_handles();
+    model_cache *c = model_cache_init(m, 2, T + steps);
+    CHECK(c != NULL);
+    if (!c) return;
+    double worst = 0;
+    ts_scope_begin();
+    ts_tensor *logits = model_prefill(m, c, ids_tensor(ids, 2, T), ids_tensor(mask, 2, T));
+    float *got = host_f32(logits), *want0 = full_last_logits(m, seq[0], la), *want1 = full_last_logits(m, seq[2], lb);
+    CHECK(got && want0 && want1);
+    if (got && want0 && want1) {
+        worst = fmax(max_diff(got, want0, V), max_diff(got + V, want1, V));
+    }
+    free(got);
+    free(want0);
+    free(want1);
+    CHECK(model_cache_index_select(c, ts_from_data((int64_t[]){0, 0, 1, 1}, (int64_t[]){4}, 1, TS_I64)) == 0);
+    CHECK(model_cache_batch(c) == 4);
+    int rows[4] = {0, 1, 2, 3};
+    int nrows = 4;
+    for (int64_t t = 0; t < steps; t++) {
+        if (t == 2) { /* rows 0 and 2 finish: keep 1 and 3 */
+            CHECK(model_cache_index_select(c, ts_from_data((int64_t[]){1, 3}, (int64_t[]){2}, 1, TS_I64)) == 0);
+            rows[0] = 1;
+            rows[1] = 3;
+            nrows = 2;
+        }
+        int64_t next[4];
+        for (int r = 0; r < nrows; r++) next[r] = seq[rows[r]][(rows[r] < 2 ? la : lb) + t];
+        ts_tensor *l = model_decode_step(m, c, ts_from_data(next, (int64_t[]){nrows}, 1, TS_I64));
+        got = host_f32(l);
+        CHECK(got != NULL);
+        for (int r = 0; got && r < nrows; r++) {
+            float *want = full_last_logits(m, seq[rows[r]], (rows[r] < 2 ? la : lb) + t + 1);
+            if (want) worst = fmax(worst, max_diff(got + r * V, want, V));
+            CHECK(want != NULL);
+            free(want);
+        }
+        free(got);
+    }
+    ts_scope_end();
+    if (worst > CACHE_TOL) fprintf(stderr, "%s: cache logits differ by %g\n", name, worst);
+    CHECK(worst <= CACHE_TOL);
+    printf("%s: KV-cache logits within %.2g of the full forward\n", name, worst);
+    CHECK(model_cache_len(c) == T + steps);
+    ts_scope_begin();
+    CHECK(model_decode_step(m, c, ts_from_data((int64_t[]){1, 2}, (int64_t[]){2}, 1, TS_I64)) == NULL);
+    CHECK_CONTAINS(err_msg(), "cache is full");
+    CHECK(model_decode_step(m, c, ts_from_data((int64_t[]){1}, (int64_t[]){1}, 1, TS_I64)) == NULL);
+    CHECK_CONTAINS(err_msg(), "holds 2 rows");
+    CHECK(model_cache_index_select(c, ts_from_data((int64_t[]){9}, (int64_t[]){1}, 1, TS_I64)) == -1);
+    CHECK_CONTAINS(err_msg(), "model_cache_index_select");
+    CHECK(model_cache_batch(c) == 2); /* a failed select leaves the cache as it was */
+    ts_scope_end();
+    model_cache_free(c);
+    CHECK(ts_live_handles() == before);
+}
+
+/* Greedy decoding over the cache gives exactly the reference ids (EOS stops, not included). */
+static void check_greedy(model *m, const cJSON *prompt, const cJSON *want, int64_t max_new, const char *name) {
+    int64_t T = cJSON_GetArraySize(prompt), ids[64];
+    for (int64_t t = 0; t < T; t++) ids[t] = (int64_t)cJSON_GetArrayItem(prompt, (int)t)->valuedouble;
+    const model_config *cfg = model_get_config(m);
+    model_cache *c = model_cache_init(m, 1, T + max_new);
+    ts_scope_begin();
+    ts_tensor *logits = model_prefill(m, c, ids_tensor(ids, 1, T), NULL);
+    int n = 0, same = logits != NULL;
+    while (same && n < max_new) {
+        int64_t next;
+        if (ts_item_i64(ts_argmax(logits, 1, 0), &next)) break;
+        int eos = 0;
+        for (int i = 0; i < cfg->n_eos; i++) eos |= cfg->eos_token_ids[i] == next;
+        if (eos) break;
+        same = n < cJSON_GetArraySize(want) && cJSON_GetArrayItem(want, n)->valuedouble == (double)next;
+        n++;
+        logits = model_decode_step(m, c, ts_from_data(&next, (int64_t[]){1}, 1, TS_I64));
+    }
+    ts_scope_end();
+    model_cache_free(c);
+    if (!same || n != cJSON_GetArraySize(want)) fprintf(stderr, "%s: greedy ids differ at token %d\n", name, n);
+    CHECK(same && n == cJSON_GetArraySize(want));
+}
+
+static void test_reference(const char *src, const char *bin) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/model/reference.json", src);
+    char *txt = slurp(path);
+    cJSON *ref = txt ? cJSON_Parse(txt) : NULL;
+    CHECK(ref != NULL);
+    if (!ref) {
+        free(txt);
+        return;
+    }
+    const cJSON *ver = cJSON_GetObjectItem(ref, "format_version");
+    CHECK(cJSON_IsNumber(ver) && ver->valueint == 1);
+    const cJSON *kase;
+    cJSON_ArrayForEach(kase, cJSON_GetObjectItem(ref, "cases")) {
+        const char *name = cJSON_GetObjectItem(kase, "name")->valuestring;
+        char dir[] = "/tmp/rlvr_test_model_XXXXXX", cmd[4096];
+        if (!mkdtemp(dir)) continue;
+        int n = snprintf(cmd, sizeof cmd, "%s init-model --out %s/m", bin, dir);
+        const cJSON *a;
+        cJSON_ArrayForEach(a, cJSON_GetObjectItem(kase, "init_args")) n += snprintf(cmd + n, sizeof cmd - (size_t)n, " %s", a->valuestring);
+        snprintf(cmd + n, sizeof cmd - (size_t)n, " > /dev/null");
+        CHECK(run(cmd) == 0);
+        snprintf(path, sizeof path, "%s/m", dir);
+        int64_t handles = ts_live_handles();
+        model *m = model_load(path, TS_CPU_DEVICE, TS_F32);
+        if (!m) fprintf(stderr, "%s: %s\n", name, err_msg());
+        CHECK(m != NULL);
+        seqs s = {0};
+        const cJSON *sq, *lps = cJSON_GetObjectItem(kase, "logprobs"), *ents = cJSON_GetObjectItem(kase, "entropy");
+        cJSON_ArrayForEach(sq, cJSON_GetObjectItem(kase, "sequences")) {
+            int i = s.n++;
+            s.len[i] = cJSON_GetArraySize(sq);
+            s.ids[i] = malloc(sizeof(int64_t) * (size_t)s.len[i]);
+            for (int64_t t = 0; t < s.len[i]; t++) s.ids[i][t] = (int64_t)cJSON_GetArrayItem(sq, (int)t)->valuedouble;
+            s.lp[i] = cJSON_GetArrayItem(lps, i);
+            s.ent[i] = cJSON_GetArrayItem(ents, i);
+        }
+        if (m) {
+            check_logprobs(m, &s, name);
+            check_gradients(m, &s, cJSON_GetObjectItem(kase, "grad_norms_seq0"), name);
+            check_cache(m, &s, name);
+            check_greedy(m, cJSON_GetObjectItem(kase, "prompt"), cJSON_GetObjectItem(kase, "greedy"),
+                         (int64_t)cJSON_GetObjectItem(kase, "max_new")->valuedouble, name);
+        }
+        model_free(m);
+        CHECK(ts_live_handles() == handles);
+        for (int i = 0; i < s.n; i++) free(s.ids[i]);
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        CHECK(run(cmd) == 0);
+    }
+    cJSON_Delete(ref);
+    free(txt);
+}
+
+/* ---- bad input ---- */
+
+static const char base_config[] =
+    "{\"model_type\": \"qwen2\", \"vocab_size\": 300, \"hidden_size\": 32, \"intermediate_size\": 64,"
+    " \"num_hidden_layers\": 1, \"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"rms_norm_eps\": 1e-6,"
+    " \"rope_theta\": 10000.0, \"tie_word_embeddings\": true, \"eos_token_id\": [3, 4]%s}";
+
+/* Parse base_config with the fields in `extra` added (keys base_config lacks). */
+static int parse_with(const char *extra, model_config *c) {
+    char buf[2048];
+    snprintf(buf, sizeof buf, base_config, extra);
+    return model_config_parse(buf, strlen(buf), "dir/config.json", c);
+}
+
+static void test_config_errors(void) {
+    model_config c;
+    CHECK(parse_with("", &c) == 0);
+    CHECK(c.arch == MODEL_QWEN2 && c.qkv_bias && !c.o_bias && c.head_dim == 8 && c.n_eos == 2 && c.eos_token_ids[1] == 4);
+    CHECK(c.tie_word_embeddings && c.bos_token_id == -1 && !c.rope_llama3);
+    CHECK(parse_with(", \"head_dim\": 16, \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0,"
+                     " \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 8192}",
+                     &c) == 0);
+    CHECK(c.head_dim == 16 && c.rope_llama3 && c.rope_factor == 8 && c.rope_original_max_position == 8192);
+    struct {
+        const char *extra, *want;
+    } bad[] = {
+        {", \"head_dim\": \"16\"", "dir/config.json: field \"head_dim\" is a string, expected an integer"},
+        {", \"head_dim\": 7.5", "field \"head_dim\" is 7.5, expected an integer"},
+        {", \"head_dim\": 7", "head_dim 7 must be even"},
+        {", \"hidden_act\": \"gelu\"", "dir/config.json: hidden_act \"gelu\" is not supported"},
+        {", \"use_sliding_window\": true", "use_sliding_window true is not supported"},
+        {", \"use_sliding_window\": 1", "field \"use_sliding_window\" is a number, expected true or false"},
+        {", \"mlp_bias\": true", "mlp_bias true is not supported"},
+        {", \"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4.0}", "rope_scaling: rope type \"yarn\" is not supported"},
+        {", \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0}", "rope_scaling: missing field \"low_freq_factor\""},
+        {", \"rope_scaling\": [1]", "field \"rope_scaling\" is an array, expected an object or null"},
+        {", \"bos_token_id\": \"<s>\"", "field \"bos_token_id\" is a string, expected an integer"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK(parse_with(bad[i].extra, &c) == -1);
+        CHECK_CONTAINS(err_msg(), bad[i].want);
+    }
+    const char *texts[][2] = {
+        {"{\"model_type\": \"mistral\", \"vocab_size\": 3}", "dir/config.json: model_type \"mistral\" is not supported (supported: llama, qwen2, qwen3)"},
+        {"{\"model_type\": \"llama\", \"vocab_size\": 300}", "dir/config.json: missing field \"hidden_size\" (an integer)"},
+        {"{\"vocab_size\": 300}", "missing field \"model_type\""},
+        {"{\"model_type\": \"llama\", \"vocab_size\": 300, \"hidden_size\": 30, \"intermediate_size\": 8,"
+         " \"num_hidden_layers\": 1, \"num_attention_heads\": 4}", "hidden_size 30 is not a multiple of num_attention_heads 4"},
+        {"{\"model_type\": \"llama\", \"vocab_size\": 300, \"hidden_size\": 32, \"intermediate_size\": 8,"
+         " \"num_hidden_layers\": 1, \"num_attention_heads\": 4, \"num_key_value_heads\": 3}", "not a multiple of num_key_value_heads 3"},
+        {"[1, 2]", "dir/config.json: not a JSON object"},
+        {"{\"model_type\": ", "not a JSON object"},
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        CHECK(model_config_parse(texts[i][0], strlen(texts[i][0]), "dir/config.json", &c) == -1);
+        CHECK_CONTAINS(err_msg(), texts[i][1]);
+    }
+    CHECK(model_config_load("/nonexistent/config.json", &c) == -1);
+    CHECK_CONTAINS(err_msg(), "/nonexistent/config.json: cannot open");
+}
+
+/* Rewrite dir/model.safetensors from a good copy: drop tensor `drop`, or give `reshape` the shape
+ * with its two dimensions swapped. */
+static int rewrite_weights(const char *good, const char *dir, const char *drop, const char *reshape) {
+    st_file *f = st_open(good);
+    if (!f) return -1;
+    int n = st_count(f), k = 0;
+    st_tensor *t = calloc((size_t)n, sizeof *t);
+    for (int i = 0; i < n; i++) {
+        const st_tensor *s = st_get(f, i);
+        if (drop && !strcmp(s->name, drop)) continue;
+        t[k] = *s;
+        if (reshape && !strcmp(s->name, reshape)) {
+            t[k].shape[0] = s->shape[1];
+            t[k].shape[1] = s->shape[0];
+        }
+        k++;
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    int rc = st_write(path, t, k, NULL);
+    free(t);
+    st_close(f);
+    return rc;
+}
+
+static void test_weight_errors(void) {
+    char dir[] = "/tmp/rlvr_test_model_XXXXXX", path[1024], good[1024], cmd[4096];
+    if (!mkdtemp(dir)) return;
+    model_config c;
+    CHECK(parse_with("", &c) == 0);
+    c.tie_word_embeddings = 0;
+    int64_t handles = ts_live_handles();
+    model *m = model_init_random(&c, 7, 0.02);
+    CHECK(m && model_save(m, dir, TS_F32, 1 << 30) == 0);
+    CHECK(m && model_num_params(m) == 15); /* embed, 12 per layer with q/k/v biases, norm, lm_head */
+    model_free(m);
+    snprintf(good, sizeof good, "%s/good.safetensors", dir);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    CHECK(rename(path, good) == 0);
+
+    CHECK(rewrite_weights(good, dir, "model.layers.0.self_attn.k_proj.bias", NULL) == 0);
+    CHECK(model_load(dir, TS_CPU_DEVICE, TS_F32) == NULL);
+    CHECK_CONTAINS(err_msg(), "tensor \"model.layers.0.self_attn.k_proj.bias\" is missing (expected shape (16))");
+    CHECK_CONTAINS(err_msg(), dir);
+
+    CHECK(rewrite_weights(good, dir, NULL, "model.layers.0.mlp.up_proj.weight") == 0);
+    CHECK(model_load(dir, TS_CPU_DEVICE, TS_F32) == NULL);
+    CHECK_CONTAINS(err_msg(), "tensor \"model.layers.0.mlp.up_proj.weight\" has shape (32, 64), expected (64, 32) from config.json");
+
+    CHECK(rewrite_weights(good, dir, "lm_head.weight", NULL) == 0); /* untied needs lm_head */
+    CHECK(model_load(dir, TS_CPU_DEVICE, TS_F32) == NULL);
+    CHECK_CONTAINS(err_msg(), "tensor \"lm_head.weight\" is missing");
+
+    snprintf(cmd, sizeof cmd, "head -c 5000 %s > %s", good, path); /* truncated */
+    CHECK(run(cmd) == 0);
+    CHECK(model_load(dir, TS_CPU_DEVICE, TS_F32) == NULL);
+    CHECK_CONTAINS(err_msg(), "model.safetensors");
+
+    CHECK(rewrite_weights(good, dir, NULL, NULL) == 0);
+    m = model_load(dir, TS_CPU_DEVICE, TS_F32);
+    CHECK(m != NULL);
+    model_free(m);
+
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    write_text(path, "{\"model_type\": \"qwen2\", \"vocab_size\": true}");
+    CHECK(model_load(dir, TS_CPU_DEVICE, TS_F32) == NULL);
+    CHECK_CONTAINS(err_msg(), "config.json: field \"vocab_size\" is a boolean, expected an integer");
+    CHECK(ts_live_handles() == handles);
+
+    ts_scope_begin();
+    m = model_init_random(&c, 7, 0.02);
+    ts_tensor *lp;
+    CHECK(model_forward_logprobs(m, ts_zeros((int64_t[]){1, 4}, 2, TS_F32, TS_CPU_DEVICE), NULL, 0, &lp, NULL) == -1);
+    CHECK_CONTAINS(err_msg(), "ids must be (B, T) i64, got (1, 4) f32");
+    CHECK(model_forward_logprobs(m, ts_zeros((int64_t[]){1, 1}, 2, TS_I64, TS_CPU_DEVICE), NULL, 0, &lp, NULL) == -1);
+    CHECK_CONTAINS(err_msg(), "T >= 2");
+    CHECK(model_forward_logprobs(m, ts_zeros((int64_t[]){1, 4}, 2, TS_I64, TS_CPU_DEVICE),
+                                 ts_ones((int64_t[]){1, 3}, 2, TS_I64, TS_CPU_DEVICE), 0, &lp, NULL) == -1);
+    CHECK_CONTAINS(err_msg(), "mask must have the shape of ids");
+    CHECK(model_forward_logprobs(m, ts_full((int64_t[]){1, 4}, 2, 300, TS_I64, TS_CPU_DEVICE), NULL, 0, &lp, NULL) == -1);
+    CHECK_CONTAINS(err_msg(), "model_forward_logprobs");
+    CHECK(model_cache_init(m, 0, 4) == NULL);
+    model_free(m);
+    ts_scope_end();
+    CHECK(ts_live_handles() == handles);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(run(cmd) == 0);
+}
+
+int main(void) {
+    ts_set_num_threads(1);
+    const char *src = getenv("RLVR_SRC"), *bin = getenv("RLVR_BIN");
+    if (!src) src = ".";
+    int64_t start = ts_live_handles();
+    test_config_errors();
+    test_weight_errors();
+    if (bin) test_reference(src, bin);
+    else fprintf(stderr, "RLVR_BIN is not set (ctest sets it): the reference cases need `rlvr init-model`\n");
+    CHECK(bin != NULL);
+    CHECK(ts_live_handles() == start);
+    CHECK_DONE();
+}
