@@ -80,9 +80,29 @@ typedef struct cfg_optim {
     int64_t warmup_steps, total_steps;
 } cfg_optim;
 
+typedef struct cfg_rollout {
+    double temperature;
+    int64_t top_k;
+    double top_p;
+    double min_p;
+    int64_t max_new_tokens;
+    cfg_strlist stop;
+    double max_cache_mb;
+} cfg_rollout;
+
+typedef struct cfg_data {
+    int source; /* jsonl addition arithmetic countdown kk */
+    char *train_path, *test_path;
+    struct { char *prompt, *answer, *response, *metadata, *task; } fields;
+    int64_t seed_offset, train_size, test_size;
+    int shuffle;
+} cfg_data;
+
 typedef struct rlvr_config {
     cfg_run run;
+    cfg_rollout rollout;
     cfg_reward reward;
+    cfg_data data;
     cfg_dist dist;
     cfg_algo algo;
     cfg_optim optim;

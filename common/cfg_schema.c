@@ -14,6 +14,23 @@ const cfg_key cfg_schema[] = {
     K("run.log_level", CFG_ENUM, run.log_level, "info", NULL, "debug|info|warn|error|quiet",
       "Least severe message printed on stderr."),
 
+    K("rollout.temperature", CFG_FLOAT, rollout.temperature, "1.0", "[0,100]", NULL,
+      "Sampling temperature; 0 = greedy. Log-probs for the trainer are always at temperature 1."),
+    K("rollout.top_k", CFG_INT, rollout.top_k, "0", "[0,inf)", NULL,
+      "Sample among the k most likely tokens (ties with the k-th kept); 0 = off."),
+    K("rollout.top_p", CFG_FLOAT, rollout.top_p, "1.0", "(0,1]", NULL,
+      "Nucleus sampling: keep the most likely tokens until their mass reaches top_p; 1 = off."),
+    K("rollout.min_p", CFG_FLOAT, rollout.min_p, "0.0", "[0,1)", NULL,
+      "Drop tokens less likely than min_p times the most likely one; 0 = off."),
+    K("rollout.max_new_tokens", CFG_INT, rollout.max_new_tokens, "256", "[1,1048576]", NULL,
+      "Longest completion; a row also stops where the model's context ends (finish 'length')."),
+    K("rollout.stop", CFG_STRLIST, rollout.stop, NULL, NULL, NULL,
+      "Stop strings: a completion ends (finish 'stop') once its text contains one; the text "
+      "and tokens keep it."),
+    K("rollout.max_cache_mb", CFG_FLOAT, rollout.max_cache_mb, "0", "[0,inf)", NULL,
+      "Cap on the KV cache of one generation batch, in MiB; the rows are split into batches that "
+      "fit. 0 = no cap."),
+
     K("reward.verifier", CFG_ENUM, reward.verifier, "math", NULL, "math|gsm8k|countdown|kk|none",
       "Verifier that decides whether a completion is correct; a row's metadata {\"task\": ...} "
       "overrides it for that row."),
@@ -182,6 +199,35 @@ const cfg_key cfg_schema[] = {
       "warmup_steps for those); unused by constant."),
     K("optim.min_lr", CFG_FLOAT, optim.min_lr, "0", "[0,inf)", NULL,
       "Learning rate at the end of a cosine or linear decay."),
+
+    K("data.source", CFG_ENUM, data.source, "addition", NULL, "jsonl|addition|arithmetic|countdown|kk",
+      "Where prompts come from: JSONL files (train_path, test_path) or a built-in task with "
+      "step-by-step SFT solutions (docs/DATA.md)."),
+    K("data.train_path", CFG_STRING, data.train_path, NULL, NULL, NULL,
+      "JSONL file of the training prompts (data.source jsonl)."),
+    K("data.test_path", CFG_STRING, data.test_path, NULL, NULL, NULL,
+      "JSONL file of the evaluation prompts (data.source jsonl)."),
+    K("data.fields.prompt", CFG_STRING, data.fields.prompt, "prompt", NULL, NULL,
+      "JSONL field holding the prompt text (required in every row)."),
+    K("data.fields.answer", CFG_STRING, data.fields.answer, "answer", NULL, NULL,
+      "JSONL field holding the reference answer, a string or number, required in every row; "
+      "empty = not read (SFT pairs)."),
+    K("data.fields.response", CFG_STRING, data.fields.response, "response", NULL, NULL,
+      "JSONL field holding an SFT target response (optional per row); empty = not read."),
+    K("data.fields.metadata", CFG_STRING, data.fields.metadata, "metadata", NULL, NULL,
+      "JSONL field holding a metadata object passed to the rewards (optional per row); empty = "
+      "not read."),
+    K("data.fields.task", CFG_STRING, data.fields.task, "task", NULL, NULL,
+      "JSONL field naming the row's verifier (math, gsm8k, countdown, kk), stored as the "
+      "metadata's \"task\" (optional per row); empty = not read."),
+    K("data.seed_offset", CFG_INT, data.seed_offset, "0", "[0,9007199254740991]", NULL,
+      "Added to run.seed for the built-in tasks' examples and the shuffling order."),
+    K("data.train_size", CFG_INT, data.train_size, "4096", "[1,100000000]", NULL,
+      "Examples in a built-in task's train split."),
+    K("data.test_size", CFG_INT, data.test_size, "512", "[1,100000000]", NULL,
+      "Examples in a built-in task's test split."),
+    K("data.shuffle", CFG_BOOL, data.shuffle, "true", NULL, NULL,
+      "Visit the training examples in a new deterministic order every epoch; false = file order."),
 };
 
 const int cfg_schema_len = (int)(sizeof cfg_schema / sizeof cfg_schema[0]);

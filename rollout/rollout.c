@@ -1,0 +1,315 @@
+/* rollout — the batched generation loop over the model's KV cache; see rollout.h.
+ *
+ * Work is split into batches of whole rows (sample g of prompt p) that fit the cache cap. In a
+ * batch: the distinct prompts are left-padded and prefilled once, the cache rows are copied to
+ * the samples (index_select), then each decode step samples one token per live row on the host,
+ * and rows that finished leave the cache before the next step. */
+#include "rollout.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/rng.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *rollout_finish_name(rollout_finish f) {
+    static const char *const names[] = {"eos", "stop", "length"};
+    return (unsigned)f < 3 ? names[f] : "?";
+}
+
+void rollout_options_from_cfg(const rlvr_config *c, rollout_options *opt) {
+    memset(opt, 0, sizeof *opt);
+    opt->sampling.temperature = c->rollout.temperature;
+    opt->sampling.top_k = c->rollout.top_k;
+    opt->sampling.top_p = c->rollout.top_p;
+    opt->sampling.min_p = c->rollout.min_p;
+    opt->max_new_tokens = c->rollout.max_new_tokens;
+    opt->stop_strings = c->rollout.stop.v;
+    opt->n_stop_strings = c->rollout.stop.n;
+    opt->max_cache_mb = c->rollout.max_cache_mb;
+    opt->share_prefix = 1;
+}
+
+void rollout_result_free(rollout_result *r) {
+    if (!r) return;
+    for (int i = 0; i < r->n && r->samples; i++) {
+        free(r->samples[i].ids);
+        free(r->samples[i].logprobs);
+        free(r->samples[i].text);
+    }
+    free(r->samples);
+    memset(r, 0, sizeof *r);
+}
+
+static int in_list(int32_t tok, const int32_t *list, int n) {
+    for (int i = 0; i < n; i++)
+        if (list[i] == tok) return 1;
+    return 0;
+}
+
+/* True when the completion's tail, decoded, contains a stop string. Each token is at least one
+ * byte, so the last (longest stop string + 1) tokens cover any match ending at the newest token;
+ * matches inside older tokens were seen at an earlier step. */
+static int hits_stop_string(const rollout_options *o, const rollout_sample *s, int window) {
+    if (!o->n_stop_strings || !o->tok) return 0;
+    int from = s->len > window ? s->len - window : 0;
+    char *text = tok_decode(o->tok, s->ids + from, s->len - from, 0);
+    int hit = 0;
+    for (int i = 0; text && i < o->n_stop_strings && !hit; i++)
+        hit = o->stop_strings[i][0] && strstr(text, o->stop_strings[i]) != NULL;
+    free(text);
+    return hit;
+}
+
+typedef struct batch_ctx {
+    model *m;
+    const rollout_options *o;
+    const int32_t *const *prompt_ids;
+    const int *prompt_lens;
+    const uint64_t *prompt_keys;
+    int G;
+    int64_t *row_cap;     /* per sample: max new tokens allowed (max_new or context room) */
+    int stop_window;
+    sampler_scratch *scratch;
+    float *logits;        /* (rows, V) host copy */
+    rollout_result *out;
+} batch_ctx;
+
+/* Left-pad the prompts of `rows` (sample indices) into ids/mask and prefill; returns the logits
+ * (n_rows, V) for those rows, in the current scope. With share_prefix, rows of the same prompt
+ * share one prefill row and the cache is then expanded. */
+static ts_tensor *prefill(batch_ctx *b, model_cache **cache, const int *rows, int n_rows,
+                          int64_t max_new) {
+    int *uniq = malloc(sizeof(int) * (size_t)n_rows);
+    int64_t *expand = malloc(sizeof(int64_t) * (size_t)n_rows);
+    ts_tensor *logits = NULL;
+    if (!uniq || !expand) {
+        err_set("out of memory");
+        goto out;
+    }
+    int n_pre = 0;
+    for (int r = 0; r < n_rows; r++) {
+        int p = b->out->samples[rows[r]].prompt;
+        if (!b->o->share_prefix || n_pre == 0 || uniq[n_pre - 1] != p) uniq[n_pre++] = p;
+        expand[r] = n_pre - 1;
+    }
+    int64_t T = 0;
+    for (int i = 0; i < n_pre; i++)
+        if (b->prompt_lens[uniq[i]] > T) T = b->prompt_lens[uniq[i]];
+    int64_t *ids = calloc((size_t)(n_pre * T), sizeof *ids);
+    uint8_t *mask = calloc((size_t)(n_pre * T), 1);
+    if (!ids || !mask) {
+        free(ids);
+        free(mask);
+        err_set("out of memory");
+        goto out;
+    }
+    for (int i = 0; i < n_pre; i++) {
+        int len = b->prompt_lens[uniq[i]];
+        for (int t = 0; t < len; t++) {
+            ids[i * T + (T - len) + t] = b->prompt_ids[uniq[i]][t];
+            mask[i * T + (T - len) + t] = 1;
+        }
+        b->out->prefill_tokens += len;
+    }
+    int64_t shape[2] = {n_pre, T};
+    ts_tensor *tids = ts_from_data(ids, shape, 2, TS_I64), *tmask = ts_from_data(mask, shape, 2, TS_BOOL);
+    free(ids);
+    free(mask);
+    *cache = model_cache_init(b->m, n_pre, T + max_new);
+    if (!*cache) goto out;
+    logits = model_prefill(b->m, *cache, tids, tmask);
+    if (logits && n_pre != n_rows) {
+        ts_tensor *sel = ts_from_data(expand, (int64_t[]){n_rows}, 1, TS_I64);
+        if (model_cache_index_select(*cache, sel)) logits = NULL;
+        else logits = ts_index_select(logits, 0, sel);
+    }
+out:
+    free(uniq);
+    free(expand);
+    return logits;
+}
+
+/* Generate for the samples rows[0..n_rows), which fit one cache. */
+static int run_batch(batch_ctx *b, int *rows, int n_rows) {
+    const rollout_options *o = b->o;
+    int64_t V = model_get_config(b->m)->vocab_size, max_new = 0;
+    for (int r = 0; r < n_rows; r++)
+        if (b->row_cap[rows[r]] > max_new) max_new = b->row_cap[rows[r]];
+    model_cache *cache = NULL;
+    int rc = -1, n_live = n_rows;
+    int64_t *keep = malloc(sizeof(int64_t) * (size_t)n_rows), *next = malloc(sizeof(int64_t) * (size_t)n_rows);
+    if (!keep || !next) {
+        err_set("out of memory");
+        goto out;
+    }
+    ts_scope_begin();
+    double t0 = log_now();
+    ts_tensor *logits = prefill(b, &cache, rows, n_rows, max_new);
+    b->out->prefill_s += log_now() - t0;
+    for (int64_t step = 0; logits; step++) {
+        double ts0 = log_now();
+        if (ts_to_host(logits, b->logits, sizeof(float) * (size_t)(n_live * V))) break;
+        int n_keep = 0, finished = 0;
+        for (int r = 0; r < n_live; r++) {
+            rollout_sample *s = &b->out->samples[rows[r]];
+            double u = rng_uniform(o->seed, o->step, b->prompt_keys[s->prompt], (uint64_t)s->index,
+                                   (uint64_t)s->len), lp;
+            int32_t tok = sampler_pick(b->scratch, b->logits + r * V, V, &o->sampling, u, &lp);
+            if (!isfinite(lp)) {
+                err_set("the model produced non-finite logits (prompt %d, sample %d, token %d)",
+                        s->prompt, s->index, s->len);
+                goto step_fail;
+            }
+            s->ids[s->len] = tok;
+            s->logprobs[s->len] = (float)lp;
+            s->len++;
+            int done = 1;
+            if (in_list(tok, o->eos_ids, o->n_eos)) s->finish = ROLLOUT_EOS;
+            else if (in_list(tok, o->stop_ids, o->n_stop_ids)) s->finish = ROLLOUT_STOP;
+            else if (hits_stop_string(o, s, b->stop_window)) s->finish = ROLLOUT_STOP;
+            else if (s->len >= b->row_cap[rows[r]]) s->finish = ROLLOUT_LENGTH;
+            else done = 0;
+            if (done) {
+                finished++;
+                continue;
+            }
+            keep[n_keep] = r;
+            next[n_keep] = tok;
+            rows[n_keep++] = rows[r];
+        }
+        b->out->sample_s += log_now() - ts0;
+        if (n_keep == 0) {
+            rc = 0;
+            break;
+        }
+        double td = log_now();
+        ts_scope_begin();
+        ts_tensor *sel = finished ? ts_from_data(keep, (int64_t[]){n_keep}, 1, TS_I64) : NULL;
+        if (finished && model_cache_index_select(cache, sel)) {
+            ts_scope_end();
+            break;
+        }
+        ts_tensor *ids = ts_from_data(next, (int64_t[]){n_keep}, 1, TS_I64);
+        logits = ts_keep(model_decode_step(b->m, cache, ids));
+        ts_scope_end();
+        n_live = n_keep;
+        b->out->decode_tokens += n_keep;
+        b->out->decode_s += log_now() - td;
+    }
+step_fail:
+    ts_scope_end();
+out:
+    model_cache_free(cache);
+    free(keep);
+    free(next);
+    return rc;
+}
+
+static int check_request(const model *m, const rollout_options *o, int P,
+                         const int32_t *const *prompt_ids, const int *prompt_lens, int G) {
+    const model_config *c = model_get_config(m);
+    if (P < 1) return err_set("rollout: no prompts");
+    if (G < 1) return err_set("rollout: group size G must be >= 1, got %d", G);
+    if (o->max_new_tokens < 1)
+        return err_set("rollout: max_new_tokens must be >= 1, got %lld", (long long)o->max_new_tokens);
+    if (sampler_params_check(&o->sampling)) return err_prefix("rollout");
+    for (int p = 0; p < P; p++) {
+        if (prompt_lens[p] < 1 || !prompt_ids[p])
+            return err_set("rollout: prompt %d is empty (a prompt needs at least one token, e.g. "
+                           "BOS or the chat template)", p);
+        if (prompt_lens[p] >= c->max_position_embeddings)
+            return err_set("rollout: prompt %d has %d tokens, the model's context is %lld: no room "
+                           "for a completion", p, prompt_lens[p], (long long)c->max_position_embeddings);
+        for (int t = 0; t < prompt_lens[p]; t++)
+            if (prompt_ids[p][t] < 0 || prompt_ids[p][t] >= c->vocab_size)
+                return err_set("rollout: prompt %d token %d is id %d, outside the vocabulary [0, %lld)",
+                               p, t, prompt_ids[p][t], (long long)c->vocab_size);
+    }
+    return 0;
+}
+
+int rollout_generate(model *m, const rollout_options *o, int P, const int32_t *const *prompt_ids,
+                     const int *prompt_lens, const uint64_t *prompt_keys, int G,
+                     rollout_result *out) {
+    memset(out, 0, sizeof *out);
+    if (check_request(m, o, P, prompt_ids, prompt_lens, G)) return -1;
+    const model_config *c = model_get_config(m);
+    int n = P * G, rc = -1;
+    batch_ctx b = {m, o, prompt_ids, prompt_lens, prompt_keys, G, NULL, 1, NULL, NULL, out};
+    int *rows = malloc(sizeof(int) * (size_t)n);
+    b.row_cap = malloc(sizeof(int64_t) * (size_t)n);
+    out->samples = calloc((size_t)n, sizeof *out->samples);
+    b.scratch = sampler_scratch_init(c->vocab_size);
+    if (!rows || !b.row_cap || !out->samples || !b.scratch) {
+        err_set("rollout: out of memory for %d samples", n);
+        goto out;
+    }
+    out->n = n;
+    int64_t longest_prompt = 0, longest_new = 0;
+    for (int i = 0; i < n; i++) {
+        rollout_sample *s = &out->samples[i];
+        s->prompt = i / G;
+        s->index = i % G;
+        int64_t room = c->max_position_embeddings - prompt_lens[s->prompt];
+        b.row_cap[i] = o->max_new_tokens < room ? o->max_new_tokens : room;
+        s->ids = malloc(sizeof(int32_t) * (size_t)b.row_cap[i]);
+        s->logprobs = malloc(sizeof(float) * (size_t)b.row_cap[i]);
+        if (!s->ids || !s->logprobs) {
+            err_set("rollout: out of memory for completions");
+            goto out;
+        }
+        if (prompt_lens[s->prompt] > longest_prompt) longest_prompt = prompt_lens[s->prompt];
+        if (b.row_cap[i] > longest_new) longest_new = b.row_cap[i];
+    }
+    for (int i = 0; i < o->n_stop_strings; i++) {
+        int len = (int)strlen(o->stop_strings[i]) + 1;
+        if (len > b.stop_window) b.stop_window = len;
+    }
+    /* rows per batch from the cache cap: K and V, every layer, every slot */
+    double row_bytes = 2.0 * (double)c->num_layers * (double)c->num_kv_heads * (double)c->head_dim *
+                       (double)(longest_prompt + longest_new) * (double)ts_dtype_size(model_dtype(m));
+    int per_batch = n;
+    if (o->max_cache_mb > 0) {
+        double fit = o->max_cache_mb * 1048576.0 / row_bytes;
+        if (fit < 1)
+            log_warn("rollout: one row's KV cache (%.1f MB) exceeds rollout.max_cache_mb (%.1f); "
+                     "generating one row at a time", row_bytes / 1048576.0, o->max_cache_mb);
+        per_batch = fit < 1 ? 1 : fit < n ? (int)fit : n;
+    }
+    b.logits = malloc(sizeof(float) * (size_t)per_batch * (size_t)c->vocab_size);
+    if (!b.logits) {
+        err_set("rollout: out of memory for logits of %d rows", per_batch);
+        goto out;
+    }
+    ts_no_grad_begin();
+    for (int start = 0; start < n; start += per_batch) {
+        int cnt = n - start < per_batch ? n - start : per_batch;
+        for (int r = 0; r < cnt; r++) rows[r] = start + r;
+        out->batches++;
+        if (run_batch(&b, rows, cnt)) {
+            ts_no_grad_end();
+            goto out;
+        }
+    }
+    ts_no_grad_end();
+    for (int i = 0; o->tok && i < n; i++) {
+        rollout_sample *s = &out->samples[i];
+        int len = s->len;
+        if (len > 0 && (in_list(s->ids[len - 1], o->eos_ids, o->n_eos) ||
+                        in_list(s->ids[len - 1], o->stop_ids, o->n_stop_ids)))
+            len--;
+        s->text = tok_decode(o->tok, s->ids, len, 0);
+        if (!s->text) goto out;
+    }
+    rc = 0;
+out:
+    if (rc) rollout_result_free(out);
+    free(rows);
+    free(b.row_cap);
+    free(b.logits);
+    sampler_scratch_free(b.scratch);
+    return rc;
+}

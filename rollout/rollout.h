@@ -1,0 +1,100 @@
+/* rollout — batched sampling of G completions for each of P prompts from the trainer's own
+ * weights, with a KV cache.
+ *
+ * Each prompt is prefilled once and its cache rows copied to its G samples; prompts of different
+ * lengths are left-padded into one batch; rows that finish (EOS, a stop token, a stop string,
+ * max_new_tokens, or the model's context) leave the batch, so a long tail does not pay for rows
+ * that are done. A configurable cap on KV-cache memory splits the work into batches of whole
+ * rows instead of failing. Randomness is counter-based (common/rng.h), keyed by (seed, step,
+ * prompt key, sample index, position): a completion does not depend on what shares its batch.
+ * Every sampled token comes with its log-prob under the policy at temperature 1, the number the
+ * trainer's importance ratio uses.
+ * Deliberately not here: tokenization and chat templates (model/), rewards, beam search,
+ * speculative decoding. */
+#ifndef RLVR_ROLLOUT_H
+#define RLVR_ROLLOUT_H
+
+#include "common/cfg.h"
+#include "model/model.h"
+#include "model/tokenizer.h"
+
+#include <stdint.h>
+
+/* ---- the sampler: one token from one row of logits ---- */
+
+typedef struct sampler_params {
+    double temperature; /* 0 = greedy (argmax, lowest id on ties) */
+    int64_t top_k;      /* keep the k most likely; 0 = off */
+    double top_p;       /* keep the smallest most-likely set with mass >= top_p; 1 = off */
+    double min_p;       /* drop tokens below min_p x the top probability; 0 = off */
+} sampler_params;
+
+/* Check ranges; -1 with err_set naming the field. */
+int sampler_params_check(const sampler_params *p);
+
+/* Scratch space for V candidates, reused across calls; one per thread. */
+typedef struct sampler_scratch sampler_scratch;
+sampler_scratch *sampler_scratch_init(int64_t V);
+void sampler_scratch_free(sampler_scratch *s);
+
+/* Pick a token from logits (V f32) using the uniform u in [0, 1): filters applied in the order
+ * temperature, top-k, top-p, min-p, then inverse-CDF sampling over the kept tokens in id order.
+ * *logprob gets log softmax(logits)[token] at temperature 1 over the full vocabulary. */
+int32_t sampler_pick(sampler_scratch *s, const float *logits, int64_t V, const sampler_params *p,
+                     double u, double *logprob);
+
+/* ---- the engine ---- */
+
+typedef enum { ROLLOUT_EOS, ROLLOUT_STOP, ROLLOUT_LENGTH } rollout_finish;
+
+const char *rollout_finish_name(rollout_finish f); /* "eos", "stop", "length" */
+
+typedef struct rollout_options {
+    sampler_params sampling;
+    int64_t max_new_tokens;        /* >= 1 */
+    const int32_t *eos_ids;        /* finish reason "eos"; borrowed */
+    int n_eos;
+    const int32_t *stop_ids;       /* finish reason "stop"; borrowed */
+    int n_stop_ids;
+    char *const *stop_strings;     /* finish reason "stop" once the text contains one; borrowed */
+    int n_stop_strings;
+    const tok_tokenizer *tok;      /* decodes text and checks stop strings; NULL: no text */
+    uint64_t seed, step;           /* RNG keys */
+    double max_cache_mb;           /* KV-cache cap per batch; 0 = no cap */
+    int share_prefix;              /* prefill each prompt once for its G samples (1) or G times */
+} rollout_options;
+
+typedef struct rollout_sample {
+    int prompt;           /* index into the request's prompts */
+    int index;            /* sample index within its group, 0..G-1 */
+    int32_t *ids;         /* (len) completion token ids, the stopping token included */
+    float *logprobs;      /* (len) log-prob of each at temperature 1 */
+    int len;
+    rollout_finish finish;
+    char *text;           /* decoded completion without a final EOS/stop-id token; NULL w/o tok */
+} rollout_sample;
+
+typedef struct rollout_result {
+    int n;                    /* P x G samples, prompt-major: sample g of prompt p at p*G + g */
+    rollout_sample *samples;
+    int64_t prefill_tokens;   /* prompt tokens run through the model (padding excluded) */
+    int64_t decode_tokens;    /* rows x decode steps actually computed */
+    double prefill_s, decode_s, sample_s; /* wall time per phase */
+    int batches;              /* how many cache-sized batches the work was split into */
+} rollout_result;
+
+/* Sample G completions for each of the P prompts (prompt p is prompt_ids[p][0..prompt_lens[p]),
+ * its RNG key prompt_keys[p], a stable id such as the dataset index). Runs without gradients.
+ * Errors (empty prompt, a prompt that fills the model's context, G < 1, max_new_tokens < 1, bad
+ * sampler values) are reported before any work. A row that reaches the context limit finishes
+ * with "length". Returns 0, or -1 with err_set; out is valid only on success. */
+int rollout_generate(model *m, const rollout_options *opt, int P, const int32_t *const *prompt_ids,
+                     const int *prompt_lens, const uint64_t *prompt_keys, int G,
+                     rollout_result *out);
+void rollout_result_free(rollout_result *r);
+
+/* Options from the config's rollout section (sampling, max_new_tokens, stop strings, cache cap);
+ * eos/stop ids, tokenizer, seed and step are the caller's. The strings stay owned by c. */
+void rollout_options_from_cfg(const rlvr_config *c, rollout_options *opt);
+
+#endif
