@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+int cmd_bench(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
@@ -19,6 +20,7 @@ int cmd_score(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 
 static const cli_command commands[] = {
+    {"bench", "measure throughput: `bench rollout` (P x G sampling, time split, GEMM fraction)", cmd_bench},
     {"config", "show the resolved config, list keys, or write the config reference", cmd_config},
     {"doctor", "check the machine: libtorch, devices, BLAS speed, MPI, NCCL, HDF5", cmd_doctor},
     {"generate", "sample a completion for a prompt (chat template, KV cache, temperature/top-k/top-p)", cmd_generate},

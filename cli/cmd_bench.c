@@ -1,0 +1,164 @@
+/* rlvr bench — throughput measurements users run on their own machine and model.
+ * `rlvr bench rollout`: P x G sampling with the KV cache, time split between prefill, decode
+ * and host sampling, and the achieved fraction of the GEMM peak measured in the same run. */
+#include "cli.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/rng.h"
+#include "model/model.h"
+#include "rollout/rollout.h"
+#include "tensor/ts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: rlvr bench rollout --model DIR [--prompts P] [--group G] [--prompt-len L]\n"
+    "                          [--max-new N] [--threads T] [--temperature X] [--no-share]\n\n"
+    "Samples G completions for each of P random prompts of L tokens, N new tokens each (EOS\n"
+    "ignored, so every row runs to N), and prints tokens/s, the time split between prefill,\n"
+    "decode and sampling, and the achieved GFLOP/s against the fp32 GEMM peak measured now.\n"
+    "Defaults: P 8, G 8, L 32, N 64, T 1, temperature 1.\n";
+
+static int parse_long(const char *opt, const char *v, long lo, long hi, long *out) {
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (!*v || *end || x < lo || x > hi)
+        return err_set("%s: expected an integer in [%ld,%ld], got '%s'", opt, lo, hi, v);
+    *out = x;
+    return 0;
+}
+
+/* Best-of-3 fp32 GEMM GFLOP/s at n^3 on the current thread count. */
+static double gemm_peak(void) {
+    const int64_t n = 512, shape[2] = {n, n};
+    double best = 0;
+    ts_scope_begin();
+    ts_tensor *a = ts_randn(shape, 2, NULL, TS_F32), *b = ts_randn(shape, 2, NULL, TS_F32);
+    ts_free(ts_matmul(a, b));
+    for (int i = 0; i < 3; i++) {
+        double t0 = log_now();
+        ts_free(ts_matmul(a, b));
+        double g = 2.0 * (double)(n * n * n) / (log_now() - t0) / 1e9;
+        if (g > best) best = g;
+    }
+    ts_scope_end();
+    return best;
+}
+
+static int bench_rollout(int argc, char **argv) {
+    const char *dir = NULL;
+    long P = 8, G = 8, L = 32, N = 64, threads = 1;
+    double temperature = 1.0;
+    int share = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int rc = 0;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(a, "--no-share")) {
+            share = 0;
+            continue;
+        }
+        if (!v) return cli_fail("an option needs a value (see `rlvr bench --help`)");
+        if (!strcmp(a, "--model")) dir = v;
+        else if (!strcmp(a, "--prompts")) rc = parse_long(a, v, 1, 100000, &P);
+        else if (!strcmp(a, "--group")) rc = parse_long(a, v, 1, 10000, &G);
+        else if (!strcmp(a, "--prompt-len")) rc = parse_long(a, v, 1, 1 << 20, &L);
+        else if (!strcmp(a, "--max-new")) rc = parse_long(a, v, 1, 1 << 20, &N);
+        else if (!strcmp(a, "--threads")) rc = parse_long(a, v, 1, 1024, &threads);
+        else if (!strcmp(a, "--temperature")) {
+            char *end;
+            temperature = strtod(v, &end);
+            if (*end || temperature < 0) rc = err_set("--temperature: expected a number >= 0, got '%s'", v);
+        } else {
+            fprintf(stderr, "rlvr: error: unknown option '%s'\n%s", a, usage);
+            return 2;
+        }
+        if (rc) return cli_fail(NULL);
+        i++;
+    }
+    if (!dir) return cli_fail("--model DIR is required (see `rlvr bench --help`)");
+    ts_set_num_threads((int)threads);
+    model *m = model_load(dir, TS_CPU_DEVICE, TS_F32);
+    if (!m) return cli_fail(NULL);
+    const model_config *c = model_get_config(m);
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)(P * L));
+    const int32_t **prompts = malloc(sizeof(*prompts) * (size_t)P);
+    int *lens = malloc(sizeof(int) * (size_t)P);
+    uint64_t *keys = malloc(sizeof(uint64_t) * (size_t)P);
+    int status = 1;
+    if (!ids || !prompts || !lens || !keys) {
+        cli_fail("out of memory");
+        goto out;
+    }
+    rng_stream r;
+    rng_stream_init(&r, 1, 0);
+    for (long p = 0; p < P; p++) {
+        for (long t = 0; t < L; t++) ids[p * L + t] = (int32_t)rng_below(&r, (uint64_t)c->vocab_size);
+        prompts[p] = ids + p * L;
+        lens[p] = (int)L;
+        keys[p] = (uint64_t)p;
+    }
+    rollout_options o;
+    memset(&o, 0, sizeof o);
+    o.sampling = (sampler_params){temperature, 0, 1, 0};
+    o.max_new_tokens = N;
+    o.seed = 1;
+    o.share_prefix = share;
+    double peak = gemm_peak();
+    rollout_result res;
+    double t0 = log_now();
+    if (rollout_generate(m, &o, (int)P, prompts, lens, keys, (int)G, &res)) {
+        cli_fail(NULL);
+        goto out;
+    }
+    double total = log_now() - t0;
+    int64_t generated = 0;
+    for (int i = 0; i < res.n; i++) generated += res.samples[i].len;
+    /* forward FLOPs per token: 2 x every weight used (embedding lookup excluded, LM head
+     * included) + attention scores and mixing over the average context */
+    double weights = (double)model_num_elements(m) -
+                     (c->tie_word_embeddings ? 0.0 : (double)(c->vocab_size * c->hidden_size));
+    double attn = 4.0 * (double)(c->num_layers * c->num_heads * c->head_dim);
+    double flops = 2.0 * weights * (double)(res.prefill_tokens + res.decode_tokens) +
+                   attn * (double)res.prefill_tokens * (double)L / 2 +
+                   attn * (double)res.decode_tokens * ((double)L + (double)N / 2);
+    printf("model:    %s, D %lld, L %lld, H %lld/%lld, V %lld, %.2fM parameters; %ld thread%s\n",
+           model_arch_name(c->arch), (long long)c->hidden_size, (long long)c->num_layers,
+           (long long)c->num_heads, (long long)c->num_kv_heads, (long long)c->vocab_size,
+           (double)model_num_elements(m) / 1e6, threads, threads > 1 ? "s" : "");
+    printf("work:     %ld prompts x %ld samples, prompt %ld tokens, %ld new tokens, prefix %s, %d batch%s\n",
+           P, G, L, N, share ? "shared" : "prefilled per sample", res.batches, res.batches > 1 ? "es" : "");
+    printf("prefill:  %lld tokens in %.3f s (%.0f tok/s)\n", (long long)res.prefill_tokens, res.prefill_s,
+           (double)res.prefill_tokens / res.prefill_s);
+    printf("decode:   %lld row-steps in %.3f s (%.0f tok/s)\n", (long long)res.decode_tokens, res.decode_s,
+           (double)res.decode_tokens / res.decode_s);
+    printf("sampling: %.3f s on the host (%.1f%% of the total)\n", res.sample_s, 100 * res.sample_s / total);
+    printf("total:    %lld tokens generated in %.3f s: %.0f tok/s\n", (long long)generated, total,
+           (double)generated / total);
+    printf("compute:  %.2f GFLOP/s achieved, %.1f%% of the %.1f GFLOP/s fp32 GEMM peak measured now\n",
+           flops / total / 1e9, 100 * flops / total / 1e9 / peak, peak);
+    rollout_result_free(&res);
+    status = 0;
+out:
+    free(ids);
+    free(prompts);
+    free(lens);
+    free(keys);
+    model_free(m);
+    return status;
+}
+
+int cmd_bench(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "rollout")) return bench_rollout(argc - 1, argv + 1);
+    fprintf(stderr, "rlvr: error: unknown benchmark '%s'\n%s", argv[1], usage);
+    return 2;
+}
