@@ -1,0 +1,84 @@
+/* optim — AdamW with decoupled weight decay, global-norm gradient clipping and learning-rate
+ * schedules, over a list of parameter tensors (autograd leaves whose .grad the backward passes
+ * filled).
+ *
+ * The update is torch.optim.AdamW's (torch 1.13, single-tensor path, amsgrad off) op for op, and
+ * the clipping is torch.nn.utils.clip_grad_norm_'s, so the same gradients give the same weights
+ * (tests/test_optim.c checks this against fixtures written by tests/optim_ref.py). A step whose
+ * gradients hold a NaN or an infinity is skipped: no weight, moment or step count changes, and
+ * the caller is told. The state (per-parameter step counts, first and second moments) is a list
+ * of named tensors that a checkpoint saves and restores bit for bit.
+ * Deliberately not here: other optimisers, gradient all-reduce (dist/), mixed-precision master
+ * weights, choosing which schedule step the caller is at (the trainer owns the step counter). */
+#ifndef RLVR_OPTIM_H
+#define RLVR_OPTIM_H
+
+#include "common/cfg.h"
+#include "tensor/ts.h"
+
+#include <stdint.h>
+
+/* In the order of the config enum optim.schedule. */
+typedef enum { OPTIM_SCHED_CONSTANT, OPTIM_SCHED_COSINE, OPTIM_SCHED_LINEAR } optim_schedule;
+
+typedef struct optim_opts {
+    double lr;            /* peak learning rate */
+    double beta1, beta2, eps, weight_decay;
+    double grad_clip;     /* max global L2 norm; 0 = no clipping */
+    optim_schedule schedule;
+    int64_t warmup_steps; /* linear warm-up length */
+    int64_t total_steps;  /* step at which cosine/linear decay reaches min_lr */
+    double min_lr;
+} optim_opts;
+
+/* The optim.* settings, checked (a decaying schedule needs total_steps > warmup_steps). Returns 0,
+ * or -1 with err_set naming the key. */
+int optim_opts_from_cfg(const rlvr_config *c, optim_opts *o);
+/* The same checks for options filled by hand. */
+int optim_opts_check(const optim_opts *o);
+
+/* Learning rate of the optimiser step with index `step` (0 for the first one):
+ *   warm-up, step < W:   lr * (step + 1) / W
+ *   constant:            lr
+ *   cosine:              min_lr + (lr - min_lr) * (1 + cos(pi * p)) / 2
+ *   linear:              min_lr + (lr - min_lr) * (1 - p)
+ * with p = (step - W) / (total_steps - W) clamped to [0, 1]. */
+double optim_lr_at(const optim_opts *o, int64_t step);
+
+/* Global L2 norm of the gradients of params (those that have one), as clip_grad_norm_: the norm of
+ * the per-tensor norms, in the gradients' dtype. When max_norm > 0 and the norm is finite, every
+ * gradient is multiplied by min(1, max_norm / (norm + 1e-6)). *norm gets the norm before
+ * clipping (0 when no parameter has a gradient). Returns 0, or -1 with err_set. */
+int optim_clip_grad_norm(ts_tensor *const *params, int n, double max_norm, double *norm);
+
+typedef struct optim optim;
+
+/* AdamW over n parameters (borrowed: they must outlive the optimiser), with names used for the
+ * state ("<name>.exp_avg"). Moments start at zero, with each parameter's dtype and device.
+ * Returns NULL with err_set on bad options, a NULL or duplicate parameter or name. */
+optim *optim_init(ts_tensor *const *params, const char *const *names, int n,
+                  const optim_opts *o);
+void optim_free(optim *o);
+
+typedef struct optim_step_info {
+    double grad_norm; /* before clipping */
+    double lr;        /* the rate applied */
+    int skipped;      /* 1: a gradient was not finite, nothing changed */
+} optim_step_info;
+
+/* One update with learning rate lr: clip (opts.grad_clip), then AdamW on every parameter that
+ * has a gradient (a parameter without one is left alone, as torch does). Gradients are read and,
+ * when clipped, scaled in place; the caller clears them. info may be NULL. Returns 0 (applied or
+ * skipped, see info->skipped), or -1 with err_set. */
+int optim_step(optim *o, double lr, optim_step_info *info);
+
+/* ---- state, for checkpoints ----
+ * Entries, in a fixed order: "step" (n,) i64 on the CPU, the number of updates applied to each
+ * parameter; then for every parameter i "<name_i>.exp_avg" and "<name_i>.exp_avg_sq" (the
+ * parameter's shape, dtype and device). To restore, ts_copy_ saved values into the tensors
+ * optim_state_tensor returns. */
+int optim_state_count(const optim *o);
+const char *optim_state_name(const optim *o, int i);  /* NULL when i is out of range */
+ts_tensor *optim_state_tensor(optim *o, int i);       /* borrowed; NULL when out of range */
+
+#endif
