@@ -181,6 +181,7 @@ ts_tensor *ts_where(const ts_tensor *cond, const ts_tensor *a, const ts_tensor *
 ts_tensor *ts_neg(const ts_tensor *a);
 ts_tensor *ts_abs(const ts_tensor *a);
 ts_tensor *ts_exp(const ts_tensor *a);
+ts_tensor *ts_expm1(const ts_tensor *a); /* exp(a) - 1, accurate near 0 */
 ts_tensor *ts_log(const ts_tensor *a);
 ts_tensor *ts_sqrt(const ts_tensor *a);
 ts_tensor *ts_rsqrt(const ts_tensor *a);

@@ -163,6 +163,7 @@ ts_tensor *ts_where(const ts_tensor *cond, const ts_tensor *a, const ts_tensor *
 UNARY(neg, a->t.neg())
 UNARY(abs, a->t.abs())
 UNARY(exp, a->t.exp())
+UNARY(expm1, a->t.expm1())
 UNARY(log, a->t.log())
 UNARY(sqrt, a->t.sqrt())
 UNARY(rsqrt, a->t.rsqrt())

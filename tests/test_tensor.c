@@ -165,6 +165,11 @@ static void test_elementwise(void) {
     CHECK(values_are(ts_rsqrt(ts_narrow(ts_flatten(p, 0, -1), 0, 1, 3)), (double[]){1, 0.5, 2}, 3));
     CHECK(values_are(ts_exp(p), (double[]){1, exp(1), exp(4), exp(0.25)}, 4));
     CHECK(values_are(ts_log(ts_add_scalar(p, 1)), (double[]){0, log(2), log(5), log(1.25)}, 4));
+    CHECK(values_are(ts_expm1(ts_neg(p)), (double[]){0, exp(-1) - 1, exp(-4) - 1, exp(-0.25) - 1}, 4));
+    double tiny;
+    /* exp(x) - 1 would lose half the digits here; expm1 keeps them all */
+    CHECK(ts_item_f64(ts_expm1(ts_full((int64_t[]){1}, 1, 1e-10, TS_F64, TS_CPU_DEVICE)), &tiny) == 0 &&
+          tiny == expm1(1e-10));
     CHECK(values_are(ts_sin(p), (double[]){0, sin(1), sin(4), sin(0.25)}, 4));
     CHECK(values_are(ts_cos(p), (double[]){1, cos(1), cos(4), cos(0.25)}, 4));
     CHECK(values_are(ts_tanh(a), (double[]){tanh(1), tanh(-2), tanh(3), tanh(4)}, 4));
