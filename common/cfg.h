@@ -24,6 +24,7 @@ typedef struct cfg_strlist {
 /* ---- the settings, one struct per section; fields are named after their keys ---- */
 
 typedef struct cfg_run {
+    char *dir;       /* run directory: resolved config, metrics, checkpoints, rollout log */
     int64_t seed;
     int64_t threads; /* intra-op threads; 0 = libtorch's default */
     int log_level;   /* log_level enum order: debug info warn error quiet */
@@ -98,8 +99,36 @@ typedef struct cfg_data {
     int shuffle;
 } cfg_data;
 
+typedef struct cfg_model {
+    char *path;        /* Hugging Face model directory */
+    int chat_template; /* auto none chatml qwen2 qwen2.5 qwen3 llama3 */
+    int dtype;         /* f32 bf16 */
+    char *device;
+} cfg_model;
+
+typedef struct cfg_train {
+    int64_t steps, prompts_per_step, group_size, epochs, mini_batches, micro_batch_tokens;
+    int64_t save_every, keep_last, eval_every, log_every;
+    int resume;        /* auto never */
+} cfg_train;
+
+typedef struct cfg_sft {
+    int64_t steps, batch_size, warmup_steps, save_every;
+    double lr, min_lr;
+    int mode;          /* both think short */
+} cfg_sft;
+
+typedef struct cfg_eval {
+    int64_t problems, samples;
+    double temperature;
+} cfg_eval;
+
 typedef struct rlvr_config {
     cfg_run run;
+    cfg_model model;
+    cfg_train train;
+    cfg_sft sft;
+    cfg_eval eval;
     cfg_rollout rollout;
     cfg_reward reward;
     cfg_data data;

@@ -6,6 +6,8 @@
     {path, type, offsetof(rlvr_config, field), def, range, choices, help}
 
 const cfg_key cfg_schema[] = {
+    K("run.dir", CFG_STRING, run.dir, "runs/default", NULL, NULL,
+      "Run directory: resolved config, metrics.jsonl, checkpoints, rollout log, eval results."),
     K("run.seed", CFG_INT, run.seed, "1234", "[0,9007199254740991]", NULL,
       "Seed of every random stream of the run (initialisation, data order, sampling)."),
     K("run.threads", CFG_INT, run.threads, "1", "[0,1024]", NULL,
@@ -13,6 +15,65 @@ const cfg_key cfg_schema[] = {
       "fastest for small models, and leaves the other cores to parallel runs."),
     K("run.log_level", CFG_ENUM, run.log_level, "info", NULL, "debug|info|warn|error|quiet",
       "Least severe message printed on stderr."),
+
+    K("model.path", CFG_STRING, model.path, NULL, NULL, NULL,
+      "Hugging Face model directory (config.json, *.safetensors, tokenizer.json, "
+      "tokenizer_config.json) the run starts from."),
+    K("model.chat_template", CFG_ENUM, model.chat_template, "auto", NULL,
+      "auto|none|chatml|qwen2|qwen2.5|qwen3|llama3",
+      "How a prompt becomes tokens: auto recognises tokenizer_config.json's template (none if it "
+      "has none); none uses the prompt text as is."),
+    K("model.dtype", CFG_ENUM, model.dtype, "f32", NULL, "f32|bf16",
+      "Weight dtype in memory (bf16 computes in bf16 on CUDA; the CPU upcasts)."),
+    K("model.device", CFG_STRING, model.device, "cpu", NULL, NULL,
+      "cpu, cuda or cuda:N (under MPI each rank takes the GPU of its node-local rank)."),
+
+    K("train.steps", CFG_INT, train.steps, "100", "[1,inf)", NULL,
+      "RL steps (one rollout batch each) the run ends at, counting resumed steps."),
+    K("train.prompts_per_step", CFG_INT, train.prompts_per_step, "32", "[1,inf)", NULL,
+      "Prompts per step over all ranks (B); each rank samples its share."),
+    K("train.group_size", CFG_INT, train.group_size, "8", "[1,4096]", NULL,
+      "Completions per prompt (G)."),
+    K("train.epochs", CFG_INT, train.epochs, "1", "[1,64]", NULL,
+      "Passes of policy updates over each rollout batch."),
+    K("train.mini_batches", CFG_INT, train.mini_batches, "1", "[1,4096]", NULL,
+      "Optimiser steps per epoch; the batch's groups are split evenly among them."),
+    K("train.micro_batch_tokens", CFG_INT, train.micro_batch_tokens, "0", "[0,inf)", NULL,
+      "Memory knob: padded tokens per forward/backward; 0 = a whole mini-batch at once. Results "
+      "do not depend on it beyond rounding (the loss uses global counts)."),
+    K("train.save_every", CFG_INT, train.save_every, "50", "[0,inf)", NULL,
+      "Checkpoint every N steps (and at the end, and on SIGINT/SIGTERM); 0 = only then."),
+    K("train.keep_last", CFG_INT, train.keep_last, "2", "[1,inf)", NULL,
+      "Checkpoints kept in the run directory."),
+    K("train.eval_every", CFG_INT, train.eval_every, "0", "[0,inf)", NULL,
+      "Evaluate on the test split every N steps; 0 = never during training."),
+    K("train.log_every", CFG_INT, train.log_every, "1", "[1,inf)", NULL,
+      "Print a metrics line every N steps (metrics.jsonl gets every step)."),
+    K("train.resume", CFG_ENUM, train.resume, "auto", NULL, "auto|never",
+      "auto: continue from the newest checkpoint in run.dir if there is one; never: refuse to "
+      "start in a run directory that has checkpoints."),
+
+    K("sft.steps", CFG_INT, sft.steps, "1000", "[1,inf)", NULL, "Supervised steps of `rlvr sft`."),
+    K("sft.batch_size", CFG_INT, sft.batch_size, "64", "[1,inf)", NULL,
+      "Prompt/response pairs per supervised step."),
+    K("sft.lr", CFG_FLOAT, sft.lr, "1e-3", "(0,inf)", NULL,
+      "Peak learning rate of `rlvr sft` (AdamW settings otherwise from optim.*)."),
+    K("sft.min_lr", CFG_FLOAT, sft.min_lr, "0", "[0,inf)", NULL,
+      "Learning rate the SFT cosine schedule decays to."),
+    K("sft.warmup_steps", CFG_INT, sft.warmup_steps, "50", "[0,inf)", NULL,
+      "Linear warm-up steps of `rlvr sft`."),
+    K("sft.save_every", CFG_INT, sft.save_every, "0", "[0,inf)", NULL,
+      "Checkpoint every N SFT steps; 0 = only at the end."),
+    K("sft.mode", CFG_ENUM, sft.mode, "both", NULL, "both|think|short",
+      "Built-in tasks: train on step-by-step (<think>) answers, direct (<short>) ones, or both "
+      "half and half (the Thinkless warm-up)."),
+
+    K("eval.problems", CFG_INT, eval.problems, "200", "[1,inf)", NULL,
+      "Test problems `rlvr eval` (and train.eval_every) scores."),
+    K("eval.samples", CFG_INT, eval.samples, "4", "[1,1024]", NULL,
+      "Samples per problem (n); pass@k is reported for k = 1, 2, 4, ... up to n."),
+    K("eval.temperature", CFG_FLOAT, eval.temperature, "1.0", "[0,100]", NULL,
+      "Sampling temperature of evaluation (0 = greedy)."),
 
     K("rollout.temperature", CFG_FLOAT, rollout.temperature, "1.0", "[0,100]", NULL,
       "Sampling temperature; 0 = greedy. Log-probs for the trainer are always at temperature 1."),
@@ -112,7 +173,7 @@ const cfg_key cfg_schema[] = {
     K("dist.backend", CFG_ENUM, dist.backend, "auto", NULL, "auto|mpi|nccl",
       "Collectives between ranks under mpirun/srun: auto picks nccl when libtorch sees a CUDA "
       "device, else mpi; a plain launch is one process and needs neither."),
-    K("dist.bucket_mb", CFG_FLOAT, dist.bucket_mb, "25", "(0,4096]", NULL,
+    K("dist.bucket_mb", CFG_FLOAT, dist.bucket_mb, "25", "(0,1024]", NULL,
       "Gradients are packed into flat buckets of this many MiB, one collective per bucket."),
     K("dist.timeout_s", CFG_FLOAT, dist.timeout_s, "1800", "(0,86400]", NULL,
       "A collective waiting longer than this ends the run with an error naming it: a rank died "
