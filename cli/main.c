@@ -13,6 +13,9 @@
 int cmd_bench(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_sft(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_init_model(int argc, char **argv);
 int cmd_reward(int argc, char **argv);
@@ -23,11 +26,14 @@ static const cli_command commands[] = {
     {"bench", "measure throughput: `bench rollout` (P x G sampling, time split, GEMM fraction)", cmd_bench},
     {"config", "show the resolved config, list keys, or write the config reference", cmd_config},
     {"doctor", "check the machine: libtorch, devices, BLAS speed, MPI, NCCL, HDF5", cmd_doctor},
+    {"export", "write a checkpoint's model as a Hugging Face directory (safetensors, config, tokenizer)", cmd_export},
     {"generate", "sample a completion for a prompt (chat template, KV cache, temperature/top-k/top-p)", cmd_generate},
     {"init-model", "write a randomly initialised Llama/Qwen2/Qwen3 model directory (HF layout)", cmd_init_model},
     {"reward", "score saved completions (JSON lines on stdin) with the config's reward setup", cmd_reward},
     {"score", "per-token log-probs of {\"ids\"} / {\"text\"} JSON lines under a model", cmd_score},
+    {"sft", "supervised warm-up on prompt/response pairs (loss on response tokens only)", cmd_sft},
     {"tokenize", "encode {\"text\"} / decode {\"ids\"} JSON lines with a model's tokenizer", cmd_tokenize},
+    {"train", "RL training from a config: rollout, rewards, advantages, policy update, checkpoints", cmd_train},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
 

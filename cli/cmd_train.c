@@ -1,0 +1,65 @@
+/* rlvr train / rlvr sft / rlvr export — the trainer's jobs from the command line. */
+#include "cli.h"
+
+#include "common/err.h"
+#include "trainer/state.h"
+#include "trainer/train.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char train_usage[] =
+    "usage: rlvr train CONFIG.json [--set key=value ...]\n\n"
+    "RL from verifiable rewards: each step samples train.group_size completions for each of\n"
+    "train.prompts_per_step prompts, scores them, computes advantages (algo.estimator) and\n"
+    "updates the policy. Writes run.dir/{config.json,metrics.jsonl,rollouts.h5,ckpt-*.h5}.\n"
+    "Resumes from run.dir's newest checkpoint (train.resume=auto). Ctrl-C saves and stops.\n";
+
+static const char sft_usage[] =
+    "usage: rlvr sft CONFIG.json [--set key=value ...]\n\n"
+    "Supervised warm-up on prompt/response pairs (data.*), loss on response tokens only.\n"
+    "Writes checkpoints and the final model as a Hugging Face directory in run.dir/model.\n";
+
+static const char export_usage[] =
+    "usage: rlvr export CHECKPOINT.h5 DIR\n\n"
+    "Writes the checkpoint's model as a Hugging Face directory: config.json,\n"
+    "model.safetensors, generation_config.json and the tokenizer files.\n";
+
+/* Load the config and run a job; unknown arguments are an error. */
+static int run_job(int argc, char **argv, const char *usage, int (*job)(const rlvr_config *)) {
+    if (cli_wants_help(argc, argv)) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    rlvr_config c;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int nrest = 0, status = 1;
+    if (!rest) return cli_fail("out of memory");
+    if (cli_load_config(argc, argv, &c, 1, rest, &nrest)) status = cli_fail(NULL);
+    else if (nrest > 1) {
+        fprintf(stderr, "rlvr: error: unexpected argument '%s'\n%s", rest[1], usage);
+        status = 2;
+    } else status = job(&c) ? cli_fail(NULL) : 0;
+    cfg_free(&c);
+    free(rest);
+    return status;
+}
+
+int cmd_train(int argc, char **argv) { return run_job(argc, argv, train_usage, trainer_rl); }
+
+int cmd_sft(int argc, char **argv) { return run_job(argc, argv, sft_usage, trainer_sft); }
+
+int cmd_export(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        fputs(export_usage, stdout);
+        return 0;
+    }
+    if (argc != 3) {
+        fputs(export_usage, stderr);
+        return 2;
+    }
+    if (trainer_export_checkpoint(argv[1], argv[2])) return cli_fail(NULL);
+    printf("exported %s to %s\n", argv[1], argv[2]);
+    return 0;
+}

@@ -1,0 +1,170 @@
+/* policy — loading the policy a job trains and the run directory it writes; see train.h. */
+#include "train.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "data/data.h"
+#include "trainer/ckpt.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+volatile int trainer_stop_requested;
+
+static void on_signal(int sig) {
+    (void)sig;
+    trainer_stop_requested = 1;
+}
+
+void trainer_catch_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static char *read_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        err_set("cannot open '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        fclose(f);
+        err_set("cannot read '%s'", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* Hash of the fields that decide the shapes and meaning of the weights. */
+static void arch_hash(const model_config *mc, char out[17]) {
+    char buf[512];
+    int n = snprintf(buf, sizeof buf, "%s V%lld D%lld F%lld L%lld H%lld K%lld E%lld tie%d qkvb%d ob%d",
+                     model_arch_name(mc->arch), (long long)mc->vocab_size, (long long)mc->hidden_size,
+                     (long long)mc->intermediate_size, (long long)mc->num_layers,
+                     (long long)mc->num_heads, (long long)mc->num_kv_heads, (long long)mc->head_dim,
+                     mc->tie_word_embeddings, mc->qkv_bias, mc->o_bias);
+    snprintf(out, 17, "%016llx", (unsigned long long)data_fnv1a64(DATA_FNV_OFFSET, buf, (size_t)n));
+}
+
+int trainer_policy_load(trainer_policy *p, const rlvr_config *c, const char *dir) {
+    memset(p, 0, sizeof *p);
+    if (!dir) dir = c->model.path;
+    if (!dir || !dir[0]) return err_set("model.path is not set: the model directory to start from");
+    snprintf(p->dir, sizeof p->dir, "%s", dir);
+    ts_device dev;
+    if (ts_device_parse(c->model.device, &dev)) return err_prefix("model.device");
+    char path[1200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    if (!(p->config_json = read_text(path))) goto fail;
+    if (!(p->m = model_load(dir, dev, c->model.dtype == 1 ? TS_BF16 : TS_F32))) goto fail;
+    if (!(p->tok = tok_load(dir))) goto fail;
+    const model_config *mc = model_get_config(p->m);
+    if (tok_vocab_size(p->tok) > mc->vocab_size) {
+        err_set("%s: the tokenizer has %d tokens, more than the model's vocab_size %lld", dir,
+                tok_vocab_size(p->tok), (long long)mc->vocab_size);
+        goto fail;
+    }
+    for (int i = 0; i < mc->n_eos && p->n_eos < TRAINER_MAX_EOS; i++) p->eos[p->n_eos++] = (int32_t)mc->eos_token_ids[i];
+    int32_t te = tok_eos_id(p->tok);
+    int have = 0;
+    for (int i = 0; i < p->n_eos; i++) have |= p->eos[i] == te;
+    if (te >= 0 && !have && p->n_eos < TRAINER_MAX_EOS) p->eos[p->n_eos++] = te;
+    if (p->n_eos == 0) {
+        err_set("%s: no EOS token in config.json (eos_token_id) or tokenizer_config.json (eos_token)", dir);
+        goto fail;
+    }
+    static const char *const names[] = {"auto", "none", "chatml", "qwen2", "qwen2.5", "qwen3", "llama3"};
+    int t = c->model.chat_template;
+    if (t == 0) {
+        const char *jinja = tok_chat_template(p->tok);
+        if (jinja && jinja[0]) {
+            if (chat_template_detect(&p->tmpl, jinja, NULL)) goto fail;
+            p->use_template = 1;
+        }
+    } else if (t > 1) {
+        if (chat_template_init(&p->tmpl, names[t], p->tok)) goto fail;
+        p->use_template = 1;
+    }
+    arch_hash(mc, p->arch_hash);
+    return 0;
+fail:
+    trainer_policy_free(p);
+    return -1;
+}
+
+void trainer_policy_free(trainer_policy *p) {
+    if (!p) return;
+    model_free(p->m);
+    tok_free(p->tok);
+    if (p->use_template) chat_template_free(&p->tmpl);
+    free(p->config_json);
+    memset(p, 0, sizeof *p);
+}
+
+int trainer_policy_trainable(trainer_policy *p) {
+    for (int i = 0; i < model_num_params(p->m); i++)
+        if (ts_set_requires_grad(model_param(p->m, i, NULL), 1)) return -1;
+    return 0;
+}
+
+int trainer_policy_prompt(const trainer_policy *p, const char *text, tok_ids *out) {
+    out->n = 0;
+    if (!p->use_template) return tok_encode(p->tok, text, strlen(text), 1, out);
+    chat_msg msg = {"user", text};
+    char *rendered = chat_render(&p->tmpl, &msg, 1, 1, 1);
+    if (!rendered) return -1;
+    int rc = tok_encode(p->tok, rendered, strlen(rendered), 0, out);
+    free(rendered);
+    return rc;
+}
+
+static int mkdir_p(const char *path) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *s = buf + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = '\0';
+        if (mkdir(buf, 0755) && errno != EEXIST) return err_set("cannot create '%s': %s", buf, strerror(errno));
+        *s = '/';
+    }
+    if (mkdir(buf, 0755) && errno != EEXIST) return err_set("cannot create '%s': %s", buf, strerror(errno));
+    return 0;
+}
+
+int trainer_run_dir_prepare(const rlvr_config *c, int may_resume) {
+    if (mkdir_p(c->run.dir)) return err_prefix("run.dir");
+    char path[1100];
+    if (!may_resume && ckpt_latest(c->run.dir, path, sizeof path) == 1)
+        return err_set("run.dir '%s' already holds checkpoints (%s) and train.resume is never: choose "
+                       "another run.dir or set train.resume=auto", c->run.dir, path);
+    char *json = cfg_to_json(c);
+    if (!json) return err_set("out of memory");
+    snprintf(path, sizeof path, "%s/config.json", c->run.dir);
+    FILE *f = fopen(path, "w");
+    int ok = f && fputs(json, f) >= 0 && fputc('\n', f) != EOF;
+    if (f && fclose(f)) ok = 0;
+    free(json);
+    return ok ? 0 : err_set("cannot write '%s': %s", path, strerror(errno));
+}
+
+FILE *trainer_run_file(const rlvr_config *c, const char *name) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s", c->run.dir, name);
+    FILE *f = fopen(path, "a");
+    if (!f) err_set("cannot open '%s' for writing: %s", path, strerror(errno));
+    return f;
+}

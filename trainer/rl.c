@@ -1,0 +1,573 @@
+/* rl — `rlvr train`: the RL loop of the GRPO family (docs/ALGORITHMS.md), one step at a time:
+ *
+ *   draw B prompts -> sample G completions each (rollout/, the policy's own weights)
+ *   -> score each group (rewards/) -> advantages (adv.h) -> epochs x mini-batches of updates,
+ *   each accumulated over token-budget micro-batches with the loss normalised by the step's
+ *   global counts (loss.h), so micro-batching changes nothing but rounding
+ *   -> metrics.jsonl, the rollout log, a checkpoint every train.save_every steps.
+ *
+ * The old log-probs of the ratio are the ones the sampler recorded: there is no second copy of
+ * the weights, and the gap between them and the trainer's recomputed log-probs is a metric of
+ * every step. */
+#include "train.h"
+
+#include "adv.h"
+#include "batch.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "loss.h"
+#include "rewards/reward.h"
+#include "rollout/rollout.h"
+#include "rolloutlog.h"
+#include "state.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Everything one step produced, host side. */
+typedef struct step_data {
+    int P, G, n;               /* prompts, group size, n = P * G completions */
+    int64_t *index;            /* (P) dataset index of each prompt */
+    tok_ids *prompt;           /* (P) prompt tokens */
+    rollout_result roll;
+    reward_result *rew;        /* (n) */
+    double *reward, *adv;      /* (n) */
+    unsigned char *correct, *keep, *truncated; /* (n) */
+} step_data;
+
+static void step_data_free(step_data *d) {
+    for (int p = 0; d->prompt && p < d->P; p++) tok_ids_free(&d->prompt[p]);
+    free(d->prompt);
+    free(d->index);
+    rollout_result_free(&d->roll);
+    free(d->rew);
+    free(d->reward);
+    free(d->adv);
+    free(d->correct);
+    free(d->keep);
+    free(d->truncated);
+    memset(d, 0, sizeof *d);
+}
+
+typedef struct rl_job {
+    const rlvr_config *c;
+    trainer_policy pol, ref;   /* ref loaded only when algo.kl.coef > 0 */
+    int have_ref;
+    reward *rw;
+    adv_opts ao;
+    loss_opts lo;
+    optim_opts oo;
+    optim *opt;
+    data_set *ds;
+    data_sampler *smp;
+    rollout_options ro;
+} rl_job;
+
+/* Metrics of one step, written as one JSON line. */
+typedef struct step_metrics {
+    double reward_mean, reward_std, accuracy, len_mean, len_max, truncated, think_ratio, short_ratio;
+    double zero_std_groups, kept;
+    loss_metrics lm;
+    double grad_norm, lr, lp_gap_max, lp_gap_mean;
+    int skipped;
+    double rollout_s, reward_s, train_s, step_s, gen_tok_s, train_tok_s;
+    int64_t gen_tokens, train_tokens;
+} step_metrics;
+
+/* ---- rollout and rewards ---- */
+
+static int draw_and_sample(rl_job *j, int64_t step, step_data *d) {
+    const rlvr_config *c = j->c;
+    d->P = (int)c->train.prompts_per_step;
+    d->G = (int)c->train.group_size;
+    d->n = d->P * d->G;
+    d->index = malloc(sizeof(int64_t) * (size_t)d->P);
+    d->prompt = calloc((size_t)d->P, sizeof(tok_ids));
+    uint64_t *keys = malloc(sizeof(uint64_t) * (size_t)d->P);
+    const int32_t **ids = malloc(sizeof(int32_t *) * (size_t)d->P);
+    int *lens = malloc(sizeof(int) * (size_t)d->P), rc = -1;
+    if (!d->index || !d->prompt || !keys || !ids || !lens) {
+        err_set("out of memory");
+        goto out;
+    }
+    for (int p = 0; p < d->P; p++) {
+        keys[p] = (uint64_t)(j->smp->epoch * j->smp->n + j->smp->pos); /* unique per draw */
+        d->index[p] = data_sampler_next(j->smp);
+        if (trainer_policy_prompt(&j->pol, j->ds->ex[d->index[p]].prompt, &d->prompt[p])) goto out;
+        ids[p] = d->prompt[p].v;
+        lens[p] = d->prompt[p].n;
+    }
+    j->ro.step = (uint64_t)step;
+    rc = rollout_generate(j->pol.m, &j->ro, d->P, ids, lens, keys, d->G, &d->roll);
+out:
+    free(keys);
+    free(ids);
+    free(lens);
+    return rc;
+}
+
+static int score(rl_job *j, step_data *d) {
+    d->rew = calloc((size_t)d->n, sizeof *d->rew);
+    d->reward = malloc(sizeof(double) * (size_t)d->n);
+    d->adv = malloc(sizeof(double) * (size_t)d->n);
+    d->correct = malloc((size_t)d->n);
+    d->keep = malloc((size_t)d->n);
+    d->truncated = malloc((size_t)d->n);
+    reward_input *in = malloc(sizeof *in * (size_t)d->G);
+    int rc = -1;
+    if (!d->rew || !d->reward || !d->adv || !d->correct || !d->keep || !d->truncated || !in) {
+        err_set("out of memory");
+        goto out;
+    }
+    for (int p = 0; p < d->P; p++) {
+        const data_example *e = &j->ds->ex[d->index[p]];
+        for (int g = 0; g < d->G; g++) {
+            const rollout_sample *s = &d->roll.samples[p * d->G + g];
+            in[g] = (reward_input){e->prompt, s->text, e->answer, e->metadata, s->len};
+        }
+        if (reward_score_group(j->rw, in, d->G, d->rew + p * d->G)) goto out;
+    }
+    for (int i = 0; i < d->n; i++) {
+        d->reward[i] = d->rew[i].score;
+        d->correct[i] = (unsigned char)d->rew[i].correct;
+        d->truncated[i] = d->roll.samples[i].finish == ROLLOUT_LENGTH;
+    }
+    rc = adv_compute(&j->ao, d->P, d->G, d->reward, d->correct, d->adv, d->keep);
+out:
+    free(in);
+    return rc;
+}
+
+/* ---- the update ---- */
+
+/* Tensors of one micro-batch (rows[0..n) of the step), built once and reused by every epoch. */
+typedef struct micro {
+    int n;
+    int *rows;
+    int64_t P, Tc;             /* prompt width, completion width */
+    ts_tensor *ids, *mask;     /* (n, P + Tc) */
+    ts_tensor *old_logp, *cmask; /* (n, Tc) f32 */
+    ts_tensor *ref_logp;       /* (n, Tc) or NULL */
+    double *adv;
+    unsigned char *keep, *truncated;
+} micro;
+
+static void micro_free(micro *m) {
+    free(m->rows);
+    free(m->adv);
+    free(m->keep);
+    free(m->truncated);
+    ts_free(m->ids);
+    ts_free(m->mask);
+    ts_free(m->old_logp);
+    ts_free(m->cmask);
+    ts_free(m->ref_logp);
+}
+
+/* The model's log-probs of the completion tokens of m: (n, Tc), optionally entropy. */
+static int completion_logp(model *mod, const micro *m, int entropy_grad, ts_tensor **lp, ts_tensor **ent) {
+    ts_tensor *full, *fent = NULL;
+    if (model_forward_logprobs(mod, m->ids, m->mask, entropy_grad, &full, ent ? &fent : NULL)) return -1;
+    *lp = ts_narrow(full, 1, m->P - 1, m->Tc);
+    if (ent) *ent = ts_narrow(fent, 1, m->P - 1, m->Tc);
+    return *lp && (!ent || *ent) ? 0 : -1;
+}
+
+static int micro_build(rl_job *j, const step_data *d, const int *rows, int n, micro *m) {
+    memset(m, 0, sizeof *m);
+    m->n = n;
+    m->rows = malloc(sizeof(int) * (size_t)n);
+    m->adv = malloc(sizeof(double) * (size_t)n);
+    m->keep = malloc((size_t)n);
+    m->truncated = malloc((size_t)n);
+    trainer_seq *seqs = malloc(sizeof *seqs * (size_t)n);
+    if (!m->rows || !m->adv || !m->keep || !m->truncated || !seqs) {
+        free(seqs);
+        return err_set("out of memory");
+    }
+    int64_t Tc = 0;
+    for (int r = 0; r < n; r++) {
+        const rollout_sample *s = &d->roll.samples[rows[r]];
+        m->rows[r] = rows[r];
+        m->adv[r] = d->adv[rows[r]];
+        m->keep[r] = d->keep[rows[r]];
+        m->truncated[r] = d->truncated[rows[r]];
+        seqs[r] = (trainer_seq){d->prompt[s->prompt].v, d->prompt[s->prompt].n, s->ids, s->len};
+        if (s->len > Tc) Tc = s->len;
+    }
+    float *old = calloc((size_t)(n * Tc), sizeof *old), *cm = calloc((size_t)(n * Tc), sizeof *cm);
+    int rc = -1;
+    if (!old || !cm) {
+        err_set("out of memory");
+        goto out;
+    }
+    for (int r = 0; r < n; r++) {
+        const rollout_sample *s = &d->roll.samples[rows[r]];
+        for (int t = 0; t < s->len; t++) {
+            old[r * Tc + t] = s->logprobs[t];
+            cm[r * Tc + t] = 1;
+        }
+    }
+    if (trainer_pack(seqs, n, &m->ids, &m->mask, &m->P) < 0) goto out;
+    m->Tc = Tc; /* >= 1: the sampler gives every completion at least one token */
+    m->ids = ts_keep(m->ids);
+    m->mask = ts_keep(m->mask);
+    m->old_logp = ts_keep(ts_from_data(old, (int64_t[]){n, Tc}, 2, TS_F32));
+    m->cmask = ts_keep(ts_from_data(cm, (int64_t[]){n, Tc}, 2, TS_F32));
+    if (!m->old_logp || !m->cmask) goto out;
+    if (j->have_ref) {
+        ts_scope_begin();
+        ts_no_grad_begin();
+        ts_tensor *lp;
+        int bad = completion_logp(j->ref.m, m, 0, &lp, NULL);
+        ts_no_grad_end();
+        if (!bad) m->ref_logp = ts_keep(ts_to_dtype(lp, TS_F32));
+        ts_scope_end();
+        if (!m->ref_logp) goto out;
+    }
+    rc = 0;
+out:
+    free(seqs);
+    free(old);
+    free(cm);
+    return rc;
+}
+
+static loss_batch micro_batch(const micro *m, const ts_tensor *lp, const ts_tensor *ent) {
+    return (loss_batch){lp, m->old_logp, m->ref_logp, ent, m->cmask, m->adv, m->keep, m->truncated};
+}
+
+/* Split the rows of groups [g0, g1) into micro-batches of at most micro_batch_tokens padded
+ * tokens (at least one row each). */
+static int plan_micro(rl_job *j, const step_data *d, int g0, int g1, micro **out, int *n_out) {
+    int cap = (g1 - g0) * d->G, n = 0, *rows = malloc(sizeof(int) * (size_t)cap), rc = -1;
+    micro *ms = calloc((size_t)cap, sizeof *ms);
+    if (!rows || !ms) {
+        free(rows);
+        free(ms);
+        return err_set("out of memory");
+    }
+    int64_t budget = j->c->train.micro_batch_tokens;
+    int start = g0 * d->G, end = g1 * d->G;
+    while (start < end) {
+        int stop = start;
+        int64_t pw = 0, cw = 0;
+        while (stop < end) {
+            const rollout_sample *s = &d->roll.samples[stop];
+            int64_t p2 = pw > d->prompt[s->prompt].n ? pw : d->prompt[s->prompt].n;
+            int64_t c2 = cw > s->len ? cw : s->len;
+            if (budget > 0 && stop > start && (stop - start + 1) * (p2 + c2) > budget) break;
+            pw = p2;
+            cw = c2;
+            stop++;
+        }
+        for (int r = start; r < stop; r++) rows[r - start] = r;
+        if (micro_build(j, d, rows, stop - start, &ms[n])) {
+            micro_free(&ms[n]);
+            goto out;
+        }
+        n++;
+        start = stop;
+    }
+    rc = 0;
+out:
+    free(rows);
+    if (rc) {
+        for (int i = 0; i < n; i++) micro_free(&ms[i]);
+        free(ms);
+        return -1;
+    }
+    *out = ms;
+    *n_out = n;
+    return 0;
+}
+
+static void clear_grads(model *m) {
+    for (int i = 0; i < model_num_params(m); i++) ts_grad_clear(model_param(m, i, NULL));
+}
+
+static int update(rl_job *j, const step_data *d, int64_t step, step_metrics *sm) {
+    const rlvr_config *c = j->c;
+    int nmb = (int)c->train.mini_batches, per = d->P / nmb;
+    int need_ent = 1, ent_grad = j->lo.entropy_coef != 0;
+    double lp_gap_sum = 0;
+    for (int mb = 0; mb < nmb; mb++) {
+        micro *ms = NULL;
+        int nm = 0;
+        if (plan_micro(j, d, mb * per, (mb + 1) * per, &ms, &nm)) return -1;
+        loss_counts counts;
+        memset(&counts, 0, sizeof counts);
+        for (int k = 0; k < nm; k++) {
+            loss_batch b = micro_batch(&ms[k], ms[k].old_logp, NULL);
+            if (loss_count(&j->lo, &b, &counts)) goto mb_fail;
+        }
+        for (int64_t ep = 0; ep < c->train.epochs; ep++) {
+            clear_grads(j->pol.m);
+            for (int k = 0; k < nm; k++) {
+                ts_scope_begin();
+                ts_tensor *lp = NULL, *ent = NULL;
+                loss_metrics lm;
+                memset(&lm, 0, sizeof lm);
+                int bad = completion_logp(j->pol.m, &ms[k], ent_grad, &lp, need_ent ? &ent : NULL);
+                if (!bad && ep == 0) { /* trainer vs sampler log-probs on the same weights */
+                    ts_tensor *gap = ts_mul(ts_abs(ts_sub(ts_detach(lp), ms[k].old_logp)), ms[k].cmask);
+                    double mx, sum;
+                    bad = ts_item_f64(ts_max(gap), &mx) || ts_item_f64(ts_sum(gap), &sum);
+                    if (!bad && mx > sm->lp_gap_max) sm->lp_gap_max = mx;
+                    lp_gap_sum += sum;
+                }
+                loss_batch b = micro_batch(&ms[k], lp, ent);
+                ts_tensor *loss = bad ? NULL : loss_compute(&j->lo, &b, &counts, &lm);
+                bad = bad || !loss || ts_backward(loss);
+                ts_scope_end();
+                if (bad) goto mb_fail;
+                if (ep == c->train.epochs - 1) { /* metrics of the last pass */
+                    sm->lm.pg_loss += lm.pg_loss;
+                    sm->lm.kl_loss += lm.kl_loss;
+                    sm->lm.entropy_loss += lm.entropy_loss;
+                    sm->lm.clip_low += lm.clip_low / nmb;
+                    sm->lm.clip_high += lm.clip_high / nmb;
+                    sm->lm.clip_dual += lm.clip_dual / nmb;
+                    sm->lm.ratio_mean += lm.ratio_mean / nmb;
+                    sm->lm.kl_mean += lm.kl_mean / nmb;
+                    sm->lm.entropy_mean += lm.entropy_mean / nmb;
+                }
+                if (ep == 0) sm->train_tokens += ts_numel(ms[k].ids);
+            }
+            optim_step_info info;
+            double lr = optim_lr_at(&j->oo, step);
+            if (optim_step(j->opt, lr, &info)) goto mb_fail;
+            sm->grad_norm = info.grad_norm;
+            sm->lr = lr;
+            sm->skipped += info.skipped;
+            if (info.skipped) log_warn("step %lld: non-finite gradient, update skipped", (long long)step);
+        }
+        for (int k = 0; k < nm; k++) micro_free(&ms[k]);
+        free(ms);
+        continue;
+    mb_fail:
+        for (int k = 0; k < nm; k++) micro_free(&ms[k]);
+        free(ms);
+        clear_grads(j->pol.m);
+        return -1;
+    }
+    clear_grads(j->pol.m);
+    double tokens = 0;
+    for (int i = 0; i < d->n; i++) tokens += d->roll.samples[i].len;
+    sm->lp_gap_mean = tokens > 0 ? lp_gap_sum / tokens : 0;
+    return 0;
+}
+
+/* ---- metrics ---- */
+
+static void step_stats(const step_data *d, step_metrics *sm) {
+    double sum = 0, sq = 0, len = 0, mx = 0, acc = 0, trunc = 0, think = 0, shrt = 0, zero = 0, kept = 0;
+    for (int i = 0; i < d->n; i++) {
+        const rollout_sample *s = &d->roll.samples[i];
+        sum += d->reward[i];
+        sq += d->reward[i] * d->reward[i];
+        len += s->len;
+        if (s->len > mx) mx = s->len;
+        acc += d->correct[i];
+        trunc += s->finish == ROLLOUT_LENGTH;
+        reward_mode mode = reward_thinkless_mode(s->text);
+        think += mode == REWARD_MODE_THINK;
+        shrt += mode == REWARD_MODE_SHORT;
+        kept += d->keep[i];
+    }
+    for (int p = 0; p < d->P; p++) {
+        int same = 1;
+        for (int g = 1; g < d->G; g++) same &= d->reward[p * d->G + g] == d->reward[p * d->G];
+        zero += same;
+    }
+    double n = d->n;
+    sm->reward_mean = sum / n;
+    sm->reward_std = sqrt(fmax(0, sq / n - (sum / n) * (sum / n)));
+    sm->accuracy = acc / n;
+    sm->len_mean = len / n;
+    sm->len_max = mx;
+    sm->truncated = trunc / n;
+    sm->think_ratio = think / n;
+    sm->short_ratio = shrt / n;
+    sm->zero_std_groups = zero / d->P;
+    sm->kept = kept / n;
+    sm->gen_tokens = (int64_t)len;
+}
+
+static void write_metrics(FILE *f, rl_job *j, int64_t step, const step_metrics *m) {
+    fprintf(f,
+            "{\"step\": %lld, \"reward\": %.6f, \"reward_std\": %.6f, \"accuracy\": %.6f, "
+            "\"length\": %.3f, \"length_max\": %.0f, \"truncated\": %.4f, \"think_ratio\": %.4f, "
+            "\"short_ratio\": %.4f, \"zero_std_groups\": %.4f, \"kept\": %.4f, \"pg_loss\": %.6g, "
+            "\"kl\": %.6g, \"entropy\": %.6g, \"clip_low\": %.6f, \"clip_high\": %.6f, "
+            "\"clip_dual\": %.6f, \"ratio\": %.6f, \"grad_norm\": %.6g, \"lr\": %.6g, \"skipped\": %d, "
+            "\"logprob_gap_max\": %.3g, \"logprob_gap_mean\": %.3g, \"gen_tokens\": %lld, "
+            "\"gen_tok_s\": %.1f, \"train_tok_s\": %.1f, \"rollout_s\": %.4f, \"reward_s\": %.4f, "
+            "\"train_s\": %.4f, \"step_s\": %.4f",
+            (long long)step, m->reward_mean, m->reward_std, m->accuracy, m->len_mean, m->len_max,
+            m->truncated, m->think_ratio, m->short_ratio, m->zero_std_groups, m->kept, m->lm.pg_loss,
+            m->lm.kl_mean, m->lm.entropy_mean, m->lm.clip_low, m->lm.clip_high, m->lm.clip_dual,
+            m->lm.ratio_mean, m->grad_norm, m->lr, m->skipped, m->lp_gap_max, m->lp_gap_mean,
+            (long long)m->gen_tokens, m->gen_tok_s, m->train_tok_s, m->rollout_s, m->reward_s,
+            m->train_s, m->step_s);
+    reward_metric rm[REWARD_MAX_METRICS];
+    int n = reward_metrics(j->rw, rm, REWARD_MAX_METRICS);
+    for (int i = 0; i < n; i++) fprintf(f, ", \"%s\": %.6g", rm[i].name, rm[i].value);
+    fputs("}\n", f);
+    fflush(f);
+    reward_metrics_reset(j->rw);
+}
+
+static int log_rollouts(rolloutlog *l, rl_job *j, int64_t step, const step_data *d) {
+    rolloutlog_prompt *lp = malloc(sizeof *lp * (size_t)d->P);
+    rolloutlog_completion *lc = malloc(sizeof *lc * (size_t)d->n);
+    int rc = -1;
+    if (lp && lc) {
+        for (int p = 0; p < d->P; p++) {
+            const data_example *e = &j->ds->ex[d->index[p]];
+            lp[p] = (rolloutlog_prompt){d->index[p], e->prompt, e->answer, d->prompt[p].v, d->prompt[p].n};
+        }
+        for (int i = 0; i < d->n; i++) {
+            const rollout_sample *s = &d->roll.samples[i];
+            lc[i] = (rolloutlog_completion){s->prompt, s->index, s->text, s->ids, s->len,
+                                            rollout_finish_name(s->finish), d->reward[i], d->adv[i],
+                                            d->rew[i].sub, d->rew[i].n_sub};
+        }
+        rc = rolloutlog_append(l, step, lp, d->P, lc, d->n);
+    } else {
+        err_set("out of memory");
+    }
+    free(lp);
+    free(lc);
+    return rc;
+}
+
+/* ---- the job ---- */
+
+static int check_batch(const rlvr_config *c) {
+    if (c->train.prompts_per_step % c->train.mini_batches)
+        return err_set("train.prompts_per_step (%lld) must be a multiple of train.mini_batches (%lld)",
+                       (long long)c->train.prompts_per_step, (long long)c->train.mini_batches);
+    if (c->algo.dynamic_sampling.enabled)
+        return err_set("algo.dynamic_sampling.enabled: dynamic sampling is not wired into `rlvr train` "
+                       "yet; set it to false");
+    return 0;
+}
+
+static int job_init(rl_job *j, const rlvr_config *c) {
+    memset(j, 0, sizeof *j);
+    j->c = c;
+    if (check_batch(c) || adv_opts_from_cfg(c, &j->ao) || loss_opts_from_cfg(c, &j->lo) ||
+        optim_opts_from_cfg(c, &j->oo))
+        return -1;
+    if (j->oo.total_steps == 0) j->oo.total_steps = c->train.steps;
+    if (optim_opts_check(&j->oo)) return -1;
+    if (trainer_run_dir_prepare(c, c->train.resume == 0)) return -1;
+    if (trainer_policy_load(&j->pol, c, NULL) || trainer_policy_trainable(&j->pol)) return -1;
+    if (j->lo.kl_coef > 0) {
+        if (trainer_policy_load(&j->ref, c, NULL)) return -1;
+        j->have_ref = 1;
+    }
+    if (!(j->rw = reward_init(c))) return -1;
+    int np = model_num_params(j->pol.m);
+    ts_tensor **params = malloc(sizeof(ts_tensor *) * (size_t)np);
+    const char **names = malloc(sizeof(char *) * (size_t)np);
+    if (params && names) {
+        for (int i = 0; i < np; i++) params[i] = model_param(j->pol.m, i, &names[i]);
+        j->opt = optim_init(params, names, np, &j->oo);
+    }
+    free(params);
+    free(names);
+    if (!j->opt) return -1;
+    if (!(j->ds = data_open(c, DATA_SPLIT_TRAIN)) || !(j->smp = data_sampler_open(c, j->ds->n))) return -1;
+    rollout_options_from_cfg(c, &j->ro);
+    j->ro.eos_ids = j->pol.eos;
+    j->ro.n_eos = j->pol.n_eos;
+    j->ro.tok = j->pol.tok;
+    j->ro.seed = (uint64_t)c->run.seed;
+    return 0;
+}
+
+static void job_free(rl_job *j) {
+    optim_free(j->opt);
+    reward_free(j->rw);
+    data_sampler_free(j->smp);
+    data_set_free(j->ds);
+    trainer_policy_free(&j->pol);
+    if (j->have_ref) trainer_policy_free(&j->ref);
+}
+
+int trainer_rl(const rlvr_config *c) {
+    rl_job j;
+    FILE *mf = NULL;
+    rolloutlog *rlog = NULL;
+    int rc = -1;
+    int64_t step = 0;
+    if (job_init(&j, c)) goto out;
+    int resumed = trainer_resume(c, &j.pol, j.opt, j.smp, j.ds, &step);
+    if (resumed < 0) goto out;
+    char path[1100];
+    snprintf(path, sizeof path, "%s/rollouts.h5", c->run.dir);
+    if (!(rlog = rolloutlog_open(path, resumed ? step + 1 : 0))) goto out;
+    if (!(mf = trainer_run_file(c, "metrics.jsonl"))) goto out;
+    if (step >= c->train.steps) {
+        err_set("run.dir '%s' is already at step %lld of train.steps %lld: nothing to do (raise "
+                "train.steps to continue, or use another run.dir)", c->run.dir, (long long)step,
+                (long long)c->train.steps);
+        goto out;
+    }
+    trainer_catch_signals();
+    log_info("train: %s, %lld x %lld completions per step, steps %lld..%lld, run.dir %s", j.ds->name,
+             (long long)c->train.prompts_per_step, (long long)c->train.group_size, (long long)step + 1,
+             (long long)c->train.steps, c->run.dir);
+    while (step < c->train.steps && !trainer_stop_requested) {
+        step_data d;
+        step_metrics sm;
+        memset(&d, 0, sizeof d);
+        memset(&sm, 0, sizeof sm);
+        double t0 = log_now();
+        int bad = draw_and_sample(&j, step, &d);
+        double t1 = log_now();
+        bad = bad || score(&j, &d);
+        double t2 = log_now();
+        bad = bad || update(&j, &d, step, &sm);
+        double t3 = log_now();
+        if (!bad) {
+            step++;
+            step_stats(&d, &sm);
+            sm.rollout_s = t1 - t0;
+            sm.reward_s = t2 - t1;
+            sm.train_s = t3 - t2;
+            sm.gen_tok_s = (double)sm.gen_tokens / sm.rollout_s;
+            sm.train_tok_s = (double)sm.train_tokens * c->train.epochs / sm.train_s;
+            bad = log_rollouts(rlog, &j, step, &d);
+            sm.step_s = log_now() - t0;
+            write_metrics(mf, &j, step, &sm);
+            if (step % c->train.log_every == 0 || step == c->train.steps)
+                log_info("step %lld/%lld reward %.3f acc %.3f len %.1f think %.2f gap %.1e grad %.3f "
+                         "%.2fs (rollout %.2f reward %.2f train %.2f)",
+                         (long long)step, (long long)c->train.steps, sm.reward_mean, sm.accuracy,
+                         sm.len_mean, sm.think_ratio, sm.lp_gap_max, sm.grad_norm, sm.step_s,
+                         sm.rollout_s, sm.reward_s, sm.train_s);
+        }
+        step_data_free(&d);
+        if (bad) goto out;
+        if (c->train.save_every && step % c->train.save_every == 0 && step < c->train.steps &&
+            trainer_save(c, &j.pol, j.opt, j.smp, j.ds, step, (int)c->train.keep_last))
+            goto out;
+    }
+    if (trainer_stop_requested) log_warn("stopping at step %lld on a signal", (long long)step);
+    if (trainer_save(c, &j.pol, j.opt, j.smp, j.ds, step, (int)c->train.keep_last)) goto out;
+    if (!trainer_stop_requested) {
+        snprintf(path, sizeof path, "%s/model", c->run.dir);
+        if (trainer_export_policy(&j.pol, path)) goto out;
+        log_info("train: model written to %s", path);
+    }
+    rc = 0;
+out:
+    if (mf) fclose(mf);
+    if (rolloutlog_close(rlog) && rc == 0) rc = -1;
+    job_free(&j);
+    return rc;
+}

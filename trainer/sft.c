@@ -1,0 +1,164 @@
+/* sft — `rlvr sft`: supervised warm-up on prompt/response pairs, the cold start Thinkless and
+ * "Warm Up Before You Train" use before RL. The loss is the mean negative log-likelihood of the
+ * response tokens (and the EOS that ends them) over the batch; prompt tokens carry no loss.
+ * Built-in tasks offer each problem in <think> and <short> form; sft.mode picks one or both
+ * (each example's form then drawn by a counter-based coin, so the mix is half and half). */
+#include "train.h"
+
+#include "batch.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/rng.h"
+#include "state.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct sft_row {
+    tok_ids prompt, resp;
+} sft_row;
+
+/* Tokens of example i: the prompt as the policy renders it; the response, then EOS. */
+static int make_row(const trainer_policy *p, const rlvr_config *c, const data_example *e,
+                    uint64_t draw, sft_row *row) {
+    const char *resp = e->response;
+    int mode = c->sft.mode; /* both think short */
+    if (mode == 2 || (mode == 0 && e->response_short && (rng_uniform(c->run.seed, 0x5f7, draw, 0, 0) < 0.5)))
+        resp = e->response_short ? e->response_short : NULL;
+    if (!resp)
+        return err_set("example %lld of the training set has no %s response: SFT needs targets "
+                       "(data.fields.response for JSONL)", (long long)draw,
+                       mode == 2 ? "<short>" : "");
+    if (trainer_policy_prompt(p, e->prompt, &row->prompt)) return -1;
+    row->resp.n = 0;
+    if (tok_encode(p->tok, resp, strlen(resp), 0, &row->resp) || tok_ids_push(&row->resp, p->eos[0]))
+        return -1;
+    return 0;
+}
+
+/* One optimiser step on a batch; *loss and *tokens get the mean NLL and the response tokens. */
+static int sft_step(trainer_policy *p, optim *o, double lr, sft_row *rows, int n, double *loss,
+                    int64_t *tokens, optim_step_info *info) {
+    trainer_seq *seqs = malloc(sizeof *seqs * (size_t)n);
+    if (!seqs) return err_set("out of memory");
+    for (int i = 0; i < n; i++)
+        seqs[i] = (trainer_seq){rows[i].prompt.v, rows[i].prompt.n, rows[i].resp.v, rows[i].resp.n};
+    int rc = -1;
+    ts_scope_begin();
+    ts_tensor *ids, *mask, *lp;
+    int64_t P, T = trainer_pack(seqs, n, &ids, &mask, &P);
+    float *w = T > 0 ? calloc((size_t)(n * (T - 1)), sizeof *w) : NULL;
+    if (!w) goto out;
+    int64_t count = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < seqs[i].rlen; j++, count++) w[i * (T - 1) + P - 1 + j] = 1;
+    ts_tensor *wt = ts_from_data(w, (int64_t[]){n, T - 1}, 2, TS_F32);
+    free(w);
+    if (model_forward_logprobs(p->m, ids, mask, 0, &lp, NULL)) goto out;
+    ts_tensor *l = ts_div_scalar(ts_neg(ts_sum(ts_mul(lp, wt))), (double)count);
+    if (!l || ts_backward(l) || ts_item_f64(l, loss)) goto out;
+    *tokens = count;
+    rc = optim_step(o, lr, info);
+out:
+    ts_scope_end();
+    for (int i = 0; i < model_num_params(p->m); i++) ts_grad_clear(model_param(p->m, i, NULL));
+    free(seqs);
+    return rc;
+}
+
+int trainer_sft(const rlvr_config *c) {
+    trainer_policy p;
+    data_set *ds = NULL;
+    data_sampler *smp = NULL;
+    optim *o = NULL;
+    FILE *mf = NULL;
+    sft_row *rows = NULL;
+    int rc = -1, n_rows = (int)c->sft.batch_size;
+    if (trainer_run_dir_prepare(c, c->train.resume == 0)) return -1;
+    if (trainer_policy_load(&p, c, NULL)) return -1;
+    if (trainer_policy_trainable(&p)) goto out;
+    optim_opts oo;
+    if (optim_opts_from_cfg(c, &oo)) goto out;
+    oo.lr = c->sft.lr;
+    oo.min_lr = c->sft.min_lr;
+    oo.warmup_steps = c->sft.warmup_steps;
+    oo.total_steps = c->sft.steps;
+    oo.schedule = OPTIM_SCHED_COSINE;
+    if (optim_opts_check(&oo)) goto out;
+    int np = model_num_params(p.m);
+    ts_tensor **params = malloc(sizeof(ts_tensor *) * (size_t)np);
+    const char **names = malloc(sizeof(char *) * (size_t)np);
+    if (params && names) {
+        for (int i = 0; i < np; i++) params[i] = model_param(p.m, i, &names[i]);
+        o = optim_init(params, names, np, &oo);
+    }
+    free(params);
+    free(names);
+    if (!o) goto out;
+    if (!(ds = data_open(c, DATA_SPLIT_TRAIN)) || !(smp = data_sampler_open(c, ds->n))) goto out;
+    int64_t step = 0;
+    if (trainer_resume(c, &p, o, smp, ds, &step) < 0) goto out;
+    if (!(mf = trainer_run_file(c, "metrics.jsonl"))) goto out;
+    rows = calloc((size_t)n_rows, sizeof *rows);
+    if (!rows) goto out;
+    trainer_catch_signals();
+    log_info("sft: %s, %lld examples, %lld steps of %d, lr %g -> %g", ds->name, (long long)ds->n,
+             (long long)c->sft.steps, n_rows, oo.lr, oo.min_lr);
+    log_progress prog;
+    log_progress_begin(&prog, "sft", c->sft.steps - step, "steps");
+    double t_start = log_now(), ema = NAN;
+    while (step < c->sft.steps && !trainer_stop_requested) {
+        double t0 = log_now();
+        for (int i = 0; i < n_rows; i++) {
+            uint64_t draw = (uint64_t)(smp->epoch * ds->n + smp->pos);
+            int64_t idx = data_sampler_next(smp);
+            if (make_row(&p, c, &ds->ex[idx], draw, &rows[i])) goto out_loop;
+        }
+        double loss, lr = optim_lr_at(&oo, step);
+        int64_t tokens = 0;
+        optim_step_info info;
+        if (sft_step(&p, o, lr, rows, n_rows, &loss, &tokens, &info)) goto out_loop;
+        if (info.skipped) log_warn("sft step %lld: non-finite gradient, update skipped", (long long)step);
+        step++;
+        ema = isnan(ema) ? loss : 0.95 * ema + 0.05 * loss;
+        double dt = log_now() - t0;
+        fprintf(mf, "{\"step\": %lld, \"loss\": %.6f, \"lr\": %.6g, \"grad_norm\": %.6g, \"skipped\": %d, "
+                    "\"tokens\": %lld, \"tokens_per_s\": %.1f, \"step_s\": %.4f}\n",
+                (long long)step, loss, lr, info.grad_norm, info.skipped, (long long)tokens,
+                (double)tokens / dt, dt);
+        if (step % c->train.log_every == 0) {
+            fflush(mf);
+            log_progress_add(&prog, c->train.log_every);
+            log_debug("sft step %lld loss %.4f (ema %.4f) lr %.3g grad %.3g", (long long)step, loss, ema, lr,
+                      info.grad_norm);
+        }
+        if (c->sft.save_every && step % c->sft.save_every == 0 &&
+            trainer_save(c, &p, o, smp, ds, step, (int)c->train.keep_last))
+            goto out_loop;
+    }
+    log_progress_end(&prog);
+    log_info("sft: %lld steps, loss (ema) %.4f, %.1f s", (long long)step, ema, log_now() - t_start);
+    if (trainer_save(c, &p, o, smp, ds, step, (int)c->train.keep_last)) goto out_loop;
+    if (!trainer_stop_requested) {
+        char dir[1100];
+        snprintf(dir, sizeof dir, "%s/model", c->run.dir);
+        if (trainer_export_policy(&p, dir)) goto out_loop;
+        log_info("sft: model written to %s", dir);
+    }
+    rc = 0;
+out_loop:
+    for (int i = 0; i < n_rows; i++) {
+        tok_ids_free(&rows[i].prompt);
+        tok_ids_free(&rows[i].resp);
+    }
+out:
+    free(rows);
+    if (mf) fclose(mf);
+    optim_free(o);
+    data_sampler_free(smp);
+    data_set_free(ds);
+    trainer_policy_free(&p);
+    return rc;
+}

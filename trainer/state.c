@@ -1,0 +1,214 @@
+/* state — what a job saves and restores: the trainer's side of checkpoints (which items, under
+ * which names), resuming, and exporting a model as a Hugging Face directory. The file format is
+ * ckpt.h's. Layout of one checkpoint:
+ *   model/<HF name>          every parameter, in its dtype
+ *   optim/<state name>       AdamW state (optim.h names: step, <name>.exp_avg, <name>.exp_avg_sq)
+ *   data/cursor              the training sampler's cursor (epoch, position)
+ *   config                   the resolved run config (JSON)
+ *   model/config.json        the model directory's config.json text
+ *   tokenizer/tokenizer.json, tokenizer/tokenizer_config.json   for export
+ *   data_checksums/<name>    the training set's checksum */
+#include "state.h"
+
+#include "common/err.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) buf[n] = '\0';
+    else {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
+/* FNV-1a of the resolved config text, as hex. */
+static void config_hash(const rlvr_config *c, char out[17]) {
+    char *json = cfg_to_json(c);
+    uint64_t h = json ? data_fnv1a64(DATA_FNV_OFFSET, json, strlen(json)) : 0;
+    free(json);
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+int trainer_save(const rlvr_config *c, const trainer_policy *p, optim *o, const data_sampler *s,
+                 const data_set *ds, int64_t step, int keep_last) {
+    char chash[17];
+    config_hash(c, chash);
+    ckpt_meta meta = {step, p->arch_hash, chash};
+    ckpt_writer *w = ckpt_writer_open(c->run.dir, &meta);
+    if (!w) return -1;
+    int rc = -1;
+    char path[512];
+    for (int i = 0; i < model_num_params(p->m); i++) {
+        const char *name;
+        ts_tensor *t = model_param(p->m, i, &name);
+        snprintf(path, sizeof path, "model/%s", name);
+        if (ckpt_put_tensor(w, path, t)) goto out;
+    }
+    for (int i = 0; o && i < optim_state_count(o); i++) {
+        snprintf(path, sizeof path, "optim/%s", optim_state_name(o, i));
+        if (ckpt_put_tensor(w, path, optim_state_tensor(o, i))) goto out;
+    }
+    uint8_t cur[DATA_CURSOR_BYTES];
+    data_sampler_save(s, cur);
+    char *json = cfg_to_json(c);
+    int bad = !json || ckpt_put_bytes(w, "data/cursor", cur, sizeof cur) ||
+              ckpt_put_string(w, "config", json) ||
+              ckpt_put_string(w, "model/config.json", p->config_json) ||
+              ckpt_put_checksum(w, ds->name, ds->checksum);
+    free(json);
+    if (bad) goto out;
+    static const char *const tok_files[] = {"tokenizer.json", "tokenizer_config.json"};
+    for (int i = 0; i < 2; i++) {
+        char src[1200];
+        snprintf(src, sizeof src, "%s/%s", p->dir, tok_files[i]);
+        char *text = slurp(src);
+        if (!text) continue; /* a gzipped tokenizer.json is exported from its model dir by hand */
+        snprintf(path, sizeof path, "tokenizer/%s", tok_files[i]);
+        int r = ckpt_put_string(w, path, text);
+        free(text);
+        if (r) goto out;
+    }
+    char done[1100];
+    if (ckpt_writer_commit(w, keep_last, done, sizeof done)) goto out;
+    log_info("checkpoint %s", done);
+    rc = 0;
+out:
+    ckpt_writer_free(w);
+    return rc;
+}
+
+int trainer_resume(const rlvr_config *c, trainer_policy *p, optim *o, data_sampler *s,
+                   const data_set *ds, int64_t *step) {
+    char path[1100];
+    int found = ckpt_latest(c->run.dir, path, sizeof path);
+    if (found <= 0) return found;
+    ckpt_reader *r = ckpt_open(path, p->arch_hash);
+    if (!r) return -1;
+    int rc = -1, n = model_num_params(p->m);
+    const char **names = malloc(sizeof(char *) * (size_t)(n + 1));
+    ts_tensor **dst = malloc(sizeof(ts_tensor *) * (size_t)(n + 1));
+    uint8_t *cur = NULL;
+    size_t cur_len = 0;
+    uint64_t sum = 0;
+    if (!names || !dst) {
+        err_set("out of memory");
+        goto out;
+    }
+    if (ckpt_get_checksum(r, ds->name, &sum)) goto out;
+    if (sum != ds->checksum) {
+        err_set("%s: the training data '%s' changed since this checkpoint was written (checksum "
+                "%016llx, now %016llx); resume with the same data or start a new run.dir",
+                path, ds->name, (unsigned long long)sum, (unsigned long long)ds->checksum);
+        goto out;
+    }
+    for (int i = 0; i < n; i++) dst[i] = model_param(p->m, i, &names[i]);
+    if (ckpt_load_tensors(r, "model", names, dst, n)) goto out;
+    if (o) {
+        int k = optim_state_count(o);
+        for (int i = 0; i < k; i++) {
+            char item[512];
+            snprintf(item, sizeof item, "optim/%s", optim_state_name(o, i));
+            if (ckpt_get_tensor(r, item, optim_state_tensor(o, i))) goto out;
+        }
+    }
+    if (ckpt_get_bytes(r, "data/cursor", &cur, &cur_len) || data_sampler_restore(s, cur, cur_len))
+        goto out;
+    *step = ckpt_step(r);
+    char chash[17];
+    config_hash(c, chash);
+    if (strcmp(chash, ckpt_config_hash(r)))
+        log_warn("resuming %s with a config that differs from the one it was written with "
+                 "(compare %s/config.json with the checkpoint's 'config' item)", path, c->run.dir);
+    log_info("resumed from %s at step %lld", path, (long long)*step);
+    rc = 1;
+out:
+    if (rc < 0) err_prefix("resume from %s", path);
+    free(names);
+    free(dst);
+    free(cur);
+    ckpt_close(r);
+    return rc;
+}
+
+static int write_text(const char *dir, const char *name, const char *text) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    int ok = f && fputs(text, f) >= 0;
+    if (f && fclose(f)) ok = 0;
+    return ok ? 0 : err_set("cannot write '%s': %s", path, strerror(errno));
+}
+
+int trainer_export_policy(const trainer_policy *p, const char *dir) {
+    if (mkdir(dir, 0755) && errno != EEXIST) return err_set("cannot create '%s': %s", dir, strerror(errno));
+    if (model_save(p->m, dir, model_dtype(p->m), (size_t)5 << 30)) return -1;
+    static const char *const tok_files[] = {"tokenizer.json", "tokenizer_config.json"};
+    for (int i = 0; i < 2; i++) {
+        char src[1200];
+        snprintf(src, sizeof src, "%s/%s", p->dir, tok_files[i]);
+        char *text = slurp(src);
+        if (!text) {
+            if (i == 0) return err_set("cannot read '%s' to export it", src);
+            continue;
+        }
+        int rc = write_text(dir, tok_files[i], text);
+        free(text);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+int trainer_export_checkpoint(const char *ckpt_path, const char *dir) {
+    ckpt_reader *r = ckpt_open(ckpt_path, NULL);
+    if (!r) return -1;
+    int rc = -1, n = 0;
+    model *m = NULL;
+    const char **names = NULL;
+    ts_tensor **dst = NULL;
+    char *cfg = ckpt_get_string(r, "model/config.json"), *tj = NULL, *tc = NULL;
+    model_config mc;
+    if (!cfg || model_config_parse(cfg, strlen(cfg), "checkpoint model/config.json", &mc)) goto out;
+    if (!(m = model_init_random(&mc, 0, 0.02))) goto out;
+    n = model_num_params(m);
+    names = malloc(sizeof(char *) * (size_t)n);
+    dst = malloc(sizeof(ts_tensor *) * (size_t)n);
+    if (!names || !dst) {
+        err_set("out of memory");
+        goto out;
+    }
+    for (int i = 0; i < n; i++) dst[i] = model_param(m, i, &names[i]);
+    if (ckpt_load_tensors(r, "model", names, dst, n)) goto out;
+    if (!(tj = ckpt_get_string(r, "tokenizer/tokenizer.json"))) goto out;
+    tc = ckpt_has(r, "tokenizer/tokenizer_config.json") ? ckpt_get_string(r, "tokenizer/tokenizer_config.json") : NULL;
+    if (mkdir(dir, 0755) && errno != EEXIST) {
+        err_set("cannot create '%s': %s", dir, strerror(errno));
+        goto out;
+    }
+    if (model_save(m, dir, TS_F32, (size_t)5 << 30) || write_text(dir, "config.json", cfg) ||
+        write_text(dir, "tokenizer.json", tj) || (tc && write_text(dir, "tokenizer_config.json", tc)))
+        goto out;
+    rc = 0;
+out:
+    if (rc) err_prefix("export %s", ckpt_path);
+    free(cfg);
+    free(tj);
+    free(tc);
+    free(names);
+    free(dst);
+    model_free(m);
+    ckpt_close(r);
+    return rc;
+}

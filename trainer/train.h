@@ -1,0 +1,61 @@
+/* train — the jobs of the trainer: the policy it trains (model, tokenizer, prompt format), the RL
+ * loop of `rlvr train`, the supervised warm-up of `rlvr sft`, evaluation, and the run directory.
+ *
+ * A job reads everything from the resolved config, writes into run.dir, and returns 0 or -1
+ * with err_set; only cli/ turns that into an exit status. SIGINT and SIGTERM make a running job
+ * save a checkpoint at the end of the current step and return normally.
+ * Deliberately not here: the maths of advantages and losses (adv.h, loss.h), the checkpoint file
+ * format (ckpt.h), sampling (rollout/), verifiers (rewards/). */
+#ifndef RLVR_TRAIN_H
+#define RLVR_TRAIN_H
+
+#include "common/cfg.h"
+#include "model/chat.h"
+#include "model/model.h"
+#include "model/tokenizer.h"
+
+#include <stdio.h>
+
+#define TRAINER_MAX_EOS 8
+
+/* The model with what turns text into its input and its output back into text. */
+typedef struct trainer_policy {
+    model *m;
+    tok_tokenizer *tok;
+    int use_template;          /* 0: prompt text as is */
+    chat_template tmpl;
+    int32_t eos[TRAINER_MAX_EOS]; /* generation ends on any of these (config + tokenizer EOS) */
+    int n_eos;
+    char arch_hash[17];        /* hex FNV-1a of the architecture fields of config.json */
+    char *config_json;         /* the model directory's config.json text */
+    char dir[1024];
+} trainer_policy;
+
+/* Load model.path (or `dir` when non-NULL) on model.device in model.dtype. */
+int trainer_policy_load(trainer_policy *p, const rlvr_config *c, const char *dir);
+void trainer_policy_free(trainer_policy *p);
+/* Make every parameter a leaf that requires grad (the policy being trained; a frozen reference
+ * stays without). */
+int trainer_policy_trainable(trainer_policy *p);
+/* Prompt text to token ids: the chat template's user turn with the generation prompt, or the
+ * text itself. */
+int trainer_policy_prompt(const trainer_policy *p, const char *text, tok_ids *out);
+
+/* Create run.dir (and parents), write the resolved config there as config.json. Refuses a
+ * directory that holds checkpoints when resuming is off. */
+int trainer_run_dir_prepare(const rlvr_config *c, int may_resume);
+/* Open run.dir/name for appending; NULL with err_set. */
+FILE *trainer_run_file(const rlvr_config *c, const char *name);
+
+/* Set by SIGINT/SIGTERM once trainer_catch_signals() is installed. */
+extern volatile int trainer_stop_requested;
+void trainer_catch_signals(void);
+
+/* `rlvr sft`: supervised warm-up on prompt/response pairs, loss on response tokens only; writes
+ * checkpoints and, at the end, the model as a Hugging Face directory in run.dir/model. */
+int trainer_sft(const rlvr_config *c);
+
+/* `rlvr train`: the RL loop; resumes from run.dir's newest checkpoint when train.resume is auto. */
+int trainer_rl(const rlvr_config *c);
+
+#endif
