@@ -21,6 +21,13 @@ static const char sft_usage[] =
     "Supervised warm-up on prompt/response pairs (data.*), loss on response tokens only.\n"
     "Writes checkpoints and the final model as a Hugging Face directory in run.dir/model.\n";
 
+static const char eval_usage[] =
+    "usage: rlvr eval CONFIG.json [--set key=value ...] [--out FILE]\n\n"
+    "Samples eval.samples completions for each of the first eval.problems test problems with\n"
+    "model.path, scores them with the config's verifier and prints JSON: accuracy, unbiased\n"
+    "pass@k for k = 1, 2, 4, ... n, mean length and Thinkless mode ratios, overall and per\n"
+    "difficulty. --out also writes it to FILE.\n";
+
 static const char export_usage[] =
     "usage: rlvr export CHECKPOINT.h5 DIR\n\n"
     "Writes the checkpoint's model as a Hugging Face directory: config.json,\n"
@@ -49,6 +56,36 @@ static int run_job(int argc, char **argv, const char *usage, int (*job)(const rl
 int cmd_train(int argc, char **argv) { return run_job(argc, argv, train_usage, trainer_rl); }
 
 int cmd_sft(int argc, char **argv) { return run_job(argc, argv, sft_usage, trainer_sft); }
+
+int cmd_eval(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        fputs(eval_usage, stdout);
+        return 0;
+    }
+    rlvr_config c;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int nrest = 0, status = 1;
+    const char *out = NULL;
+    if (!rest) return cli_fail("out of memory");
+    if (cli_load_config(argc, argv, &c, 1, rest, &nrest)) {
+        status = cli_fail(NULL);
+        goto done;
+    }
+    for (int i = 1; i < nrest; i++) {
+        if (!strcmp(rest[i], "--out") && i + 1 < nrest) {
+            out = rest[++i];
+        } else {
+            fprintf(stderr, "rlvr: error: unexpected argument '%s'\n%s", rest[i], eval_usage);
+            status = 2;
+            goto done;
+        }
+    }
+    status = trainer_eval_job(&c, out) ? cli_fail(NULL) : 0;
+done:
+    cfg_free(&c);
+    free(rest);
+    return status;
+}
 
 int cmd_export(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {

@@ -13,6 +13,7 @@
 int cmd_bench(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_sft(int argc, char **argv);
 int cmd_train(int argc, char **argv);
@@ -26,6 +27,7 @@ static const cli_command commands[] = {
     {"bench", "measure throughput: `bench rollout` (P x G sampling, time split, GEMM fraction)", cmd_bench},
     {"config", "show the resolved config, list keys, or write the config reference", cmd_config},
     {"doctor", "check the machine: libtorch, devices, BLAS speed, MPI, NCCL, HDF5", cmd_doctor},
+    {"eval", "n samples per test problem: accuracy, unbiased pass@k, length, mode ratios (JSON)", cmd_eval},
     {"export", "write a checkpoint's model as a Hugging Face directory (safetensors, config, tokenizer)", cmd_export},
     {"generate", "sample a completion for a prompt (chat template, KV cache, temperature/top-k/top-p)", cmd_generate},
     {"init-model", "write a randomly initialised Llama/Qwen2/Qwen3 model directory (HF layout)", cmd_init_model},

@@ -58,4 +58,12 @@ int trainer_sft(const rlvr_config *c);
 /* `rlvr train`: the RL loop; resumes from run.dir's newest checkpoint when train.resume is auto. */
 int trainer_rl(const rlvr_config *c);
 
+/* Evaluate p on the test split (eval.*) with the verifiers of rw: a JSON report (caller frees),
+ * or NULL with err_set. */
+struct reward;
+char *trainer_eval(const rlvr_config *c, trainer_policy *p, struct reward *rw);
+/* `rlvr eval`: load model.path, evaluate, print the report and write it to out_path (if not
+ * NULL). */
+int trainer_eval_job(const rlvr_config *c, const char *out_path);
+
 #endif
