@@ -260,4 +260,5 @@ void reward_metrics_reset(reward *r) {
     r->scored = r->plugin_failures = r->no_answer = 0;
     r->score_sum = 0;
     r->nacc = 0;
+    memset(r->acc, 0, sizeof r->acc); /* a name added again starts from zero */
 }

@@ -69,6 +69,11 @@ static void test_defaults_score_math_accuracy(void) {
     reward_metrics_reset(r);
     nm = reward_metrics(r, m, REWARD_MAX_METRICS);
     CHECK(nm >= 1 && m[0].value == 0);
+    /* after a reset, a sub-score's mean covers only what was scored since */
+    score(r, "So \\boxed{3}.", "0.5", -1);
+    nm = reward_metrics(r, m, REWARD_MAX_METRICS);
+    for (int i = 0; i < nm; i++)
+        if (!strcmp(m[i].name, "reward/accuracy")) CHECK_CLOSE(m[i].value, 0.0, 0, 0);
     reward_free(r);
     reward_free(NULL);
     cfg_free(&c);

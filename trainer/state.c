@@ -5,7 +5,7 @@
  *   optim/<state name>       AdamW state (optim.h names: step, <name>.exp_avg, <name>.exp_avg_sq)
  *   data/cursor              the training sampler's cursor (epoch, position)
  *   config                   the resolved run config (JSON)
- *   model/config.json        the model directory's config.json text
+ *   model_config.json        the model directory's config.json text
  *   tokenizer/tokenizer.json, tokenizer/tokenizer_config.json   for export
  *   data_checksums/<name>    the training set's checksum */
 #include "state.h"
@@ -66,7 +66,7 @@ int trainer_save(const rlvr_config *c, const trainer_policy *p, optim *o, const 
     char *json = cfg_to_json(c);
     int bad = !json || ckpt_put_bytes(w, "data/cursor", cur, sizeof cur) ||
               ckpt_put_string(w, "config", json) ||
-              ckpt_put_string(w, "model/config.json", p->config_json) ||
+              ckpt_put_string(w, "model_config.json", p->config_json) ||
               ckpt_put_checksum(w, ds->name, ds->checksum);
     free(json);
     if (bad) goto out;
@@ -178,7 +178,7 @@ int trainer_export_checkpoint(const char *ckpt_path, const char *dir) {
     model *m = NULL;
     const char **names = NULL;
     ts_tensor **dst = NULL;
-    char *cfg = ckpt_get_string(r, "model/config.json"), *tj = NULL, *tc = NULL;
+    char *cfg = ckpt_get_string(r, "model_config.json"), *tj = NULL, *tc = NULL;
     model_config mc;
     if (!cfg || model_config_parse(cfg, strlen(cfg), "checkpoint model/config.json", &mc)) goto out;
     if (!(m = model_init_random(&mc, 0, 0.02))) goto out;
