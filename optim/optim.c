@@ -54,7 +54,9 @@ int optim_opts_from_cfg(const rlvr_config *c, optim_opts *o) {
     o->warmup_steps = k->warmup_steps;
     o->total_steps = k->total_steps;
     o->min_lr = k->min_lr;
-    return optim_opts_check(o);
+    optim_opts resolved = *o; /* 0 stands for the run's step count, known to the caller */
+    if (resolved.total_steps == 0) resolved.total_steps = resolved.warmup_steps + 1;
+    return optim_opts_check(&resolved);
 }
 
 double optim_lr_at(const optim_opts *o, int64_t step) {

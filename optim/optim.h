@@ -31,8 +31,9 @@ typedef struct optim_opts {
     double min_lr;
 } optim_opts;
 
-/* The optim.* settings, checked (a decaying schedule needs total_steps > warmup_steps). Returns 0,
- * or -1 with err_set naming the key. */
+/* The optim.* settings, checked, except that total_steps 0 is left for the caller to replace with
+ * the run's step count before optim_opts_check (a decaying schedule needs total_steps >
+ * warmup_steps). Returns 0, or -1 with err_set naming the key. */
 int optim_opts_from_cfg(const rlvr_config *c, optim_opts *o);
 /* The same checks for options filled by hand. */
 int optim_opts_check(const optim_opts *o);

@@ -329,7 +329,11 @@ static void test_config_and_errors(void) {
     CHECK(o.weight_decay == 0.01 && o.grad_clip == 1 && o.schedule == OPTIM_SCHED_CONSTANT);
     CHECK(o.warmup_steps == 0 && o.min_lr == 0);
     CHECK(cfg_set(&c, "optim.schedule=cosine") == 0 && cfg_set(&c, "optim.warmup_steps=5") == 0);
-    CHECK(optim_opts_from_cfg(&c, &o) == -1);
+    /* total_steps 0 is the caller's to fill in (the run's steps); until then the check refuses */
+    CHECK(optim_opts_from_cfg(&c, &o) == 0 && o.total_steps == 0);
+    CHECK(optim_opts_check(&o) == -1);
+    CHECK_CONTAINS(err_msg(), "optim.total_steps");
+    CHECK(cfg_set(&c, "optim.total_steps=5") == 0 && optim_opts_from_cfg(&c, &o) == -1);
     CHECK_CONTAINS(err_msg(), "optim.total_steps");
     CHECK(cfg_set(&c, "optim.total_steps=100") == 0 && optim_opts_from_cfg(&c, &o) == 0);
     CHECK(cfg_set(&c, "optim.min_lr=1") == 0 && optim_opts_from_cfg(&c, &o) == -1);
