@@ -70,7 +70,8 @@ typedef struct optim_step_info {
 /* One update with learning rate lr: clip (opts.grad_clip), then AdamW on every parameter that
  * has a gradient (a parameter without one is left alone, as torch does). Gradients are read and,
  * when clipped, scaled in place; the caller clears them. info may be NULL. Returns 0 (applied or
- * skipped, see info->skipped), or -1 with err_set. */
+ * skipped, see info->skipped), or -1 with err_set (a failure of the tensor library itself, such
+ * as running out of memory, after which the parameters may be partly updated). */
 int optim_step(optim *o, double lr, optim_step_info *info);
 
 /* ---- state, for checkpoints ----

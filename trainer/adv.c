@@ -74,12 +74,11 @@ static void signed_advantages(const adv_opts *o, int64_t n, const double *reward
                               const unsigned char *correct, double *adv, unsigned char *keep) {
     for (int64_t i = 0; i < n; i++) {
         int ok = outcome(reward, correct, i);
-        adv[i] = 0;
-        keep[i] = 0;
-        if (ok < 0) continue;
-        if (o->estimator == ADV_PSR && ok) adv[i] = 1, keep[i] = 1;
-        else if (o->estimator == ADV_NSR && !ok) adv[i] = -1, keep[i] = 1;
-        else if (o->estimator == ADV_WREINFORCE) adv[i] = ok ? o->wreinforce_lambda : -1, keep[i] = 1;
+        if (ok < 0) keep[i] = 0;
+        else if (o->estimator == ADV_PSR) keep[i] = ok;
+        else if (o->estimator == ADV_NSR) keep[i] = !ok;
+        else keep[i] = 1;
+        adv[i] = !keep[i] ? 0 : ok ? (o->estimator == ADV_WREINFORCE ? o->wreinforce_lambda : 1) : -1;
     }
 }
 
