@@ -153,7 +153,7 @@ done:
 
 int trainer_eval_job(const rlvr_config *c, const char *out_path) {
     trainer_policy p;
-    if (trainer_policy_load(&p, c, NULL)) return -1;
+    if (trainer_policy_load(&p, c, NULL, NULL)) return -1;
     int rc = -1;
     reward *rw = reward_init(c);
     char *json = rw ? trainer_eval(c, &p, rw) : NULL;

@@ -60,13 +60,14 @@ static void arch_hash(const model_config *mc, char out[17]) {
     snprintf(out, 17, "%016llx", (unsigned long long)data_fnv1a64(DATA_FNV_OFFSET, buf, (size_t)n));
 }
 
-int trainer_policy_load(trainer_policy *p, const rlvr_config *c, const char *dir) {
+int trainer_policy_load(trainer_policy *p, const rlvr_config *c, const char *dir, const ts_device *pick) {
     memset(p, 0, sizeof *p);
     if (!dir) dir = c->model.path;
     if (!dir || !dir[0]) return err_set("model.path is not set: the model directory to start from");
     snprintf(p->dir, sizeof p->dir, "%s", dir);
     ts_device dev;
-    if (ts_device_parse(c->model.device, &dev)) return err_prefix("model.device");
+    if (pick) dev = *pick;
+    else if (ts_device_parse(c->model.device, &dev)) return err_prefix("model.device");
     char path[1200];
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (!(p->config_json = read_text(path))) goto fail;

@@ -15,6 +15,7 @@
 #include "batch.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "dist/dist.h"
 #include "loss.h"
 #include "rewards/reward.h"
 #include "rollout/rollout.h"
@@ -34,6 +35,7 @@ typedef struct step_data {
     reward_result *rew;        /* (n) */
     double *reward, *adv;      /* (n) */
     unsigned char *correct, *keep, *truncated; /* (n) */
+    double *all_reward;        /* (P_global * G) every rank's rewards, global prompt order */
 } step_data;
 
 static void step_data_free(step_data *d) {
@@ -47,6 +49,7 @@ static void step_data_free(step_data *d) {
     free(d->correct);
     free(d->keep);
     free(d->truncated);
+    free(d->all_reward);
     memset(d, 0, sizeof *d);
 }
 
@@ -62,6 +65,12 @@ typedef struct rl_job {
     data_set *ds;
     data_sampler *smp;
     rollout_options ro;
+    dist *dist;
+    int rank, world;
+    int P;                     /* prompts per step over all ranks */
+    int *owner;                /* (P) the rank that samples and trains on global prompt g */
+    reward_metric rm[REWARD_MAX_METRICS];
+    int n_rm;
 } rl_job;
 
 /* Metrics of one step, written as one JSON line. */
@@ -77,33 +86,84 @@ typedef struct step_metrics {
 
 /* ---- rollout and rewards ---- */
 
+/* Draw the step's prompts (every rank draws all of them, so the data stream does not depend on
+ * the world size) and sample this rank's share. */
 static int draw_and_sample(rl_job *j, int64_t step, step_data *d) {
     const rlvr_config *c = j->c;
-    d->P = (int)c->train.prompts_per_step;
     d->G = (int)c->train.group_size;
-    d->n = d->P * d->G;
-    d->index = malloc(sizeof(int64_t) * (size_t)d->P);
-    d->prompt = calloc((size_t)d->P, sizeof(tok_ids));
-    uint64_t *keys = malloc(sizeof(uint64_t) * (size_t)d->P);
-    const int32_t **ids = malloc(sizeof(int32_t *) * (size_t)d->P);
-    int *lens = malloc(sizeof(int) * (size_t)d->P), rc = -1;
+    d->index = malloc(sizeof(int64_t) * (size_t)j->P);
+    d->prompt = calloc((size_t)j->P, sizeof(tok_ids));
+    uint64_t *keys = malloc(sizeof(uint64_t) * (size_t)j->P);
+    const int32_t **ids = malloc(sizeof(int32_t *) * (size_t)j->P);
+    int *lens = malloc(sizeof(int) * (size_t)j->P), rc = -1;
     if (!d->index || !d->prompt || !keys || !ids || !lens) {
         err_set("out of memory");
         goto out;
     }
-    for (int p = 0; p < d->P; p++) {
-        keys[p] = (uint64_t)(j->smp->epoch * j->smp->n + j->smp->pos); /* unique per draw */
-        d->index[p] = data_sampler_next(j->smp);
-        if (trainer_policy_prompt(&j->pol, j->ds->ex[d->index[p]].prompt, &d->prompt[p])) goto out;
+    d->P = 0;
+    for (int g = 0; g < j->P; g++) {
+        uint64_t key = (uint64_t)(j->smp->epoch * j->smp->n + j->smp->pos); /* unique per draw */
+        int64_t idx = data_sampler_next(j->smp);
+        if (j->owner[g] != j->rank) continue;
+        int p = d->P++;
+        keys[p] = key;
+        d->index[p] = idx;
+        if (trainer_policy_prompt(&j->pol, j->ds->ex[idx].prompt, &d->prompt[p])) goto out;
         ids[p] = d->prompt[p].v;
         lens[p] = d->prompt[p].n;
     }
+    d->n = d->P * d->G;
     j->ro.step = (uint64_t)step;
     rc = rollout_generate(j->pol.m, &j->ro, d->P, ids, lens, keys, d->G, &d->roll);
 out:
     free(keys);
     free(ids);
     free(lens);
+    return rc;
+}
+
+/* Advantages need whole groups and, for batch std, the whole batch: every rank gathers every
+ * reward and verdict, computes the advantages of the step in global order, and keeps its own. */
+static int global_advantages(rl_job *j, step_data *d) {
+    int n_all = j->P * d->G, per = d->n, rc = -1;
+    double *send = malloc(sizeof(double) * (size_t)(2 * per));
+    double *recv = malloc(sizeof(double) * (size_t)(2 * per * j->world));
+    double *adv = malloc(sizeof(double) * (size_t)n_all);
+    unsigned char *correct = malloc((size_t)n_all), *keep = malloc((size_t)n_all);
+    int *seen = calloc((size_t)j->world, sizeof(int));
+    d->all_reward = malloc(sizeof(double) * (size_t)n_all);
+    if (!send || !recv || !adv || !correct || !keep || !seen || !d->all_reward) {
+        err_set("out of memory");
+        goto out;
+    }
+    for (int i = 0; i < per; i++) {
+        send[i] = d->reward[i];
+        send[per + i] = d->correct[i];
+    }
+    if (dist_allgather(j->dist, send, sizeof(double) * (size_t)(2 * per), recv)) goto out;
+    for (int g = 0; g < j->P; g++) {
+        int q = j->owner[g], k = seen[q]++;
+        const double *blk = recv + (size_t)q * (size_t)(2 * per);
+        for (int s = 0; s < d->G; s++) {
+            d->all_reward[g * d->G + s] = blk[k * d->G + s];
+            correct[g * d->G + s] = (unsigned char)blk[per + k * d->G + s];
+        }
+    }
+    if (adv_compute(&j->ao, j->P, d->G, d->all_reward, correct, adv, keep)) goto out;
+    for (int g = 0, k = 0; g < j->P; g++) {
+        if (j->owner[g] != j->rank) continue;
+        memcpy(d->adv + k * d->G, adv + g * d->G, sizeof(double) * (size_t)d->G);
+        memcpy(d->keep + k * d->G, keep + g * d->G, (size_t)d->G);
+        k++;
+    }
+    rc = 0;
+out:
+    free(send);
+    free(recv);
+    free(adv);
+    free(correct);
+    free(keep);
+    free(seen);
     return rc;
 }
 
@@ -133,7 +193,7 @@ static int score(rl_job *j, step_data *d) {
         d->correct[i] = (unsigned char)d->rew[i].correct;
         d->truncated[i] = d->roll.samples[i].finish == ROLLOUT_LENGTH;
     }
-    rc = adv_compute(&j->ao, d->P, d->G, d->reward, d->correct, d->adv, d->keep);
+    rc = global_advantages(j, d);
 out:
     free(in);
     return rc;
@@ -287,9 +347,24 @@ static void clear_grads(model *m) {
     for (int i = 0; i < model_num_params(m); i++) ts_grad_clear(model_param(m, i, NULL));
 }
 
+/* Sum the gradients over ranks: with the loss normalised by global counts, the sum is the
+ * gradient of the whole step. */
+static int allreduce_grads(rl_job *j) {
+    int n = model_num_params(j->pol.m), rc = -1;
+    ts_tensor **g = malloc(sizeof(ts_tensor *) * (size_t)n);
+    if (!g) return err_set("out of memory");
+    ts_scope_begin();
+    int ok = 1;
+    for (int i = 0; i < n && ok; i++) ok = (g[i] = ts_grad(model_param(j->pol.m, i, NULL))) != NULL;
+    if (ok) rc = dist_allreduce_tensors(j->dist, g, n, DIST_SUM);
+    ts_scope_end();
+    free(g);
+    return rc;
+}
+
 static int update(rl_job *j, const step_data *d, int64_t step, step_metrics *sm) {
     const rlvr_config *c = j->c;
-    int nmb = (int)c->train.mini_batches, per = d->P / nmb;
+    int nmb = (int)c->train.mini_batches, per = d->P / nmb; /* this rank's groups per mini-batch */
     int need_ent = 1, ent_grad = j->lo.entropy_coef != 0;
     double lp_gap_sum = 0;
     for (int mb = 0; mb < nmb; mb++) {
@@ -302,6 +377,8 @@ static int update(rl_job *j, const step_data *d, int64_t step, step_metrics *sm)
             loss_batch b = micro_batch(&ms[k], ms[k].old_logp, NULL);
             if (loss_count(&j->lo, &b, &counts)) goto mb_fail;
         }
+        if (dist_allreduce_f64(j->dist, (double *)&counts, sizeof counts / sizeof(double), DIST_SUM))
+            goto mb_fail;
         for (int64_t ep = 0; ep < c->train.epochs; ep++) {
             clear_grads(j->pol.m);
             for (int k = 0; k < nm; k++) {
@@ -335,6 +412,7 @@ static int update(rl_job *j, const step_data *d, int64_t step, step_metrics *sm)
                 }
                 if (ep == 0) sm->train_tokens += ts_numel(ms[k].ids);
             }
+            if (j->world > 1 && allreduce_grads(j)) goto mb_fail;
             optim_step_info info;
             double lr = optim_lr_at(&j->oo, step);
             if (optim_step(j->opt, lr, &info)) goto mb_fail;
@@ -361,38 +439,55 @@ static int update(rl_job *j, const step_data *d, int64_t step, step_metrics *sm)
 
 /* ---- metrics ---- */
 
-static void step_stats(const step_data *d, step_metrics *sm) {
-    double sum = 0, sq = 0, len = 0, mx = 0, acc = 0, trunc = 0, think = 0, shrt = 0, zero = 0, kept = 0;
+/* The step's metrics over every rank: sums are all-reduced, maxima too. */
+static int step_stats(rl_job *j, const step_data *d, step_metrics *sm) {
+    enum { SUM, SQ, LEN, ACC, TRUNC, THINK, SHORT, KEPT, N, PG, KL, ENT, CLO, CHI, CDU, RAT, KLM, ENM, GAP,
+           TOK, NSUM };
+    double v[NSUM] = {0}, mx[2] = {0, sm->lp_gap_max};
     for (int i = 0; i < d->n; i++) {
         const rollout_sample *s = &d->roll.samples[i];
-        sum += d->reward[i];
-        sq += d->reward[i] * d->reward[i];
-        len += s->len;
-        if (s->len > mx) mx = s->len;
-        acc += d->correct[i];
-        trunc += s->finish == ROLLOUT_LENGTH;
+        v[SUM] += d->reward[i];
+        v[SQ] += d->reward[i] * d->reward[i];
+        v[LEN] += s->len;
+        if (s->len > mx[0]) mx[0] = s->len;
+        v[ACC] += d->correct[i];
+        v[TRUNC] += s->finish == ROLLOUT_LENGTH;
         reward_mode mode = reward_thinkless_mode(s->text);
-        think += mode == REWARD_MODE_THINK;
-        shrt += mode == REWARD_MODE_SHORT;
-        kept += d->keep[i];
+        v[THINK] += mode == REWARD_MODE_THINK;
+        v[SHORT] += mode == REWARD_MODE_SHORT;
+        v[KEPT] += d->keep[i];
     }
-    for (int p = 0; p < d->P; p++) {
+    v[N] = d->n;
+    const loss_metrics *l = &sm->lm;
+    double lv[] = {l->pg_loss, l->kl_loss, l->entropy_loss, l->clip_low, l->clip_high, l->clip_dual,
+                   l->ratio_mean, l->kl_mean, l->entropy_mean};
+    memcpy(v + PG, lv, sizeof lv);
+    v[GAP] = sm->lp_gap_mean * v[LEN];
+    v[TOK] = (double)sm->train_tokens;
+    if (dist_allreduce_f64(j->dist, v, NSUM, DIST_SUM) || dist_allreduce_f64(j->dist, mx, 2, DIST_MAX)) return -1;
+    double zero = 0;
+    for (int p = 0; p < j->P; p++) {
         int same = 1;
-        for (int g = 1; g < d->G; g++) same &= d->reward[p * d->G + g] == d->reward[p * d->G];
+        for (int g = 1; g < d->G; g++) same &= d->all_reward[p * d->G + g] == d->all_reward[p * d->G];
         zero += same;
     }
-    double n = d->n;
-    sm->reward_mean = sum / n;
-    sm->reward_std = sqrt(fmax(0, sq / n - (sum / n) * (sum / n)));
-    sm->accuracy = acc / n;
-    sm->len_mean = len / n;
-    sm->len_max = mx;
-    sm->truncated = trunc / n;
-    sm->think_ratio = think / n;
-    sm->short_ratio = shrt / n;
-    sm->zero_std_groups = zero / d->P;
-    sm->kept = kept / n;
-    sm->gen_tokens = (int64_t)len;
+    double n = v[N];
+    sm->reward_mean = v[SUM] / n;
+    sm->reward_std = sqrt(fmax(0, v[SQ] / n - sm->reward_mean * sm->reward_mean));
+    sm->accuracy = v[ACC] / n;
+    sm->len_mean = v[LEN] / n;
+    sm->len_max = mx[0];
+    sm->truncated = v[TRUNC] / n;
+    sm->think_ratio = v[THINK] / n;
+    sm->short_ratio = v[SHORT] / n;
+    sm->zero_std_groups = zero / j->P;
+    sm->kept = v[KEPT] / n;
+    sm->lm = (loss_metrics){v[PG], v[KL], v[ENT], v[CLO], v[CHI], v[CDU], v[RAT], v[KLM], v[ENM]};
+    sm->lp_gap_max = mx[1];
+    sm->lp_gap_mean = v[LEN] > 0 ? v[GAP] / v[LEN] : 0;
+    sm->gen_tokens = (int64_t)v[LEN];
+    sm->train_tokens = (int64_t)v[TOK];
+    return 0;
 }
 
 static void write_metrics(FILE *f, rl_job *j, int64_t step, const step_metrics *m) {
@@ -411,12 +506,28 @@ static void write_metrics(FILE *f, rl_job *j, int64_t step, const step_metrics *
             m->lm.ratio_mean, m->grad_norm, m->lr, m->skipped, m->lp_gap_max, m->lp_gap_mean,
             (long long)m->gen_tokens, m->gen_tok_s, m->train_tok_s, m->rollout_s, m->reward_s,
             m->train_s, m->step_s);
-    reward_metric rm[REWARD_MAX_METRICS];
-    int n = reward_metrics(j->rw, rm, REWARD_MAX_METRICS);
-    for (int i = 0; i < n; i++) fprintf(f, ", \"%s\": %.6g", rm[i].name, rm[i].value);
+    for (int i = 0; i < j->n_rm; i++) fprintf(f, ", \"%s\": %.6g", j->rm[i].name, j->rm[i].value);
     fputs("}\n", f);
     fflush(f);
+}
+
+/* The reward module's sub-score means and counters over every rank (ranks score the same terms,
+ * so their lists match; counters are summed, means averaged over equal shares). */
+static int reward_stats(rl_job *j) {
+    j->n_rm = reward_metrics(j->rw, j->rm, REWARD_MAX_METRICS);
     reward_metrics_reset(j->rw);
+    double nn[2] = {j->n_rm, -j->n_rm}, v[REWARD_MAX_METRICS];
+    if (dist_allreduce_f64(j->dist, nn, 2, DIST_MAX)) return -1;
+    if (nn[0] != -nn[1]) return err_set("ranks report different reward metrics (%g vs %g)", nn[0], -nn[1]);
+    for (int i = 0; i < j->n_rm; i++) v[i] = j->rm[i].value;
+    if (dist_allreduce_f64(j->dist, v, j->n_rm, DIST_SUM)) return -1;
+    for (int i = 0; i < j->n_rm; i++) {
+        const char *name = j->rm[i].name;
+        int counter = !strcmp(name, "reward/scored") || !strcmp(name, "reward/no_answer") ||
+                      !strncmp(name, "reward/external_", 16) || !strcmp(name, "reward/plugin_failures");
+        j->rm[i].value = counter ? v[i] : v[i] / j->world;
+    }
+    return 0;
 }
 
 static int log_rollouts(rolloutlog *l, rl_job *j, int64_t step, const step_data *d) {
@@ -445,28 +556,80 @@ static int log_rollouts(rolloutlog *l, rl_job *j, int64_t step, const step_data 
 
 /* ---- the job ---- */
 
-static int check_batch(const rlvr_config *c) {
-    if (c->train.prompts_per_step % c->train.mini_batches)
-        return err_set("train.prompts_per_step (%lld) must be a multiple of train.mini_batches (%lld)",
-                       (long long)c->train.prompts_per_step, (long long)c->train.mini_batches);
+static int check_batch(const rlvr_config *c, int world) {
+    int64_t unit = c->train.mini_batches * world;
+    if (c->train.prompts_per_step % unit)
+        return err_set("train.prompts_per_step (%lld) must be a multiple of train.mini_batches (%lld) "
+                       "x ranks (%d): every rank takes an equal share of every mini-batch",
+                       (long long)c->train.prompts_per_step, (long long)c->train.mini_batches, world);
     if (c->algo.dynamic_sampling.enabled)
         return err_set("algo.dynamic_sampling.enabled: dynamic sampling is not wired into `rlvr train` "
                        "yet; set it to false");
     return 0;
 }
 
+/* Global prompt g belongs to mini-batch g / (P / M); inside it the ranks take equal consecutive
+ * shares, so a mini-batch holds the same groups whatever the world size. */
+static int plan_owners(rl_job *j) {
+    j->P = (int)j->c->train.prompts_per_step;
+    j->owner = malloc(sizeof(int) * (size_t)j->P);
+    if (!j->owner) return err_set("out of memory");
+    int mb = j->P / (int)j->c->train.mini_batches, share = mb / j->world;
+    for (int g = 0; g < j->P; g++) j->owner[g] = (g % mb) / share;
+    return 0;
+}
+
+/* Every rank starts from rank 0's weights, and says so if it did not before. */
+static int sync_replicas(rl_job *j) {
+    int n = model_num_params(j->pol.m), rc = -1;
+    ts_tensor **t = malloc(sizeof(ts_tensor *) * (size_t)n);
+    const char **names = malloc(sizeof(char *) * (size_t)n);
+    if (t && names) {
+        for (int i = 0; i < n; i++) t[i] = model_param(j->pol.m, i, &names[i]);
+        ts_no_grad_begin();
+        rc = dist_broadcast_tensors(j->dist, t, n, 0);
+        ts_no_grad_end();
+    } else {
+        err_set("out of memory");
+    }
+    free(t);
+    free(names);
+    return rc;
+}
+
+static int check_replicas(rl_job *j) {
+    int n = model_num_params(j->pol.m), rc = -1;
+    ts_tensor **t = malloc(sizeof(ts_tensor *) * (size_t)n);
+    const char **names = malloc(sizeof(char *) * (size_t)n);
+    if (t && names) {
+        for (int i = 0; i < n; i++) t[i] = model_param(j->pol.m, i, &names[i]);
+        rc = dist_check_replicas(j->dist, t, names, n);
+    } else {
+        err_set("out of memory");
+    }
+    free(t);
+    free(names);
+    return rc;
+}
+
 static int job_init(rl_job *j, const rlvr_config *c) {
     memset(j, 0, sizeof *j);
     j->c = c;
-    if (check_batch(c) || adv_opts_from_cfg(c, &j->ao) || loss_opts_from_cfg(c, &j->lo) ||
-        optim_opts_from_cfg(c, &j->oo))
+    if (!(j->dist = dist_init(&c->dist))) return -1;
+    j->rank = dist_rank(j->dist);
+    j->world = dist_world(j->dist);
+    if (check_batch(c, j->world) || plan_owners(j) || adv_opts_from_cfg(c, &j->ao) ||
+        loss_opts_from_cfg(c, &j->lo) || optim_opts_from_cfg(c, &j->oo))
         return -1;
     if (j->oo.total_steps == 0) j->oo.total_steps = c->train.steps;
     if (optim_opts_check(&j->oo)) return -1;
-    if (trainer_run_dir_prepare(c, c->train.resume == 0)) return -1;
-    if (trainer_policy_load(&j->pol, c, NULL) || trainer_policy_trainable(&j->pol)) return -1;
+    /* rank 0 prepares the run directory; the others wait, then check it the same way */
+    if (j->rank == 0 && trainer_run_dir_prepare(c, c->train.resume == 0)) return -1;
+    if (dist_barrier(j->dist)) return -1;
+    ts_device dev = dist_device(j->dist), *pick = dist_get_backend(j->dist) == DIST_NCCL ? &dev : NULL;
+    if (trainer_policy_load(&j->pol, c, NULL, pick) || trainer_policy_trainable(&j->pol)) return -1;
     if (j->lo.kl_coef > 0) {
-        if (trainer_policy_load(&j->ref, c, NULL)) return -1;
+        if (trainer_policy_load(&j->ref, c, NULL, pick)) return -1;
         j->have_ref = 1;
     }
     if (!(j->rw = reward_init(c))) return -1;
@@ -496,32 +659,80 @@ static void job_free(rl_job *j) {
     data_set_free(j->ds);
     trainer_policy_free(&j->pol);
     if (j->have_ref) trainer_policy_free(&j->ref);
+    free(j->owner);
+    dist_free(j->dist);
+}
+
+/* A stop asked of any rank (Ctrl-C reaches them at different moments) is a stop of all. */
+static int stop_agreed(rl_job *j, int *stop) {
+    double v = trainer_stop_requested;
+    if (dist_allreduce_f64(j->dist, &v, 1, DIST_MAX)) return -1;
+    *stop = v != 0;
+    return 0;
+}
+
+/* Rank 0 writes the checkpoint; every rank waits for it. */
+static int save(rl_job *j, int64_t step) {
+    int rc = j->rank == 0 ? trainer_save(j->c, &j->pol, j->opt, j->smp, j->ds, step,
+                                         (int)j->c->train.keep_last) : 0;
+    double v = rc;
+    if (dist_allreduce_f64(j->dist, &v, 1, DIST_MIN)) return -1;
+    return v < 0 && rc == 0 ? err_set("rank 0 failed to write the checkpoint of step %lld", (long long)step) : rc;
+}
+
+/* train.eval_every: rank 0 evaluates on the test split and appends to run.dir/eval.jsonl. */
+static int periodic_eval(rl_job *j, int64_t step) {
+    int rc = 0;
+    if (j->rank == 0) {
+        char *json = trainer_eval(j->c, &j->pol, j->rw);
+        FILE *f = json ? trainer_run_file(j->c, "eval.jsonl") : NULL;
+        if (f) {
+            for (char *p = json; *p; p++)
+                if (*p == '\n' || *p == '\t') *p = ' ';
+            fprintf(f, "{\"step\": %lld, \"eval\": %s}\n", (long long)step, json);
+            rc = fclose(f) ? err_set("cannot write %s/eval.jsonl", j->c->run.dir) : 0;
+        } else {
+            rc = -1;
+        }
+        free(json);
+        reward_metrics_reset(j->rw);
+    }
+    double v = rc;
+    if (dist_allreduce_f64(j->dist, &v, 1, DIST_MIN)) return -1;
+    return v < 0 && rc == 0 ? err_set("rank 0 failed to evaluate at step %lld", (long long)step) : rc;
 }
 
 int trainer_rl(const rlvr_config *c) {
     rl_job j;
     FILE *mf = NULL;
     rolloutlog *rlog = NULL;
-    int rc = -1;
+    int rc = -1, stop = 0;
     int64_t step = 0;
     if (job_init(&j, c)) goto out;
     int resumed = trainer_resume(c, &j.pol, j.opt, j.smp, j.ds, &step);
-    if (resumed < 0) goto out;
-    char path[1100];
-    snprintf(path, sizeof path, "%s/rollouts.h5", c->run.dir);
-    if (!(rlog = rolloutlog_open(path, resumed ? step + 1 : 0))) goto out;
-    if (!(mf = trainer_run_file(c, "metrics.jsonl"))) goto out;
+    if (resumed < 0 || sync_replicas(&j)) goto out;
     if (step >= c->train.steps) {
         err_set("run.dir '%s' is already at step %lld of train.steps %lld: nothing to do (raise "
                 "train.steps to continue, or use another run.dir)", c->run.dir, (long long)step,
                 (long long)c->train.steps);
         goto out;
     }
+    char path[1100];
+    /* one rollout log per rank: each holds the prompts that rank sampled */
+    if (j.rank == 0) snprintf(path, sizeof path, "%s/rollouts.h5", c->run.dir);
+    else snprintf(path, sizeof path, "%s/rollouts.rank%d.h5", c->run.dir, j.rank);
+    if (!(rlog = rolloutlog_open(path, resumed ? step + 1 : 0))) goto out;
+    if (j.rank == 0 && !(mf = trainer_run_file(c, "metrics.jsonl"))) goto out;
     trainer_catch_signals();
-    log_info("train: %s, %lld x %lld completions per step, steps %lld..%lld, run.dir %s", j.ds->name,
-             (long long)c->train.prompts_per_step, (long long)c->train.group_size, (long long)step + 1,
-             (long long)c->train.steps, c->run.dir);
-    while (step < c->train.steps && !trainer_stop_requested) {
+    if (j.rank == 0)
+        log_info("train: %s, %lld x %lld completions per step on %d rank%s (%s), steps %lld..%lld, "
+                 "run.dir %s", j.ds->name, (long long)c->train.prompts_per_step,
+                 (long long)c->train.group_size, j.world, j.world > 1 ? "s" : "",
+                 dist_backend_name(dist_get_backend(j.dist)), (long long)step + 1,
+                 (long long)c->train.steps, c->run.dir);
+    while (step < c->train.steps) {
+        if (stop_agreed(&j, &stop)) goto out;
+        if (stop) break;
         step_data d;
         step_metrics sm;
         memset(&d, 0, sizeof d);
@@ -533,9 +744,9 @@ int trainer_rl(const rlvr_config *c) {
         double t2 = log_now();
         bad = bad || update(&j, &d, step, &sm);
         double t3 = log_now();
+        bad = bad || step_stats(&j, &d, &sm) || reward_stats(&j);
         if (!bad) {
             step++;
-            step_stats(&d, &sm);
             sm.rollout_s = t1 - t0;
             sm.reward_s = t2 - t1;
             sm.train_s = t3 - t2;
@@ -543,8 +754,8 @@ int trainer_rl(const rlvr_config *c) {
             sm.train_tok_s = (double)sm.train_tokens * c->train.epochs / sm.train_s;
             bad = log_rollouts(rlog, &j, step, &d);
             sm.step_s = log_now() - t0;
-            write_metrics(mf, &j, step, &sm);
-            if (step % c->train.log_every == 0 || step == c->train.steps)
+            if (mf) write_metrics(mf, &j, step, &sm);
+            if (j.rank == 0 && (step % c->train.log_every == 0 || step == c->train.steps))
                 log_info("step %lld/%lld reward %.3f acc %.3f len %.1f think %.2f gap %.1e grad %.3f "
                          "%.2fs (rollout %.2f reward %.2f train %.2f)",
                          (long long)step, (long long)c->train.steps, sm.reward_mean, sm.accuracy,
@@ -553,13 +764,14 @@ int trainer_rl(const rlvr_config *c) {
         }
         step_data_free(&d);
         if (bad) goto out;
-        if (c->train.save_every && step % c->train.save_every == 0 && step < c->train.steps &&
-            trainer_save(c, &j.pol, j.opt, j.smp, j.ds, step, (int)c->train.keep_last))
+        if (dist_check_due(j.dist, step) && check_replicas(&j)) goto out;
+        if (c->train.eval_every && step % c->train.eval_every == 0 && periodic_eval(&j, step)) goto out;
+        if (c->train.save_every && step % c->train.save_every == 0 && step < c->train.steps && save(&j, step))
             goto out;
     }
-    if (trainer_stop_requested) log_warn("stopping at step %lld on a signal", (long long)step);
-    if (trainer_save(c, &j.pol, j.opt, j.smp, j.ds, step, (int)c->train.keep_last)) goto out;
-    if (!trainer_stop_requested) {
+    if (stop && j.rank == 0) log_warn("stopping at step %lld on a signal", (long long)step);
+    if (save(&j, step)) goto out;
+    if (!stop && j.rank == 0) {
         snprintf(path, sizeof path, "%s/model", c->run.dir);
         if (trainer_export_policy(&j.pol, path)) goto out;
         log_info("train: model written to %s", path);
@@ -568,6 +780,11 @@ int trainer_rl(const rlvr_config *c) {
 out:
     if (mf) fclose(mf);
     if (rolloutlog_close(rlog) && rc == 0) rc = -1;
+    if (rc && j.world > 1) { /* the other ranks may be waiting in a collective: end them all */
+        char msg[ERR_MSG_MAX + 32];
+        snprintf(msg, sizeof msg, "rank %d: %s", j.rank, err_msg());
+        dist_abort(j.dist, 1, msg);
+    }
     job_free(&j);
     return rc;
 }

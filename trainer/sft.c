@@ -77,7 +77,7 @@ int trainer_sft(const rlvr_config *c) {
     sft_row *rows = NULL;
     int rc = -1, n_rows = (int)c->sft.batch_size;
     if (trainer_run_dir_prepare(c, c->train.resume == 0)) return -1;
-    if (trainer_policy_load(&p, c, NULL)) return -1;
+    if (trainer_policy_load(&p, c, NULL, NULL)) return -1;
     if (trainer_policy_trainable(&p)) goto out;
     optim_opts oo;
     if (optim_opts_from_cfg(c, &oo)) goto out;

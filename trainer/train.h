@@ -31,8 +31,9 @@ typedef struct trainer_policy {
     char dir[1024];
 } trainer_policy;
 
-/* Load model.path (or `dir` when non-NULL) on model.device in model.dtype. */
-int trainer_policy_load(trainer_policy *p, const rlvr_config *c, const char *dir);
+/* Load model.path (or `dir` when non-NULL) in model.dtype on model.device (or *dev when
+ * non-NULL: the GPU a rank was given). */
+int trainer_policy_load(trainer_policy *p, const rlvr_config *c, const char *dir, const ts_device *dev);
 void trainer_policy_free(trainer_policy *p);
 /* Make every parameter a leaf that requires grad (the policy being trained; a frozen reference
  * stays without). */

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# test_train_mpi — `rlvr train` under mpirun on this CPU machine: a 2-rank run samples the same
+# rollouts as a 1-rank run with the same global batch and ends with the same weights (within
+# rounding), two 2-rank runs are bit-identical, an uneven split is a config error, and a killed
+# rank ends the whole job with a message instead of a hang.
+set -u
+RLVR=${RLVR_BIN:?set RLVR_BIN to the rlvr binary}
+PY=/usr/bin/python3
+MPI=(mpirun --oversubscribe -np 2)
+[ "$(id -u)" -eq 0 ] && MPI=(mpirun --allow-run-as-root --oversubscribe -np 2)
+pass=0 fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAILED: $*" >&2; }
+# metrics without timings, the log-prob gap and the policy loss (their rounding depends on the
+# batch layout; the weights are compared within rounding below)
+metrics() { sed -E 's/"(gen_tok_s|train_tok_s|rollout_s|reward_s|train_s|step_s|logprob_gap_max|logprob_gap_mean|pg_loss)": [0-9.e+-]+//g' "$1"; }
+timings() { sed -E 's/"(gen_tok_s|train_tok_s|rollout_s|reward_s|train_s|step_s)": [0-9.e+-]+//g' "$1"; }
+
+"$RLVR" init-model --arch qwen2 --out "$tmp/init" --hidden 32 --layers 2 --heads 4 --kv-heads 2 --tie --seed 3 >/dev/null
+cat > "$tmp/cfg.json" <<JSON
+{
+  "run": {"seed": 9, "log_level": "warn"},
+  "model": {"path": "$tmp/init", "chat_template": "none"},
+  "data": {"source": "addition", "train_size": 128, "test_size": 16},
+  "rollout": {"max_new_tokens": 16},
+  "reward": {"verifier": "math", "format": {"weight": 0.5}},
+  "algo": {"estimator": "grpo", "aggregation": "token_mean"},
+  "optim": {"lr": 1e-3},
+  "train": {"steps": 3, "prompts_per_step": 8, "group_size": 4, "mini_batches": 2, "save_every": 0}
+}
+JSON
+
+"$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/one" > "$tmp/one.log" 2>&1 && ok || bad "1-rank run: $(tail -2 "$tmp/one.log")"
+"${MPI[@]}" "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/two" > "$tmp/two.log" 2>&1 && ok || bad "2-rank run: $(tail -3 "$tmp/two.log")"
+"${MPI[@]}" "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/two2" > "$tmp/two2.log" 2>&1 && ok || bad "2-rank rerun: $(tail -3 "$tmp/two2.log")"
+[ "$(wc -l < "$tmp/two/metrics.jsonl" 2>/dev/null)" = 3 ] && ok || bad "rank 0 wrote no metrics"
+[ -f "$tmp/two/rollouts.h5" ] && [ -f "$tmp/two/rollouts.rank1.h5" ] && ok || bad "missing per-rank rollout logs"
+diff <(metrics "$tmp/one/metrics.jsonl") <(metrics "$tmp/two/metrics.jsonl") > "$tmp/d1" && ok \
+  || { bad "1-rank and 2-rank rollouts/rewards differ"; head -5 "$tmp/d1" >&2; }
+d=$($PY - "$tmp/one/model/model.safetensors" "$tmp/two/model/model.safetensors" <<'PYEOF'
+import json, struct, sys
+import numpy as np
+def read(p):
+    b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); base = 8 + n
+    return {k: np.frombuffer(b[base + v["data_offsets"][0]:base + v["data_offsets"][1]], dtype=np.float32)
+            for k, v in h.items() if k != "__metadata__"}
+a, b = read(sys.argv[1]), read(sys.argv[2])
+print(max(float(np.max(np.abs(a[k] - b[k]))) for k in a))
+PYEOF
+)
+$PY -c "import sys; sys.exit(0 if $d < 1e-5 else 1)" && ok || bad "1-rank vs 2-rank weights differ by $d"
+diff <(timings "$tmp/two/metrics.jsonl") <(timings "$tmp/two2/metrics.jsonl") >/dev/null && ok || bad "two 2-rank runs' metrics differ"
+cmp -s "$tmp/two/model/model.safetensors" "$tmp/two2/model/model.safetensors" && ok || bad "two 2-rank runs' weights differ"
+
+out=$("${MPI[@]}" "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/uneven" --set train.prompts_per_step=6 2>&1)
+[[ "$out" == *"must be a multiple of train.mini_batches (2) x ranks (2)"* ]] && ok || bad "uneven split: $out"
+
+# a rank killed mid-run ends the job, with a message, well before the test's own limit
+"${MPI[@]}" "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/kill" --set train.steps=100000 --set dist.timeout_s=20 > "$tmp/kill.log" 2>&1 &
+job=$!
+for _ in $(seq 200); do [ -s "$tmp/kill/metrics.jsonl" ] && break; sleep 0.1; done
+victim=$(pgrep -f "run.dir=$tmp/kill" | while read -r p; do [ "$(ps -o comm= -p "$p")" = rlvr ] && echo "$p"; done | tail -1)
+[ -n "$victim" ] && kill -9 "$victim"
+t0=$(date +%s)
+timeout 60 tail --pid=$job -f /dev/null
+status=$?; wait $job; jstatus=$?
+[ $status -eq 0 ] && [ $jstatus -ne 0 ] && ok || bad "job did not end after a rank was killed (status $status/$jstatus)"
+grep -qiE "exited|killed|signal|abort" "$tmp/kill.log" && ok || bad "no message after a rank was killed: $(tail -3 "$tmp/kill.log")"
+echo "ended $(( $(date +%s) - t0 )) s after the kill" >&2
+
+echo "test_train_mpi: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
