@@ -4,14 +4,15 @@
  * A dataset is loaded whole into memory. A JSONL file has one JSON object per line; its field names
  * come from the config (data.fields.*), and a bad line (not JSON, a missing field, a wrong type) is
  * an error naming the file and line. The built-in tasks (hybrid addition, multi-digit arithmetic,
- * countdown, knights-and-knaves) generate example i of a split from (seed, split, i) alone, so a
- * train and a test split are fixed by the seed on every machine. Every dataset carries an FNV-1a 64
+ * countdown, knights-and-knaves) generate example i of a split from (seed, task, split, i) alone,
+ * so a train and a test split are fixed by the seed on every machine. Every dataset carries an FNV-1a 64
  * checksum (of the file's bytes, or of the generated examples) that checkpoints record.
  *
  * The order of examples is a cursor (epoch, position) over a permutation of the dataset drawn from
  * (seed, epoch) by the project's counter-based generator (common/rng.h: a splitmix64 stream whose
  * start is Philox of the key): no hidden state, the same permutation on every machine, and a saved
- * cursor continues the identical stream. docs/DATA.md shows the formats and every built-in task with examples.
+ * cursor continues the identical stream. docs/DATA.md shows the formats and every built-in task
+ * with examples.
  *
  * Deliberately not here: tokenisation and chat templates (model/), scoring (rewards/ — the
  * knights-and-knaves puzzles themselves come from its generator), batching into tensors (trainer/),
