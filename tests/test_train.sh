@@ -86,6 +86,20 @@ expect 0 "model written" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/m"
 d=$(weight_diff "$tmp/a/model" "$tmp/m/model")
 $PY -c "import sys; sys.exit(0 if $d < 1e-5 else 1)" && ok || bad "micro-batching changed the weights by $d"
 
+# ---- DAPO dynamic sampling: a step draws again until every group's rewards differ ----
+DS=(--set algo.dynamic_sampling.enabled=true --set algo.dynamic_sampling.metric=reward --set reward.cosine.weight=1 --set reward.cosine.max_len=24)
+expect 0 "model written" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/ds" --set model.path="$MODEL" "${DS[@]}"
+$PY - "$tmp/ds/metrics.jsonl" <<'PYEOF' && ok || bad "dynamic sampling metrics are inconsistent"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 4
+for r in rows:
+    assert r["draws"] >= 1 and (r["zero_std_groups"] == 0 or r["draws"] >= 2), r
+    assert r["reward_std"] > 0, r
+PYEOF
+expect 1 "only 0 of 4 prompts had differing accuracy after 3 generation batches" -- "$RLVR" train "$tmp/cfg.json" \
+  --set run.dir="$tmp/ds2" --set model.path="$tmp/init" --set algo.dynamic_sampling.enabled=true --set algo.dynamic_sampling.max_draws=3
+
 # ---- export: the checkpoint as a HF directory scores like the run's own model ----
 ck=$(ls "$tmp/a"/ckpt-*.h5 | sort | tail -1)
 expect 0 "exported" -- "$RLVR" export "$ck" "$tmp/exp"

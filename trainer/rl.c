@@ -36,6 +36,9 @@ typedef struct step_data {
     double *reward, *adv;      /* (n) */
     unsigned char *correct, *keep, *truncated; /* (n) */
     double *all_reward;        /* (P_global * G) every rank's rewards, global prompt order */
+    unsigned char *all_correct; /* (P_global * G) likewise */
+    int draws;                 /* generation batches drawn for the step (dynamic sampling) */
+    double zero_std;           /* fraction of drawn groups whose rewards were all equal */
 } step_data;
 
 static void step_data_free(step_data *d) {
@@ -50,6 +53,7 @@ static void step_data_free(step_data *d) {
     free(d->keep);
     free(d->truncated);
     free(d->all_reward);
+    free(d->all_correct);
     memset(d, 0, sizeof *d);
 }
 
@@ -77,6 +81,7 @@ typedef struct rl_job {
 typedef struct step_metrics {
     double reward_mean, reward_std, accuracy, len_mean, len_max, truncated, think_ratio, short_ratio;
     double zero_std_groups, kept;
+    int draws;
     loss_metrics lm;
     double grad_norm, lr, lp_gap_max, lp_gap_mean;
     int skipped;
@@ -129,7 +134,7 @@ static int global_advantages(rl_job *j, step_data *d) {
     double *send = malloc(sizeof(double) * (size_t)(2 * per));
     double *recv = malloc(sizeof(double) * (size_t)(2 * per * j->world));
     double *adv = malloc(sizeof(double) * (size_t)n_all);
-    unsigned char *correct = malloc((size_t)n_all), *keep = malloc((size_t)n_all);
+    unsigned char *correct = d->all_correct = malloc((size_t)n_all), *keep = malloc((size_t)n_all);
     int *seen = calloc((size_t)j->world, sizeof(int));
     d->all_reward = malloc(sizeof(double) * (size_t)n_all);
     if (!send || !recv || !adv || !correct || !keep || !seen || !d->all_reward) {
@@ -161,7 +166,6 @@ out:
     free(send);
     free(recv);
     free(adv);
-    free(correct);
     free(keep);
     free(seen);
     return rc;
@@ -194,8 +198,100 @@ static int score(rl_job *j, step_data *d) {
         d->truncated[i] = d->roll.samples[i].finish == ROLLOUT_LENGTH;
     }
     rc = global_advantages(j, d);
+    d->draws = 1;
+    for (int p = 0; rc == 0 && p < j->P; p++) {
+        int same = 1;
+        for (int g = 1; g < d->G; g++) same &= d->all_reward[p * d->G + g] == d->all_reward[p * d->G];
+        d->zero_std += (double)same / j->P;
+    }
 out:
     free(in);
+    return rc;
+}
+
+/* ---- DAPO dynamic sampling (ALGORITHMS.md 4): draw until every rank holds its share of groups
+ * whose outcomes differ; each rank keeps the first informative groups of its own draws ---- */
+
+static int step_data_alloc(step_data *d, int P, int G) {
+    memset(d, 0, sizeof *d);
+    d->P = P;
+    d->G = G;
+    d->n = P * G;
+    d->index = malloc(sizeof(int64_t) * (size_t)P);
+    d->prompt = calloc((size_t)P, sizeof(tok_ids));
+    d->roll.samples = calloc((size_t)d->n, sizeof(rollout_sample));
+    d->roll.n = d->n;
+    d->rew = calloc((size_t)d->n, sizeof(reward_result));
+    d->reward = malloc(sizeof(double) * (size_t)d->n);
+    d->adv = malloc(sizeof(double) * (size_t)d->n);
+    d->correct = malloc((size_t)d->n);
+    d->keep = malloc((size_t)d->n);
+    d->truncated = malloc((size_t)d->n);
+    if (!d->index || !d->prompt || !d->roll.samples || !d->rew || !d->reward || !d->adv ||
+        !d->correct || !d->keep || !d->truncated)
+        return err_set("out of memory");
+    return 0;
+}
+
+/* Move local group k of src into slot `to` of dst (src gives up its completions). */
+static void move_group(step_data *dst, int to, step_data *src, int k) {
+    int G = src->G;
+    dst->index[to] = src->index[k];
+    dst->prompt[to] = src->prompt[k];
+    memset(&src->prompt[k], 0, sizeof(tok_ids));
+    for (int g = 0; g < G; g++) {
+        int a = to * G + g, b = k * G + g;
+        dst->roll.samples[a] = src->roll.samples[b];
+        dst->roll.samples[a].prompt = to;
+        memset(&src->roll.samples[b], 0, sizeof(rollout_sample));
+        dst->rew[a] = src->rew[b];
+        dst->reward[a] = src->reward[b];
+        dst->adv[a] = src->adv[b];
+        dst->correct[a] = src->correct[b];
+        dst->keep[a] = src->keep[b];
+        dst->truncated[a] = src->truncated[b];
+    }
+    dst->roll.prefill_tokens += src->roll.prefill_tokens;
+}
+
+static int sample_dynamic(rl_job *j, int64_t step, step_data *out) {
+    int G = (int)j->c->train.group_size, target = j->P / j->world, have = 0;
+    unsigned char *informative = malloc((size_t)j->P);
+    if (!informative || step_data_alloc(out, target, G)) {
+        free(informative);
+        return err_set("out of memory");
+    }
+    int rc = -1;
+    double drawn = 0, zero = 0;
+    for (int draws = 1;; draws++) {
+        step_data d;
+        memset(&d, 0, sizeof d);
+        if (draw_and_sample(j, step, &d) || score(j, &d) ||
+            adv_informative_groups(&j->ao, j->P, G, d.all_reward, d.all_correct, informative) < 0) {
+            step_data_free(&d);
+            goto done;
+        }
+        drawn += j->P;
+        zero += d.zero_std * j->P;
+        for (int g = 0, k = 0; g < j->P; g++) {
+            if (j->owner[g] != j->rank) continue;
+            if (informative[g] && have < target) move_group(out, have++, &d, k);
+            k++;
+        }
+        step_data_free(&d);
+        double least = have;
+        if (dist_allreduce_f64(j->dist, &least, 1, DIST_MIN)) goto done;
+        int more = adv_dynamic_need_more(&j->ao, (int64_t)least * j->world, j->P, draws);
+        if (more < 0) goto done;
+        if (!more) {
+            out->draws = draws;
+            break;
+        }
+    }
+    out->zero_std = zero / drawn; /* over every drawn group, the kept ones' draws included */
+    rc = 0;
+done:
+    free(informative);
     return rc;
 }
 
@@ -465,12 +561,6 @@ static int step_stats(rl_job *j, const step_data *d, step_metrics *sm) {
     v[GAP] = sm->lp_gap_mean * v[LEN];
     v[TOK] = (double)sm->train_tokens;
     if (dist_allreduce_f64(j->dist, v, NSUM, DIST_SUM) || dist_allreduce_f64(j->dist, mx, 2, DIST_MAX)) return -1;
-    double zero = 0;
-    for (int p = 0; p < j->P; p++) {
-        int same = 1;
-        for (int g = 1; g < d->G; g++) same &= d->all_reward[p * d->G + g] == d->all_reward[p * d->G];
-        zero += same;
-    }
     double n = v[N];
     sm->reward_mean = v[SUM] / n;
     sm->reward_std = sqrt(fmax(0, v[SQ] / n - sm->reward_mean * sm->reward_mean));
@@ -480,7 +570,8 @@ static int step_stats(rl_job *j, const step_data *d, step_metrics *sm) {
     sm->truncated = v[TRUNC] / n;
     sm->think_ratio = v[THINK] / n;
     sm->short_ratio = v[SHORT] / n;
-    sm->zero_std_groups = zero / j->P;
+    sm->zero_std_groups = d->zero_std;
+    sm->draws = d->draws;
     sm->kept = v[KEPT] / n;
     sm->lm = (loss_metrics){v[PG], v[KL], v[ENT], v[CLO], v[CHI], v[CDU], v[RAT], v[KLM], v[ENM]};
     sm->lp_gap_max = mx[1];
@@ -494,14 +585,14 @@ static void write_metrics(FILE *f, rl_job *j, int64_t step, const step_metrics *
     fprintf(f,
             "{\"step\": %lld, \"reward\": %.6f, \"reward_std\": %.6f, \"accuracy\": %.6f, "
             "\"length\": %.3f, \"length_max\": %.0f, \"truncated\": %.4f, \"think_ratio\": %.4f, "
-            "\"short_ratio\": %.4f, \"zero_std_groups\": %.4f, \"kept\": %.4f, \"pg_loss\": %.6g, "
+            "\"short_ratio\": %.4f, \"zero_std_groups\": %.4f, \"draws\": %d, \"kept\": %.4f, \"pg_loss\": %.6g, "
             "\"kl\": %.6g, \"entropy\": %.6g, \"clip_low\": %.6f, \"clip_high\": %.6f, "
             "\"clip_dual\": %.6f, \"ratio\": %.6f, \"grad_norm\": %.6g, \"lr\": %.6g, \"skipped\": %d, "
             "\"logprob_gap_max\": %.3g, \"logprob_gap_mean\": %.3g, \"gen_tokens\": %lld, "
             "\"gen_tok_s\": %.1f, \"train_tok_s\": %.1f, \"rollout_s\": %.4f, \"reward_s\": %.4f, "
             "\"train_s\": %.4f, \"step_s\": %.4f",
             (long long)step, m->reward_mean, m->reward_std, m->accuracy, m->len_mean, m->len_max,
-            m->truncated, m->think_ratio, m->short_ratio, m->zero_std_groups, m->kept, m->lm.pg_loss,
+            m->truncated, m->think_ratio, m->short_ratio, m->zero_std_groups, m->draws, m->kept, m->lm.pg_loss,
             m->lm.kl_mean, m->lm.entropy_mean, m->lm.clip_low, m->lm.clip_high, m->lm.clip_dual,
             m->lm.ratio_mean, m->grad_norm, m->lr, m->skipped, m->lp_gap_max, m->lp_gap_mean,
             (long long)m->gen_tokens, m->gen_tok_s, m->train_tok_s, m->rollout_s, m->reward_s,
@@ -562,9 +653,6 @@ static int check_batch(const rlvr_config *c, int world) {
         return err_set("train.prompts_per_step (%lld) must be a multiple of train.mini_batches (%lld) "
                        "x ranks (%d): every rank takes an equal share of every mini-batch",
                        (long long)c->train.prompts_per_step, (long long)c->train.mini_batches, world);
-    if (c->algo.dynamic_sampling.enabled)
-        return err_set("algo.dynamic_sampling.enabled: dynamic sampling is not wired into `rlvr train` "
-                       "yet; set it to false");
     return 0;
 }
 
@@ -737,11 +825,17 @@ int trainer_rl(const rlvr_config *c) {
         step_metrics sm;
         memset(&d, 0, sizeof d);
         memset(&sm, 0, sizeof sm);
-        double t0 = log_now();
-        int bad = draw_and_sample(&j, step, &d);
-        double t1 = log_now();
-        bad = bad || score(&j, &d);
-        double t2 = log_now();
+        double t0 = log_now(), t1, t2;
+        int bad;
+        if (j.ao.dynamic_sampling) { /* generation and scoring interleave over the draws */
+            bad = sample_dynamic(&j, step, &d);
+            t1 = t2 = log_now();
+        } else {
+            bad = draw_and_sample(&j, step, &d);
+            t1 = log_now();
+            bad = bad || score(&j, &d);
+            t2 = log_now();
+        }
         bad = bad || update(&j, &d, step, &sm);
         double t3 = log_now();
         bad = bad || step_stats(&j, &d, &sm) || reward_stats(&j);
