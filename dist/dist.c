@@ -424,7 +424,9 @@ static int nccl_setup_local(dist *d, const cfg_dist *c) {
         return err_set("dist: NCCL %d.%d.%d is loaded but libtorch sees no CUDA device on rank %d "
                        "(a CPU build of libtorch, or no GPU): use dist.backend=mpi for CPU tensors",
                        v / 10000, v / 100 % 100, v % 100, d->rank);
-    if (d->local_world > ndev)
+    /* one visible device per rank (Slurm --gpus-per-task, CUDA_VISIBLE_DEVICES) is fine; several
+     * visible devices fewer than the ranks means ranks would share one */
+    if (ndev > 1 && d->local_world > ndev)
         return err_set("dist: %d ranks on this node but %d CUDA devices: NCCL needs one GPU per "
                        "rank", d->local_world, ndev);
     if (cuda_load(&d->nccl) < 0) return -1;
