@@ -66,6 +66,7 @@ struct dist {
     int *send_counts, *send_displs, *recv_counts, *recv_displs; /* world entries each */
     void *scratch;                                               /* reduction receive buffer */
     size_t scratch_cap;
+    ts_tensor *bucket; /* (n) flat, kept between calls: a fresh one would fault its pages in */
     nccl_api nccl;
     nccl_comm nccl_comm;
 };
@@ -180,6 +181,7 @@ static void dist_release(dist *d) {
         else d->nccl.comm_destroy(d->nccl_comm);
     }
     nccl_unload(&d->nccl);
+    ts_free(d->bucket);
     if (!d->broken) {
         if (d->local != MPI_COMM_NULL) MPI_Comm_free(&d->local);
         if (d->comm != MPI_COMM_NULL) MPI_Comm_free(&d->comm);
@@ -573,6 +575,18 @@ static int bucket_copy(ts_tensor *bucket, ts_tensor *const *flat, int n, int64_t
     return 0;
 }
 
+/* The kept bucket, reallocated when the dtype or device changes or it holds fewer than n
+ * elements. Borrowed. */
+static ts_tensor *bucket_get(dist *d, int64_t n, ts_dtype dt, ts_device where) {
+    ts_tensor *b = d->bucket;
+    if (b && ts_get_dtype(b) == dt && ts_get_device(b).type == where.type &&
+        ts_get_device(b).index == where.index && ts_numel(b) >= n)
+        return b;
+    ts_free(b);
+    d->bucket = b = ts_empty(&n, 1, dt, where);
+    return b ? ts_unscope(b) : NULL;
+}
+
 /* One run of tensors with the same dtype: tensors first..first+n-1 of the caller's list. */
 static int bucket_run(dist *d, ts_tensor *const *ts, int n, int first, dist_op op, int root,
                       const char *verb) {
@@ -585,7 +599,7 @@ static int bucket_run(dist *d, ts_tensor *const *ts, int n, int first, dist_op o
     ts_device where = d->backend == DIST_NCCL ? d->device : TS_CPU_DEVICE;
     int rc = 0;
     ts_scope_begin();
-    ts_tensor *bucket = ts_empty(&blen, 1, dt, where);
+    ts_tensor *bucket = bucket_get(d, blen, dt, where);
     ts_tensor **flat = malloc(sizeof(ts_tensor *) * (size_t)n);
     if (!bucket || !flat) rc = err_set("dist: cannot allocate a %lld-element bucket", (long long)blen);
     int64_t minus1 = -1;
