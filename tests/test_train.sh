@@ -86,6 +86,19 @@ expect 0 "model written" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/m"
 d=$(weight_diff "$tmp/a/model" "$tmp/m/model")
 $PY -c "import sys; sys.exit(0 if $d < 1e-5 else 1)" && ok || bad "micro-batching changed the weights by $d"
 
+# ---- KL to the frozen reference and the entropy bonus take part in the update ----
+expect 0 "model written" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/kl" --set model.path="$MODEL" \
+  --set algo.kl.coef=0.5 --set algo.entropy_coef=0.01 --set algo.estimator=grpo --set reward.accuracy.weight=1 \
+  --set reward.cosine.weight=1 --set reward.cosine.max_len=24
+$PY - "$tmp/kl/metrics.jsonl" <<'PYEOF' && ok || bad "KL/entropy metrics are not what a reference model gives"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert rows[0]["kl"] < 1e-9, rows[0]["kl"]          # step 1: the policy is the reference
+assert any(r["kl"] > 1e-9 for r in rows[1:]), [r["kl"] for r in rows]
+assert all(r["entropy"] > 0 for r in rows)
+PYEOF
+! same_weights "$tmp/kl/model" "$tmp/a/model" && ok || bad "KL and entropy terms changed nothing"
+
 # ---- DAPO dynamic sampling: a step draws again until every group's rewards differ ----
 DS=(--set algo.dynamic_sampling.enabled=true --set algo.dynamic_sampling.metric=reward --set reward.cosine.weight=1 --set reward.cosine.max_len=24)
 expect 0 "model written" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/ds" --set model.path="$MODEL" "${DS[@]}"

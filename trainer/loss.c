@@ -59,7 +59,9 @@ int loss_opts_from_cfg(const rlvr_config *c, loss_opts *o) {
 }
 
 /* Shapes and required inputs; *n and *t get the batch dimensions. */
-static int check_batch(const loss_opts *o, const loss_batch *b, int64_t *n, int64_t *t) {
+/* Shapes agree; with for_loss, the tensors the loss terms read are present (counting needs only
+ * the mask and the row flags). */
+static int check_batch(const loss_opts *o, const loss_batch *b, int64_t *n, int64_t *t, int for_loss) {
     char d1[96], d2[96];
     if (!o || !b || !b->logp || !b->mask) return err_set("loss: NULL options, logp or mask");
     if (ts_ndim(b->logp) != 2)
@@ -73,9 +75,9 @@ static int check_batch(const loss_opts *o, const loss_batch *b, int64_t *n, int6
             return err_set("loss: %s is %s, expected the shape of logp %s", names[k],
                            ts_describe(same[k], d1, sizeof d1), ts_describe(b->logp, d2, sizeof d2));
     }
-    if (o->kl_coef != 0 && !b->ref_logp)
+    if (for_loss && o->kl_coef != 0 && !b->ref_logp)
         return err_set("loss: algo.kl.coef is %g but no reference log-probs were given", o->kl_coef);
-    if (o->entropy_coef != 0 && !b->entropy)
+    if (for_loss && o->entropy_coef != 0 && !b->entropy)
         return err_set("loss: algo.entropy_coef is %g but no entropies were given", o->entropy_coef);
     if (*n > 0 && !b->adv) return err_set("loss: no advantages");
     return 0;
@@ -107,7 +109,7 @@ static double *host_mask(const loss_opts *o, const loss_batch *b, int64_t n, int
 int loss_count(const loss_opts *o, const loss_batch *b, loss_counts *acc) {
     int64_t n, t;
     if (!acc) return err_set("loss_count: NULL counts");
-    if (check_batch(o, b, &n, &t)) return -1;
+    if (check_batch(o, b, &n, &t, 0)) return -1;
     double *m = host_mask(o, b, n, t);
     if (!m) return -1;
     for (int64_t i = 0; i < n; i++) {
@@ -257,7 +259,7 @@ ts_tensor *loss_compute(const loss_opts *o, const loss_batch *b, const loss_coun
         err_set("loss_compute: NULL counts (call loss_count over the whole step first)");
         return NULL;
     }
-    if (loss_opts_check(o) || check_batch(o, b, &n, &t)) return NULL;
+    if (loss_opts_check(o) || check_batch(o, b, &n, &t, 1)) return NULL;
     if (n * t == 0) /* nothing to learn from, but still part of the graph for backward */
         return ts_mul_scalar(ts_sum(b->logp), 0);
     size_t len = (size_t)(n * t);
