@@ -57,6 +57,9 @@ cmp -s "$tmp/two/model/model.safetensors" "$tmp/two2/model/model.safetensors" &&
 out=$("${MPI[@]}" "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/uneven" --set train.prompts_per_step=6 2>&1)
 [[ "$out" == *"must be a multiple of train.mini_batches (2) x ranks (2)"* ]] && ok || bad "uneven split: $out"
 
+out=$("${MPI[@]}" "$RLVR" sft "$tmp/cfg.json" --set run.dir="$tmp/sft2" 2>&1)
+[[ "$out" == *"rlvr sft runs as one process, not 2 ranks"* ]] && ok || bad "sft under mpirun: $out"
+
 # a rank killed mid-run ends the job, with a message, well before the test's own limit
 "${MPI[@]}" "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/kill" --set train.steps=100000 --set dist.timeout_s=20 > "$tmp/kill.log" 2>&1 &
 job=$!

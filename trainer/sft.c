@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/rng.h"
+#include "dist/dist.h"
 #include "state.h"
 
 #include <cjson/cJSON.h>
@@ -76,6 +77,11 @@ int trainer_sft(const rlvr_config *c) {
     FILE *mf = NULL;
     sft_row *rows = NULL;
     int rc = -1, n_rows = (int)c->sft.batch_size;
+    dist *d = dist_init(&c->dist);
+    int world = d ? dist_world(d) : 0;
+    dist_free(d);
+    if (world != 1)
+        return world ? err_set("rlvr sft runs as one process, not %d ranks: launch it without mpirun", world) : -1;
     if (trainer_run_dir_prepare(c, c->train.resume == 0)) return -1;
     if (trainer_policy_load(&p, c, NULL, NULL)) return -1;
     if (trainer_policy_trainable(&p)) goto out;
