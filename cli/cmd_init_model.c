@@ -7,6 +7,7 @@
 #include "cli.h"
 
 #include "common/err.h"
+#include "common/io.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
 
@@ -55,39 +56,6 @@ static int parse_f64(const char *opt, const char *v, double *out) {
     if (errno || end == v || *end || !(x > 0)) return err_set("%s: expected a positive number, got '%s'", opt, v);
     *out = x;
     return 0;
-}
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        err_set("%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t cap = 0, n = 0, got;
-    do {
-        if (n + 65536 > cap) {
-            char *nb = realloc(buf, cap = 2 * cap + 65536);
-            if (!nb) {
-                free(buf);
-                fclose(fp);
-                err_set("out of memory");
-                return NULL;
-            }
-            buf = nb;
-        }
-        got = fread(buf + n, 1, cap - n, fp);
-        n += got;
-    } while (got);
-    int bad = ferror(fp);
-    fclose(fp);
-    if (bad) {
-        free(buf);
-        err_set("%s: read error", path);
-        return NULL;
-    }
-    *len = n;
-    return buf;
 }
 
 int cmd_init_model(int argc, char **argv) {
@@ -158,7 +126,7 @@ int cmd_init_model(int argc, char **argv) {
         return cli_fail(NULL);
     }
     size_t corpus_len = 0;
-    char *corpus = corpus_path ? slurp(corpus_path, &corpus_len) : NULL;
+    char *corpus = corpus_path ? io_read_file(corpus_path, 0, &corpus_len) : NULL;
     if (corpus_path && !corpus) return cli_fail(NULL);
     int rc = tok_write_tiny(out, corpus, corpus_len, (int)vocab, style);
     free(corpus);

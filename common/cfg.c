@@ -2,6 +2,7 @@
 #include "cfg.h"
 
 #include "err.h"
+#include "io.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -348,22 +349,9 @@ static void line_col(const char *buf, const char *at, int *line, int *col) {
 }
 
 int cfg_load_file(rlvr_config *c, const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set("cannot open config file '%s': %s", path, strerror(errno));
-    enum { MAX_CONFIG = 4 << 20 };
-    char *buf = malloc(MAX_CONFIG + 1);
-    if (!buf) {
-        fclose(f);
-        return err_set("out of memory");
-    }
-    size_t n = fread(buf, 1, MAX_CONFIG + 1, f);
-    int rd_err = ferror(f);
-    fclose(f);
-    if (rd_err || n > MAX_CONFIG) {
-        free(buf);
-        return err_set("%s: %s", path, rd_err ? "read error" : "config file larger than 4 MiB");
-    }
-    buf[n] = '\0';
+    size_t n;
+    char *buf = io_read_file(path, 4 << 20, &n);
+    if (!buf) return err_prefix("cannot read config file");
     if (strlen(buf) != n) {
         free(buf);
         return err_set("%s: not a text file (contains a NUL byte)", path);

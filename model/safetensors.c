@@ -5,6 +5,7 @@
 #include "safetensors.h"
 
 #include "common/err.h"
+#include "common/io.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -336,47 +337,11 @@ static char *path_join(const char *dir, const char *name) {
     return p;
 }
 
-static char *slurp(const char *path, size_t max, size_t *len) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        err_set("%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? 2 * cap : 65536;
-            char *nb = realloc(buf, cap + 1);
-            if (!nb) {
-                free(buf);
-                fclose(fp);
-                err_set("out of memory");
-                return NULL;
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, cap - n, fp);
-        n += r;
-        if (n > max) {
-            free(buf);
-            fclose(fp);
-            err_set("%s: larger than the %zu-byte limit", path, max);
-            return NULL;
-        }
-        if (r == 0) break;
-    }
-    fclose(fp);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 /* A directory with model.safetensors.index.json: open each shard named in weight_map once, then
  * check that every listed tensor is in the shard the index names. */
 static int open_index(st_file *f, const char *dir, const char *index_path) {
     size_t len;
-    char *txt = slurp(index_path, ST_MAX_INDEX, &len);
+    char *txt = io_read_file(index_path, ST_MAX_INDEX, &len);
     if (!txt) return -1;
     cJSON *j = cJSON_ParseWithLength(txt, len);
     free(txt);

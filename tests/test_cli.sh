@@ -39,7 +39,7 @@ expect 0 '"log_level":	"quiet"' -- "$RLVR" config show --set run.log_level=quiet
 expect 0 "run.threads" -- "$RLVR" config keys
 
 # config errors: one clear line, exit 1
-expect 1 "cannot open config file '$tmp/none.json'" -- "$RLVR" config show "$tmp/none.json"
+expect 1 "cannot read config file: $tmp/none.json: cannot open" -- "$RLVR" config show "$tmp/none.json"
 printf '{"run": {"seed": 5,\n  "x" 1}}' > "$tmp/b.json"
 expect 1 "b.json:2:7: malformed JSON" -- "$RLVR" config show "$tmp/b.json"
 printf '{"run": {"sede": 5}}' > "$tmp/c.json"

@@ -75,7 +75,7 @@ static void test_bad_files(void) {
     rlvr_config c;
     cfg_init(&c);
     CHECK(cfg_load_file(&c, "/nonexistent/x.json") == -1);
-    CHECK_CONTAINS(err_msg(), "cannot open config file '/nonexistent/x.json'");
+    CHECK_CONTAINS(err_msg(), "cannot read config file: /nonexistent/x.json: cannot open: No such file");
 
     CHECK(load_text(&c, "{\"run\": {\"seed\": 7,}\n}") == -1);
     CHECK_CONTAINS(err_msg(), ":1:21: malformed JSON");

@@ -2,6 +2,7 @@
 #include "train.h"
 
 #include "common/err.h"
+#include "common/io.h"
 #include "common/log.h"
 #include "data/data.h"
 #include "trainer/ckpt.h"
@@ -10,7 +11,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 volatile int trainer_stop_requested;
 
@@ -26,27 +26,6 @@ void trainer_catch_signals(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-}
-
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        err_set("cannot open '%s': %s", path, strerror(errno));
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        fclose(f);
-        err_set("cannot read '%s'", path);
-        return NULL;
-    }
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
 }
 
 /* Hash of the fields that decide the shapes and meaning of the weights. */
@@ -70,7 +49,7 @@ int trainer_policy_load(trainer_policy *p, const rlvr_config *c, const char *dir
     else if (ts_device_parse(c->model.device, &dev)) return err_prefix("model.device");
     char path[1200];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    if (!(p->config_json = read_text(path))) goto fail;
+    if (!(p->config_json = io_read_file(path, 1 << 20, NULL))) goto fail;
     if (!(p->m = model_load(dir, dev, c->model.dtype == 1 ? TS_BF16 : TS_F32))) goto fail;
     if (!(p->tok = tok_load(dir))) goto fail;
     const model_config *mc = model_get_config(p->m);
@@ -133,21 +112,8 @@ int trainer_policy_prompt(const trainer_policy *p, const char *text, tok_ids *ou
     return rc;
 }
 
-static int mkdir_p(const char *path) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *s = buf + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(buf, 0755) && errno != EEXIST) return err_set("cannot create '%s': %s", buf, strerror(errno));
-        *s = '/';
-    }
-    if (mkdir(buf, 0755) && errno != EEXIST) return err_set("cannot create '%s': %s", buf, strerror(errno));
-    return 0;
-}
-
 int trainer_run_dir_prepare(const rlvr_config *c, int may_resume) {
-    if (mkdir_p(c->run.dir)) return err_prefix("run.dir");
+    if (io_mkdir_p(c->run.dir)) return err_prefix("run.dir");
     char path[1100];
     if (!may_resume && ckpt_latest(c->run.dir, path, sizeof path) == 1)
         return err_set("run.dir '%s' already holds checkpoints (%s) and train.resume is never: choose "
@@ -155,11 +121,9 @@ int trainer_run_dir_prepare(const rlvr_config *c, int may_resume) {
     char *json = cfg_to_json(c);
     if (!json) return err_set("out of memory");
     snprintf(path, sizeof path, "%s/config.json", c->run.dir);
-    FILE *f = fopen(path, "w");
-    int ok = f && fputs(json, f) >= 0 && fputc('\n', f) != EOF;
-    if (f && fclose(f)) ok = 0;
+    int rc = io_write_file(path, json, strlen(json));
     free(json);
-    return ok ? 0 : err_set("cannot write '%s': %s", path, strerror(errno));
+    return rc;
 }
 
 FILE *trainer_run_file(const rlvr_config *c, const char *name) {

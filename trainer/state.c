@@ -11,28 +11,11 @@
 #include "state.h"
 
 #include "common/err.h"
+#include "common/io.h"
 #include "common/log.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) buf[n] = '\0';
-    else {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
-}
 
 /* FNV-1a of the resolved config text, as hex. */
 static void config_hash(const rlvr_config *c, char out[17]) {
@@ -74,7 +57,7 @@ int trainer_save(const rlvr_config *c, const trainer_policy *p, optim *o, const 
     for (int i = 0; i < 2; i++) {
         char src[1200];
         snprintf(src, sizeof src, "%s/%s", p->dir, tok_files[i]);
-        char *text = slurp(src);
+        char *text = io_read_file(src, 0, NULL);
         if (!text) continue; /* a gzipped tokenizer.json is exported from its model dir by hand */
         snprintf(path, sizeof path, "tokenizer/%s", tok_files[i]);
         int r = ckpt_put_string(w, path, text);
@@ -146,20 +129,17 @@ out:
 static int write_text(const char *dir, const char *name, const char *text) {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    int ok = f && fputs(text, f) >= 0;
-    if (f && fclose(f)) ok = 0;
-    return ok ? 0 : err_set("cannot write '%s': %s", path, strerror(errno));
+    return io_write_file(path, text, strlen(text));
 }
 
 int trainer_export_policy(const trainer_policy *p, const char *dir) {
-    if (mkdir(dir, 0755) && errno != EEXIST) return err_set("cannot create '%s': %s", dir, strerror(errno));
+    if (io_mkdir_p(dir)) return -1;
     if (model_save(p->m, dir, model_dtype(p->m), (size_t)5 << 30)) return -1;
     static const char *const tok_files[] = {"tokenizer.json", "tokenizer_config.json"};
     for (int i = 0; i < 2; i++) {
         char src[1200];
         snprintf(src, sizeof src, "%s/%s", p->dir, tok_files[i]);
-        char *text = slurp(src);
+        char *text = io_read_file(src, 0, NULL);
         if (!text) {
             if (i == 0) return err_set("cannot read '%s' to export it", src);
             continue;
@@ -193,10 +173,7 @@ int trainer_export_checkpoint(const char *ckpt_path, const char *dir) {
     if (ckpt_load_tensors(r, "model", names, dst, n)) goto out;
     if (!(tj = ckpt_get_string(r, "tokenizer/tokenizer.json"))) goto out;
     tc = ckpt_has(r, "tokenizer/tokenizer_config.json") ? ckpt_get_string(r, "tokenizer/tokenizer_config.json") : NULL;
-    if (mkdir(dir, 0755) && errno != EEXIST) {
-        err_set("cannot create '%s': %s", dir, strerror(errno));
-        goto out;
-    }
+    if (io_mkdir_p(dir)) goto out;
     if (model_save(m, dir, TS_F32, (size_t)5 << 30) || write_text(dir, "config.json", cfg) ||
         write_text(dir, "tokenizer.json", tj) || (tc && write_text(dir, "tokenizer_config.json", tc)))
         goto out;

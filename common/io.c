@@ -1,0 +1,71 @@
+/* io — see io.h. */
+#include "io.h"
+
+#include "err.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+char *io_read_file(const char *path, size_t max, size_t *len) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        err_set("%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t n = 0, cap = 0, got;
+    do {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 65536;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb) {
+                free(buf);
+                fclose(fp);
+                err_set("%s: out of memory reading %zu bytes", path, cap);
+                return NULL;
+            }
+            buf = nb;
+        }
+        got = fread(buf + n, 1, cap - n, fp);
+        n += got;
+        if (max && n > max) {
+            free(buf);
+            fclose(fp);
+            err_set("%s: larger than the %zu-byte limit", path, max);
+            return NULL;
+        }
+    } while (got);
+    int bad = ferror(fp);
+    fclose(fp);
+    if (bad) {
+        free(buf);
+        err_set("%s: read error", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}
+
+int io_write_file(const char *path, const void *data, size_t len) {
+    FILE *fp = fopen(path, "wb");
+    int ok = fp && fwrite(data, 1, len, fp) == len;
+    if (fp && fclose(fp)) ok = 0;
+    return ok ? 0 : err_set("%s: cannot write: %s", path, strerror(errno));
+}
+
+int io_mkdir_p(const char *path) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return err_set("path too long: %s", path);
+    for (char *s = buf + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = '\0';
+        if (mkdir(buf, 0755) && errno != EEXIST) return err_set("cannot create '%s': %s", buf, strerror(errno));
+        *s = '/';
+    }
+    if (mkdir(buf, 0755) && errno != EEXIST) return err_set("cannot create '%s': %s", buf, strerror(errno));
+    return 0;
+}
