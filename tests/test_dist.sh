@@ -98,7 +98,6 @@ expect kill fail "exited on signal 9 (Killed)"
 # a rank that hangs: the watchdog of the other ends the job with the operation, rank and timeout
 run hang 60 2 hang dist.timeout_s=1
 expect hang fail "rank 0 of 2: dist: all-reduce of bucket 0 (1000 f32 elements from tensors 0-0) timed out after 1 s on rank 0 of 2 (dist.timeout_s)"
-expect hang fail "MPI_ABORT was invoked on rank 0"
 [ "$took" -lt 20 ] && ok || bad "a hung rank took $took s to end the job"
 
 # NCCL: a missing library, and (with the library but without a GPU) no CUDA device, fail on every
