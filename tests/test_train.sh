@@ -131,6 +131,16 @@ for key in '"pass_at_k"' '"accuracy"' '"think_ratio"' '"easy"' '"hard"' '"4":'; 
   grep -q "$key" "$tmp/ev.json" && ok || bad "eval report lacks $key"
 done
 
+# ---- train.eval_every appends test-set reports during training ----
+expect 0 "model written" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/ev" --set model.path="$MODEL" \
+  --set train.eval_every=2 --set eval.problems=8 --set eval.samples=2
+$PY - "$tmp/ev/eval.jsonl" <<'PYEOF' && ok || bad "eval.jsonl is not one report per 2 steps"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["step"] for r in rows] == [2, 4], rows
+assert all(r["eval"]["all"]["problems"] == 8 and "1" in r["eval"]["all"]["pass_at_k"] for r in rows)
+PYEOF
+
 # ---- bad input ----
 expect 1 "train.prompts_per_step (4) must be a multiple of train.mini_batches (3)" -- \
   "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/x1" --set train.mini_batches=3
