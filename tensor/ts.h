@@ -250,6 +250,13 @@ ts_tensor *ts_linear(const ts_tensor *x, const ts_tensor *w, const ts_tensor *b)
 ts_tensor *ts_embedding(const ts_tensor *weight, const ts_tensor *ids);
 ts_tensor *ts_softmax(const ts_tensor *t, int dim);
 ts_tensor *ts_log_softmax(const ts_tensor *t, int dim);
+/* softmax(q k^T * scale, masked) v, as at::scaled_dot_product_attention with enable_gqa (torch
+ * 2.x): q (B, H, L, E), k (B, Hkv, S, E), v (B, Hkv, S, Ev) -> (B, H, L, Ev), Hkv dividing H (query
+ * head h reads key head h / (H / Hkv)); mask NULL or bool broadcastable to (B, H, L, S), true where
+ * a query may attend (a row with none gives NaN). The softmax is in f32. Without gradients on the
+ * CPU in f32 a fused kernel runs; otherwise ATen ops that autograd differentiates. */
+ts_tensor *ts_scaled_dot_product_attention(const ts_tensor *q, const ts_tensor *k, const ts_tensor *v,
+                                           const ts_tensor *mask, double scale);
 
 /* ---- autograd (libtorch's) ---- */
 

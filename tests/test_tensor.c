@@ -391,6 +391,65 @@ static void test_gradients(void) {
     ts_free(old);
 }
 
+/* ts_scaled_dot_product_attention: a hand case, then the fused kernel (no gradients, f32 CPU)
+ * against the differentiable composite (q requires grad) and against the same maths spelled out
+ * with matmul/masked_fill/softmax, with grouped heads, a broadcast padding mask, a head dim that is
+ * not a multiple of 8 and a non-contiguous key view; then gradients flow and bad shapes fail. */
+static void test_attention(void) {
+    ts_scope_begin();
+    /* scores 0 and ln 3 -> p = 1/4, 3/4 over values 1 and 5 -> 4; the masked key drops out */
+    ts_tensor *q1 = ts_from_data((float[]){1}, (int64_t[]){1, 1, 1, 1}, 4, TS_F32);
+    ts_tensor *k1 = ts_from_data((float[]){0, logf(3), 9}, (int64_t[]){1, 1, 3, 1}, 4, TS_F32);
+    ts_tensor *v1 = ts_from_data((float[]){1, 5, 100}, (int64_t[]){1, 1, 3, 1}, 4, TS_F32);
+    ts_tensor *m1 = ts_from_data((uint8_t[]){1, 1, 0}, (int64_t[]){1, 1, 1, 3}, 4, TS_BOOL);
+    CHECK(values_are(ts_scaled_dot_product_attention(q1, k1, v1, m1, 1.0), (double[]){4}, 1));
+
+    int64_t B = 2, H = 4, Hkv = 2, L = 3, S = 11, E = 12, Ev = 10;
+    ts_manual_seed(7);
+    ts_tensor *q = ts_randn((int64_t[]){B, H, L, E}, 4, NULL, TS_F32);
+    ts_tensor *kbig = ts_randn((int64_t[]){B, Hkv, S + 5, E}, 4, NULL, TS_F32);
+    ts_tensor *k = ts_narrow(kbig, 2, 0, S); /* a cache-like view */
+    ts_tensor *v = ts_randn((int64_t[]){B, Hkv, S, Ev}, 4, NULL, TS_F32);
+    /* (B, 1, L, S): causal over the last L keys, and row 1's first 4 keys are padding */
+    uint8_t mask[2 * 3 * 11];
+    for (int b = 0; b < 2; b++)
+        for (int l = 0; l < 3; l++)
+            for (int s = 0; s < 11; s++) mask[(b * 3 + l) * 11 + s] = s <= 8 + l && !(b == 1 && s < 4);
+    ts_tensor *m = ts_from_data(mask, (int64_t[]){B, 1, L, S}, 4, TS_BOOL);
+    double scale = 1 / sqrt((double)E);
+    ts_no_grad_begin();
+    ts_tensor *fused = ts_scaled_dot_product_attention(q, k, v, m, scale);
+    ts_no_grad_end();
+    ts_tensor *qg = ts_detach(q);
+    CHECK(ts_set_requires_grad(qg, 1) == 0);
+    ts_tensor *comp = ts_scaled_dot_product_attention(qg, k, v, m, scale);
+    CHECK(comp && ts_requires_grad(comp)); /* the differentiable path ran */
+    ts_tensor *kk = ts_repeat_interleave(k, H / Hkv, 1), *vv = ts_repeat_interleave(v, H / Hkv, 1);
+    ts_tensor *sc = ts_mul_scalar(ts_matmul(q, ts_transpose(kk, 2, 3)), scale);
+    ts_tensor *want = ts_matmul(ts_softmax(ts_masked_fill(sc, ts_logical_not(m), -INFINITY), -1), vv);
+    CHECK(shape_is(fused, (int64_t[]){B, H, L, Ev}, 4));
+    double d1 = 1, d2 = 1;
+    CHECK(ts_item_f64(ts_max(ts_abs(ts_sub(fused, want))), &d1) == 0);
+    CHECK(ts_item_f64(ts_max(ts_abs(ts_sub(ts_detach(comp), want))), &d2) == 0);
+    CHECK(d1 < 1e-5 && d2 < 1e-6);
+    /* no mask: every key */
+    ts_no_grad_begin();
+    ts_tensor *open = ts_scaled_dot_product_attention(q, k, v, NULL, scale);
+    ts_no_grad_end();
+    ts_tensor *want_open = ts_matmul(ts_softmax(sc, -1), vv);
+    CHECK(ts_item_f64(ts_max(ts_abs(ts_sub(open, want_open))), &d1) == 0 && d1 < 1e-5);
+    CHECK(ts_backward(ts_sum(comp)) == 0 && ts_has_grad(qg));
+    /* bad shapes */
+    CHECK(ts_scaled_dot_product_attention(q, ts_narrow(k, 1, 0, 1), ts_narrow(v, 1, 0, 1), NULL, 1) != NULL);
+    CHECK(ts_scaled_dot_product_attention(ts_narrow(q, 1, 0, 3), k, v, NULL, 1) == NULL);
+    CHECK_CONTAINS(ts_last_error(), "ts_scaled_dot_product_attention: q's 3 heads are not a multiple of k's 2");
+    CHECK(ts_scaled_dot_product_attention(q, k, ts_narrow(v, 2, 0, 5), NULL, 1) == NULL);
+    CHECK_CONTAINS(ts_last_error(), "shapes do not fit");
+    CHECK(ts_scaled_dot_product_attention(ts_select(q, 0, 0), k, v, NULL, 1) == NULL);
+    CHECK_CONTAINS(ts_last_error(), "must be 4-d");
+    ts_scope_end();
+}
+
 static void test_autograd_api(void) {
     ts_scope_begin();
     ts_tensor *w = ts_from_data((double[]){1, 2}, (int64_t[]){2}, 1, TS_F64);
@@ -484,6 +543,7 @@ int main(void) {
     test_nn_ops();
     test_generators();
     test_gradients();
+    test_attention();
     test_autograd_api();
     test_scopes_and_errors();
     ts_tensor *x = ts_ones((int64_t[]){2}, 1, TS_F32, TS_CPU_DEVICE);
