@@ -648,23 +648,23 @@ static int rope_tables(const model *m, const ts_tensor *pos, ts_tensor **cos, ts
     return 0;
 }
 
-/* True where query i (at slot off+i) may not see key slot j: j after it, or j padding; a query
- * always sees its own slot, so a padding query's softmax has a finite row. valid (B, S) bool ->
- * (B, 1, T, S) bool. */
-static ts_tensor *blocked_mask(const ts_tensor *valid, int64_t off, int64_t T, ts_device dev) {
+/* True where query i (at slot off+i) may see key slot j: j at or before it and not padding; a
+ * query always sees its own slot, so a padding query's softmax has a finite row. valid (B, S) bool
+ * -> (B, 1, T, S) bool. */
+static ts_tensor *allowed_mask(const ts_tensor *valid, int64_t off, int64_t T, ts_device dev) {
     int64_t S = ts_size(valid, 1);
     ts_tensor *j = ts_view(ts_arange(0, (double)S, 1, TS_I64, dev), (int64_t[]){1, S}, 2);
     ts_tensor *i = ts_view(ts_arange((double)off, (double)(off + T), 1, TS_I64, dev), (int64_t[]){T, 1}, 2);
     ts_tensor *causal = ts_le(j, i); /* (T, S) */
     ts_tensor *keys = ts_reshape(valid, (int64_t[]){ts_size(valid, 0), 1, 1, S}, 4);
-    ts_tensor *allowed = ts_logical_or(ts_logical_and(causal, keys), ts_eq(j, i));
-    return ts_logical_not(allowed);
+    return ts_logical_or(ts_logical_and(causal, keys), ts_eq(j, i));
 }
 
-/* Self-attention of one layer. x (B, T, D) normalised; blocked (B, 1, T, S); kc, vc: the layer's
- * cache (B, Hkv, max_len, E) written at slots off..off+T-1 and read over 0..S-1, or NULL (S = T). */
+/* Self-attention of one layer. x (B, T, D) normalised; allowed (B, 1, T, S); kc, vc: the layer's
+ * cache (B, Hkv, max_len, E) written at slots off..off+T-1 and read over 0..S-1, or NULL (S = T).
+ * Grouped heads are read in place (ts_scaled_dot_product_attention), not repeated. */
 static ts_tensor *attention(const model *m, const layer *l, const ts_tensor *x, const ts_tensor *cos,
-                            const ts_tensor *sin, const ts_tensor *blocked, ts_tensor *kc, ts_tensor *vc,
+                            const ts_tensor *sin, const ts_tensor *allowed, ts_tensor *kc, ts_tensor *vc,
                             int64_t off) {
     const model_config *c = &m->cfg;
     int64_t B = ts_size(x, 0), T = ts_size(x, 1), H = c->num_heads, Hkv = c->num_kv_heads, E = c->head_dim;
@@ -683,23 +683,17 @@ static ts_tensor *attention(const model *m, const layer *l, const ts_tensor *x, 
         k = ts_narrow(kc, 2, 0, off + T);
         v = ts_narrow(vc, 2, 0, off + T);
     }
-    if (H != Hkv) {
-        k = ts_repeat_interleave(k, H / Hkv, 1);
-        v = ts_repeat_interleave(v, H / Hkv, 1);
-    }
-    ts_tensor *scores = ts_mul_scalar(ts_matmul(q, ts_transpose(k, 2, 3)), 1.0 / sqrt((double)E)); /* (B, H, T, S) */
-    scores = ts_masked_fill(ts_to_dtype(scores, TS_F32), blocked, -INFINITY);
-    ts_tensor *p = ts_to_dtype(ts_softmax(scores, -1), m->dtype);
-    ts_tensor *o = ts_reshape(ts_transpose(ts_matmul(p, v), 1, 2), (int64_t[]){B, T, H * E}, 3);
+    ts_tensor *a = ts_scaled_dot_product_attention(q, k, v, allowed, 1.0 / sqrt((double)E)); /* (B, H, T, E) */
+    ts_tensor *o = ts_reshape(ts_transpose(a, 1, 2), (int64_t[]){B, T, H * E}, 3);
     return ts_linear(o, l->wo, l->bo);
 }
 
 /* x (B, T, D) -> x + attn(norm(x)) + mlp(norm(.)), SwiGLU: down(silu(gate(h)) * up(h)). */
 static ts_tensor *layer_forward(const model *m, const layer *l, const ts_tensor *x, const ts_tensor *cos,
-                                const ts_tensor *sin, const ts_tensor *blocked, ts_tensor *kc, ts_tensor *vc,
+                                const ts_tensor *sin, const ts_tensor *allowed, ts_tensor *kc, ts_tensor *vc,
                                 int64_t off) {
     double eps = m->cfg.rms_norm_eps;
-    ts_tensor *h = ts_add(x, attention(m, l, rms_norm(x, l->input_norm, eps), cos, sin, blocked, kc, vc, off));
+    ts_tensor *h = ts_add(x, attention(m, l, rms_norm(x, l->input_norm, eps), cos, sin, allowed, kc, vc, off));
     ts_tensor *n = rms_norm(h, l->post_norm, eps);
     ts_tensor *mlp = ts_linear(ts_mul(ts_silu(ts_linear(n, l->gate, NULL)), ts_linear(n, l->up, NULL)), l->down, NULL);
     return ts_add(h, mlp);
@@ -711,7 +705,42 @@ struct model_cache {
     ts_tensor **k, **v;   /* per layer (B, Hkv, max_len, E) in the model dtype */
     ts_tensor *valid;     /* (B, max_len) bool: slot holds a real token */
     ts_tensor *next_pos;  /* (B) i64: position of each row's next real token */
+    ts_tensor *cos, *sin; /* (>= max_len, E) model dtype: RoPE tables by position */
 };
+
+#define ROPE_CHUNK 256
+
+/* RoPE tables for positions 0..n-1 and up, built ROPE_CHUNK positions at a time so that a
+ * position's values never depend on n (vectorised and scalar cos round differently, and which one
+ * a position gets depends on the shape): the same prompt then gives the same cache in any batch. */
+static int rope_table(const model *m, int64_t n, ts_tensor **cos, ts_tensor **sin) {
+    int64_t chunks = (n + ROPE_CHUNK - 1) / ROPE_CHUNK, E = m->cfg.head_dim;
+    ts_tensor **cs = calloc((size_t)(2 * chunks), sizeof *cs);
+    if (!cs) return err_set("out of memory");
+    int rc = 0;
+    for (int64_t k = 0; !rc && k < chunks; k++) {
+        ts_tensor *pos = ts_view(ts_arange((double)(k * ROPE_CHUNK), (double)((k + 1) * ROPE_CHUNK), 1, TS_I64, m->device),
+                                 (int64_t[]){1, ROPE_CHUNK}, 2);
+        if (!pos || rope_tables(m, pos, &cs[k], &cs[chunks + k])) rc = -1;
+    }
+    *cos = rc ? NULL : ts_reshape(ts_cat(cs, (int)chunks, 2), (int64_t[]){chunks * ROPE_CHUNK, E}, 2);
+    *sin = rc ? NULL : ts_reshape(ts_cat(cs + chunks, (int)chunks, 2), (int64_t[]){chunks * ROPE_CHUNK, E}, 2);
+    free(cs);
+    TS_CHECK(*cos && *sin);
+    return 0;
+}
+
+/* The cache's table rows at pos (any shape, i64) -> cos, sin (pos shape..., E). */
+static int rope_lookup(const model_cache *c, const ts_tensor *pos, ts_tensor **cos, ts_tensor **sin) {
+    int64_t shape[TS_MAX_DIMS + 1];
+    int nd = ts_shape(pos, shape);
+    shape[nd] = ts_size(c->cos, 1);
+    ts_tensor *flat = ts_reshape(ts_to_dtype(pos, TS_I64), (int64_t[]){-1}, 1);
+    *cos = ts_view(ts_index_select(c->cos, 0, flat), shape, nd + 1);
+    *sin = ts_view(ts_index_select(c->sin, 0, flat), shape, nd + 1);
+    TS_CHECK(*cos && *sin);
+    return 0;
+}
 
 /* ids (B, T) i64, pos (B, T) i64, valid (B, S) bool over key slots -> final-norm hidden (B, T, D).
  * With a cache, the new keys and values go to slots off..off+T-1. Each layer runs in its own
@@ -719,13 +748,13 @@ struct model_cache {
 static ts_tensor *forward_hidden(const model *m, const ts_tensor *ids, const ts_tensor *pos, const ts_tensor *valid,
                                  model_cache *cache, int64_t off) {
     ts_tensor *cos, *sin;
-    if (rope_tables(m, pos, &cos, &sin)) return NULL;
-    ts_tensor *blocked = blocked_mask(valid, off, ts_size(ids, 1), m->device);
+    if (cache ? rope_lookup(cache, ts_unsqueeze(pos, 1), &cos, &sin) : rope_tables(m, pos, &cos, &sin)) return NULL;
+    ts_tensor *allowed = allowed_mask(valid, off, ts_size(ids, 1), m->device);
     ts_tensor *x = ts_embedding(m->embed, ids);
-    if (!blocked || !x) return NULL;
+    if (!allowed || !x) return NULL;
     for (int i = 0; i < m->cfg.num_layers; i++) {
         ts_scope_begin();
-        ts_tensor *y = ts_keep(layer_forward(m, &m->layers[i], x, cos, sin, blocked, cache ? cache->k[i] : NULL,
+        ts_tensor *y = ts_keep(layer_forward(m, &m->layers[i], x, cos, sin, allowed, cache ? cache->k[i] : NULL,
                                              cache ? cache->v[i] : NULL, off));
         ts_scope_end();
         ts_free(x);
@@ -854,7 +883,14 @@ model_cache *model_cache_init(const model *m, int64_t batch, int64_t max_len) {
     }
     c->valid = ts_unscope(ts_zeros((int64_t[]){batch, max_len}, 2, TS_BOOL, m->device));
     c->next_pos = ts_unscope(ts_zeros(&batch, 1, TS_I64, m->device));
-    if (!ok || !c->valid || !c->next_pos) {
+    ts_scope_begin();
+    ts_tensor *cos = NULL, *sin = NULL;
+    if (!rope_table(m, max_len, &cos, &sin)) {
+        c->cos = ts_unscope(cos);
+        c->sin = ts_unscope(sin);
+    }
+    ts_scope_end();
+    if (!ok || !c->valid || !c->next_pos || !c->cos || !c->sin) {
         err_prefix("model_cache_init (%lld x %lld slots)", (long long)batch, (long long)max_len);
         model_cache_free(c);
         return NULL;
@@ -872,6 +908,8 @@ void model_cache_free(model_cache *c) {
     free(c->v);
     ts_free(c->valid);
     ts_free(c->next_pos);
+    ts_free(c->cos);
+    ts_free(c->sin);
     free(c);
 }
 
@@ -912,16 +950,75 @@ out:
     return out;
 }
 
+/* One layer for one new token per row: x (B, D); cos, sin (B, 1, E); allowed (B, 1, 1, S) over the
+ * slots 0..off. Rows stay 2-d (no T axis) so that each projection is one GEMM call. */
+static ts_tensor *decode_layer(const model *m, const layer *l, const ts_tensor *x, const ts_tensor *cos,
+                               const ts_tensor *sin, const ts_tensor *allowed, ts_tensor *kc, ts_tensor *vc,
+                               int64_t off) {
+    const model_config *c = &m->cfg;
+    int64_t B = ts_size(x, 0), H = c->num_heads, Hkv = c->num_kv_heads, E = c->head_dim;
+    double eps = c->rms_norm_eps;
+    ts_tensor *n = rms_norm(x, l->input_norm, eps);
+    ts_tensor *q = ts_view(ts_linear(n, l->wq, l->bq), (int64_t[]){B, H, E}, 3);
+    ts_tensor *k = ts_view(ts_linear(n, l->wk, l->bk), (int64_t[]){B, Hkv, E}, 3);
+    ts_tensor *v = ts_view(ts_linear(n, l->wv, l->bv), (int64_t[]){B, Hkv, 1, E}, 4);
+    if (c->arch == MODEL_QWEN3) {
+        q = rms_norm(q, l->q_norm, eps);
+        k = rms_norm(k, l->k_norm, eps);
+    }
+    q = ts_view(rope(q, cos, sin), (int64_t[]){B, H, 1, E}, 4);
+    k = ts_view(rope(k, cos, sin), (int64_t[]){B, Hkv, 1, E}, 4);
+    if (ts_copy_(ts_narrow(kc, 2, off, 1), k) || ts_copy_(ts_narrow(vc, 2, off, 1), v)) return NULL;
+    ts_tensor *a = ts_scaled_dot_product_attention(q, ts_narrow(kc, 2, 0, off + 1), ts_narrow(vc, 2, 0, off + 1),
+                                                   allowed, 1.0 / sqrt((double)E)); /* (B, H, 1, E) */
+    ts_tensor *h = ts_add(x, ts_linear(ts_view(a, (int64_t[]){B, H * E}, 2), l->wo, l->bo));
+    n = rms_norm(h, l->post_norm, eps);
+    ts_tensor *mlp = ts_linear(ts_mul(ts_silu(ts_linear(n, l->gate, NULL)), ts_linear(n, l->up, NULL)), l->down, NULL);
+    return ts_add(h, mlp);
+}
+
 ts_tensor *model_decode_step(model *m, model_cache *c, const ts_tensor *ids) {
     char buf[64];
-    if (!ids || ts_ndim(ids) != 1) {
+    if (!ids || ts_ndim(ids) != 1 || ts_get_dtype(ids) != TS_I64) {
         err_set("model_decode_step: ids must be (B) i64, got %s", ids ? ts_describe(ids, buf, sizeof buf) : "NULL");
         return NULL;
     }
+    if (ts_size(ids, 0) != c->batch) {
+        err_set("model_decode_step: the cache holds %lld rows, the ids %lld", (long long)c->batch,
+                (long long)ts_size(ids, 0));
+        return NULL;
+    }
+    if (c->len >= c->max_len) {
+        err_set("model_decode_step: the cache is full (%lld slots)", (long long)c->max_len);
+        return NULL;
+    }
+    const model_config *cfg = &m->cfg;
+    int64_t B = c->batch, off = c->len;
+    ts_tensor *out = NULL;
+    ts_no_grad_begin();
     ts_scope_begin();
-    ts_tensor *col = ts_unsqueeze(ids, 1);
-    ts_tensor *out = col ? ts_keep(model_prefill(m, c, col, NULL)) : NULL;
+    ts_tensor *pos = c->next_pos, *cos, *sin;
+    if (rope_lookup(c, ts_unsqueeze(pos, 1), &cos, &sin)) goto out; /* (B, 1, E) */
+    ts_tensor *allowed = ts_view(ts_narrow(c->valid, 1, 0, off + 1), (int64_t[]){B, 1, 1, off + 1}, 4);
+    ts_device d = ts_get_device(ids);
+    ts_tensor *dev_ids = d.type == m->device.type && d.index == m->device.index ? (ts_tensor *)ids : ts_to_device(ids, m->device);
+    ts_tensor *x = ts_embedding(m->embed, dev_ids);
+    if (!allowed || !x || ts_fill_(ts_select(c->valid, 1, off), 1)) goto out;
+    for (int i = 0; i < cfg->num_layers; i++) {
+        ts_scope_begin();
+        ts_tensor *y = ts_keep(decode_layer(m, &m->layers[i], x, cos, sin, allowed, c->k[i], c->v[i], off));
+        ts_scope_end();
+        if (!y) goto out;
+        x = y;
+    }
+    ts_tensor *logits = ts_to_dtype(ts_linear(rms_norm(x, m->norm, cfg->rms_norm_eps), m->lm_head, NULL), TS_F32);
+    if (!logits || ts_copy_(c->next_pos, ts_add_scalar(pos, 1))) goto out;
+    c->len++;
+    out = ts_keep(logits);
+out:
     ts_scope_end();
+    ts_no_grad_end();
+    if (!out) err_prefix("model_decode_step");
     return out;
 }
 

@@ -115,10 +115,13 @@ static int greedy_reference(const int32_t *prompt, int len, int n_new, int32_t *
     return 0;
 }
 
+/* The same tokens and finish, and log-probs equal up to fp32 rounding: BLAS picks its GEMM kernel
+ * by the number of rows, so a batch of another size rounds differently (seen up to 1.1e-5 on this
+ * wide-init model). */
 static int same_sample(const rollout_sample *a, const rollout_sample *b) {
     if (a->len != b->len || a->finish != b->finish) return 0;
     for (int t = 0; t < a->len; t++)
-        if (a->ids[t] != b->ids[t] || fabsf(a->logprobs[t] - b->logprobs[t]) > 1e-5f) return 0;
+        if (a->ids[t] != b->ids[t] || fabsf(a->logprobs[t] - b->logprobs[t]) > 5e-5f) return 0;
     return 1;
 }
 
