@@ -1,4 +1,4 @@
-/* sampler — one token from one row of logits, on the host in double precision; see rollout.h.
+/* sampler — one token from one row of logits, on the host, sums in double precision; see rollout.h.
  * Filters follow the order and tie rules of Hugging Face's logits warpers (temperature, top-k
  * keeping ties with the k-th value, top-p keeping the most likely tokens until their mass reaches
  * top_p, min-p relative to the top probability). */
@@ -94,14 +94,19 @@ int32_t sampler_pick(sampler_scratch *s, const float *logits, int64_t V, const s
     int32_t best = 0;
     for (int64_t i = 1; i < V; i++)
         if (logits[i] > logits[best]) best = (int32_t)i;
-    double m1 = logits[best], z1 = 0;
-    for (int64_t i = 0; i < V; i++) z1 += exp((double)logits[i] - m1);
-    double log_z = m1 + log(z1);
+    float m1 = logits[best];
+    double z1 = 0;
     int32_t tok = best;
+    if (p->temperature == 1) { /* the sampling weights are the temperature-1 ones: one pass */
+        for (int64_t i = 0; i < V; i++) z1 += s->p[i] = expf(logits[i] - m1);
+    } else {
+        for (int64_t i = 0; i < V; i++) z1 += expf(logits[i] - m1);
+    }
+    double log_z = m1 + log(z1);
     if (p->temperature > 0) {
         double inv_t = 1.0 / p->temperature, total = 0;
         for (int64_t i = 0; i < V; i++) {
-            s->p[i] = exp(((double)logits[i] - m1) * inv_t); /* top token has 1 */
+            if (p->temperature != 1) s->p[i] = exp(((double)logits[i] - m1) * inv_t); /* top token has 1 */
             s->keep[i] = 1;
         }
         if (p->top_k > 0 && p->top_k < V) {
