@@ -1042,7 +1042,16 @@ int model_cache_index_select(model_cache *c, const ts_tensor *rows) {
     slots[n - 1] = c->next_pos;
     ts_scope_begin();
     ts_tensor *r = ts_to_device(rows, ts_get_device(c->valid));
-    for (int i = 0; ok && i < n; i++) ok = (fresh[i] = ts_index_select(slots[i], 0, r)) != NULL;
+    /* keys and values: only the used slots are copied (the rest is never read before written) */
+    for (int i = 0; ok && i < n - 2; i++) {
+        int64_t shape[4];
+        ts_shape(slots[i], shape);
+        shape[0] = ts_numel(rows);
+        fresh[i] = ts_empty(shape, 4, ts_get_dtype(slots[i]), ts_get_device(slots[i]));
+        ok = fresh[i] && (c->len == 0 || !ts_copy_(ts_narrow(fresh[i], 2, 0, c->len),
+                                                   ts_index_select(ts_narrow(slots[i], 2, 0, c->len), 0, r)));
+    }
+    for (int i = n - 2; ok && i < n; i++) ok = (fresh[i] = ts_index_select(slots[i], 0, r)) != NULL;
     if (ok)
         for (int i = 0; i < n; i++) {
             ts_free(slots[i]);
