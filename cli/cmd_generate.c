@@ -1,19 +1,19 @@
-/* rlvr generate — sample one completion from a model for a prompt, with the chat template applied
- * (recognised from tokenizer_config.json, or named with --chat), decoding over the KV cache:
- * one prefill, then one decode step per token until an EOS id (config.json's eos_token_id and the
- * tokenizer's eos token) or --max-new-tokens.
- * The sampler here is the single-sequence one: temperature, top-k, top-p (nucleus), greedy; the
- * random stream is a generator seeded by --seed.
- * Not here: batches of prompts and groups of samples (rollout/), stop strings, streaming output. */
+/* rlvr generate — sample completions from a model for a prompt, with the chat template applied
+ * (recognised from tokenizer_config.json, or named with --chat), through the rollout engine
+ * (rollout/): one prefill, --n samples sharing it, decoding over the KV cache until an EOS id
+ * (config.json's eos_token_id and the tokenizer's eos token) or --max-new-tokens. The sampler is
+ * the engine's (temperature, top-k, top-p, min-p, greedy), its draws keyed by --seed and the
+ * sample index, so a seed fixes every sample.
+ * Not here: batches of prompts (rlvr train and eval do those), stop strings, streaming output. */
 #include "cli.h"
 
 #include "common/err.h"
 #include "model/chat.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
+#include "rollout/rollout.h"
 
 #include <cjson/cJSON.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,93 +21,43 @@
 static const char usage[] =
     "usage: rlvr generate --model DIR --prompt TEXT [options]\n\n"
     "  --max-new-tokens N  stop after N tokens (128)\n"
+    "  --n N               samples of the prompt, drawn independently (1)\n"
     "  --temperature X     divide the logits by X (1.0)\n"
     "  --top-k N           sample among the N most likely tokens (0: all)\n"
     "  --top-p X           sample from the smallest set of probability >= X (1.0: all)\n"
-    "  --greedy            take the most likely token (temperature, top-k, top-p unused)\n"
-    "  --seed N            random stream of the sampler (0)\n"
+    "  --min-p X           drop tokens below X times the top probability (0: none)\n"
+    "  --greedy            take the most likely token (temperature, top-k, top-p, min-p unused)\n"
+    "  --seed N            key of the sampler's random draws (0)\n"
     "  --system TEXT       a system message before the prompt\n"
     "  --chat NAME         chat template: auto, chatml, qwen2, qwen2.5, qwen3, llama3 (auto)\n"
     "  --no-think          Qwen3: start the answer with an empty think block\n"
     "  --raw               no chat template: the prompt is the text to continue\n"
-    "  --json              print {\"prompt_ids\", \"ids\", \"text\"} instead of the text\n"
+    "  --json              print {\"prompt_ids\", \"ids\", \"text\", \"finish\"} per sample, one a line,\n"
+    "                      instead of the texts\n"
     "  --device D          cpu or cuda:N (cpu)\n";
 
-typedef struct sampling {
-    double temperature, top_p;
-    int64_t top_k;
-    int greedy;
-} sampling;
-
-/* logits (1, V) f32 -> the next token id; -1 with err_set. */
-static int sample(const ts_tensor *logits, const sampling *s, ts_generator *gen, int64_t *next) {
-    ts_scope_begin();
-    ts_tensor *x = ts_squeeze(logits, 0), *pick; /* (V) */
-    int64_t V = ts_size(x, 0);
-    if (s->greedy) {
-        pick = ts_argmax(x, 0, 0);
-    } else {
-        x = ts_div_scalar(x, s->temperature);
-        if (s->top_k > 0 && s->top_k < V) {
-            ts_tensor *vals, *idx;
-            if (!ts_topk(x, s->top_k, 0, 1, &vals, &idx)) x = ts_masked_fill(x, ts_lt(x, ts_select(vals, 0, s->top_k - 1)), -INFINITY);
-            else x = NULL;
-        }
-        if (s->top_p < 1) {
-            ts_tensor *sorted, *idx;
-            if (!ts_sort(x, 0, 1, &sorted, &idx)) {
-                ts_tensor *p = ts_softmax(sorted, 0);
-                /* drop a token when the tokens before it already reach top_p (the first is kept) */
-                ts_tensor *drop = ts_gt_scalar(ts_sub(ts_cumsum(p, 0), p), s->top_p);
-                x = ts_scatter(x, 0, idx, ts_masked_fill(sorted, drop, -INFINITY));
-            } else {
-                x = NULL;
-            }
-        }
-        pick = ts_multinomial(ts_softmax(x, 0), 1, 0, gen);
-    }
-    int rc = pick ? ts_to_host(ts_to_dtype(pick, TS_I64), next, sizeof *next) : -1;
-    ts_scope_end();
-    return rc;
-}
-
-static int is_eos(const model_config *c, int32_t tok_eos, int64_t id) {
-    if (id == tok_eos) return 1;
-    for (int i = 0; i < c->n_eos; i++)
-        if (c->eos_token_ids[i] == id) return 1;
-    return 0;
-}
-
-/* Prefill prompt, then decode until EOS or max_new; the new ids go to out. */
-static int generate(model *m, const tok_ids *prompt, int64_t max_new, const sampling *s, uint64_t seed,
-                    int32_t tok_eos, tok_ids *out) {
-    int64_t T = prompt->n;
-    if (T == 0) return err_set("the prompt encodes to no tokens");
-    int64_t *buf = malloc(sizeof *buf * (size_t)T);
-    model_cache *c = buf ? model_cache_init(m, 1, T + max_new) : NULL;
-    ts_generator *gen = ts_generator_init(seed);
-    int rc = c && gen ? 0 : -1;
-    if (!buf) err_set("out of memory");
-    for (int64_t t = 0; !rc && t < T; t++) buf[t] = prompt->v[t];
-    ts_scope_begin();
-    ts_tensor *logits = rc ? NULL : model_prefill(m, c, ts_from_data(buf, (int64_t[]){1, T}, 2, TS_I64), NULL);
-    if (!logits) rc = -1;
-    for (int64_t i = 0; !rc && i < max_new; i++) {
-        int64_t next;
-        if (sample(logits, s, gen, &next)) rc = -1;
-        else if (is_eos(model_get_config(m), tok_eos, next)) break;
-        else if (tok_ids_push(out, (int32_t)next)) rc = -1;
-        else if (i + 1 < max_new) {
-            ts_free(logits);
-            logits = model_decode_step(m, c, ts_from_data(&next, (int64_t[]){1}, 1, TS_I64));
-            if (!logits) rc = -1;
-        }
-    }
-    ts_scope_end();
-    ts_generator_free(gen);
-    model_cache_free(c);
-    free(buf);
-    return rc;
+/* Sample n completions of prompt; EOS ids are the model's and the tokenizer's. */
+static int generate(model *m, const tok_tokenizer *tok, const tok_ids *prompt, int64_t max_new, const sampler_params *sp,
+                    uint64_t seed, int n, rollout_result *out) {
+    if (prompt->n == 0) return err_set("the prompt encodes to no tokens");
+    const model_config *c = model_get_config(m);
+    int32_t eos[MODEL_MAX_EOS + 1];
+    int n_eos = 0;
+    for (int i = 0; i < c->n_eos; i++) eos[n_eos++] = (int32_t)c->eos_token_ids[i];
+    if (tok_eos_id(tok) >= 0) eos[n_eos++] = tok_eos_id(tok);
+    rollout_options o;
+    memset(&o, 0, sizeof o);
+    o.sampling = *sp;
+    o.max_new_tokens = max_new;
+    o.eos_ids = eos;
+    o.n_eos = n_eos;
+    o.tok = tok;
+    o.seed = seed;
+    o.share_prefix = 1;
+    const int32_t *ids = prompt->v;
+    int len = prompt->n;
+    uint64_t key = 0;
+    return rollout_generate(m, &o, 1, &ids, &len, &key, n, out);
 }
 
 static void print_ids(const char *key, const tok_ids *ids) {
@@ -122,13 +72,13 @@ int cmd_generate(int argc, char **argv) {
         return 0;
     }
     const char *dir = NULL, *prompt = NULL, *system = NULL, *chat = NULL, *device = "cpu";
-    sampling s = {1.0, 1.0, 0, 0};
-    int64_t max_new = 128, seed = 0;
-    int raw = 0, json = 0, think = 1;
+    sampler_params s = {1.0, 0, 1.0, 0};
+    int64_t max_new = 128, seed = 0, n = 1;
+    int raw = 0, json = 0, think = 1, greedy = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
-        if (!strcmp(a, "--greedy")) s.greedy = 1;
+        if (!strcmp(a, "--greedy")) greedy = 1;
         else if (!strcmp(a, "--raw")) raw = 1;
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--no-think")) think = 0;
@@ -144,6 +94,8 @@ int cmd_generate(int argc, char **argv) {
             else if (!strcmp(a, "--device")) device = v;
             else if (!strcmp(a, "--max-new-tokens")) max_new = strtoll(v, &end, 10);
             else if (!strcmp(a, "--seed")) seed = strtoll(v, &end, 10);
+            else if (!strcmp(a, "--n")) n = strtoll(v, &end, 10);
+            else if (!strcmp(a, "--min-p")) s.min_p = strtod(v, &end);
             else if (!strcmp(a, "--top-k")) s.top_k = strtoll(v, &end, 10);
             else if (!strcmp(a, "--temperature")) s.temperature = strtod(v, &end);
             else if (!strcmp(a, "--top-p")) s.top_p = strtod(v, &end);
@@ -161,8 +113,11 @@ int cmd_generate(int argc, char **argv) {
         fprintf(stderr, "rlvr generate: --model DIR and --prompt TEXT are required\n\n%s", usage);
         return 2;
     }
-    if (max_new < 1 || seed < 0 || s.top_k < 0 || !(s.temperature > 0) || !(s.top_p > 0 && s.top_p <= 1))
-        return cli_fail("need --max-new-tokens >= 1, --seed >= 0, --top-k >= 0, --temperature > 0, 0 < --top-p <= 1");
+    if (max_new < 1 || seed < 0 || n < 1 || n > 65536 || s.top_k < 0 || !(s.temperature > 0) ||
+        !(s.top_p > 0 && s.top_p <= 1) || !(s.min_p >= 0 && s.min_p < 1))
+        return cli_fail("need --max-new-tokens >= 1, --seed >= 0, 1 <= --n <= 65536, --top-k >= 0, --temperature > 0, "
+                        "0 < --top-p <= 1, 0 <= --min-p < 1");
+    if (greedy) s = (sampler_params){0, 0, 1, 0};
     ts_device dev;
     if (ts_device_parse(device, &dev)) return cli_fail(NULL);
     tok_tokenizer *tok = tok_load(dir);
@@ -175,31 +130,33 @@ int cmd_generate(int argc, char **argv) {
         chat_msg msgs[2] = {{"system", system}, {"user", prompt}};
         text = system ? chat_render(&ct, msgs, 2, 1, think) : chat_render(&ct, msgs + 1, 1, 1, think);
     }
-    tok_ids in = {0}, out = {0};
+    tok_ids in = {0};
+    rollout_result res = {0};
     if (!rc) rc = !text || tok_encode(tok, text, strlen(text), raw, &in) ? -1 : 0;
-    ts_no_grad_begin();
-    if (!rc) rc = generate(m, &in, max_new, &s, (uint64_t)seed, tok_eos_id(tok), &out);
-    ts_no_grad_end();
-    char *completion = rc ? NULL : tok_decode(tok, out.v, out.n, 0);
-    if (completion && json) {
-        cJSON *t = cJSON_CreateString(completion);
-        char *ts = cJSON_PrintUnformatted(t);
-        putchar('{');
-        print_ids("prompt_ids", &in);
-        fputs(", ", stdout);
-        print_ids("ids", &out);
-        printf(", \"text\": %s}\n", ts ? ts : "null");
-        free(ts);
-        cJSON_Delete(t);
-    } else if (completion) {
-        printf("%s\n", completion);
+    if (!rc) rc = generate(m, tok, &in, max_new, &s, (uint64_t)seed, (int)n, &res);
+    for (int i = 0; !rc && i < res.n; i++) {
+        const rollout_sample *r = &res.samples[i];
+        if (json) {
+            /* ids without a final EOS, as the text */
+            tok_ids ids = {(int32_t *)r->ids, r->len - (r->finish == ROLLOUT_EOS), 0};
+            cJSON *t = cJSON_CreateString(r->text);
+            char *ts = cJSON_PrintUnformatted(t);
+            putchar('{');
+            print_ids("prompt_ids", &in);
+            fputs(", ", stdout);
+            print_ids("ids", &ids);
+            printf(", \"text\": %s, \"finish\": \"%s\"}\n", ts ? ts : "null", rollout_finish_name(r->finish));
+            free(ts);
+            cJSON_Delete(t);
+        } else {
+            printf("%s\n", r->text);
+        }
     }
-    int status = completion ? 0 : cli_fail(NULL);
+    int status = rc ? cli_fail(NULL) : 0;
     if (fflush(stdout)) status = cli_fail("cannot write to stdout");
-    free(completion);
+    rollout_result_free(&res);
     free(text);
     tok_ids_free(&in);
-    tok_ids_free(&out);
     chat_template_free(&ct);
     model_free(m);
     tok_free(tok);
