@@ -297,10 +297,10 @@ done:
 
 /* ---- the update ---- */
 
-/* Tensors of one micro-batch (rows[0..n) of the step), built once and reused by every epoch. */
+/* Tensors of one micro-batch (completions first..first+n-1 of the step), built once and reused by
+ * every epoch. */
 typedef struct micro {
     int n;
-    int *rows;
     int64_t P, Tc;             /* prompt width, completion width */
     ts_tensor *ids, *mask;     /* (n, P + Tc) */
     ts_tensor *old_logp, *cmask; /* (n, Tc) f32 */
@@ -310,7 +310,6 @@ typedef struct micro {
 } micro;
 
 static void micro_free(micro *m) {
-    free(m->rows);
     free(m->adv);
     free(m->keep);
     free(m->truncated);
@@ -330,25 +329,23 @@ static int completion_logp(model *mod, const micro *m, int entropy_grad, ts_tens
     return *lp && (!ent || *ent) ? 0 : -1;
 }
 
-static int micro_build(rl_job *j, const step_data *d, const int *rows, int n, micro *m) {
+static int micro_build(rl_job *j, const step_data *d, int first, int n, micro *m) {
     memset(m, 0, sizeof *m);
     m->n = n;
-    m->rows = malloc(sizeof(int) * (size_t)n);
     m->adv = malloc(sizeof(double) * (size_t)n);
     m->keep = malloc((size_t)n);
     m->truncated = malloc((size_t)n);
     trainer_seq *seqs = malloc(sizeof *seqs * (size_t)n);
-    if (!m->rows || !m->adv || !m->keep || !m->truncated || !seqs) {
+    if (!m->adv || !m->keep || !m->truncated || !seqs) {
         free(seqs);
         return err_set("out of memory");
     }
     int64_t Tc = 0;
     for (int r = 0; r < n; r++) {
-        const rollout_sample *s = &d->roll.samples[rows[r]];
-        m->rows[r] = rows[r];
-        m->adv[r] = d->adv[rows[r]];
-        m->keep[r] = d->keep[rows[r]];
-        m->truncated[r] = d->truncated[rows[r]];
+        const rollout_sample *s = &d->roll.samples[first + r];
+        m->adv[r] = d->adv[first + r];
+        m->keep[r] = d->keep[first + r];
+        m->truncated[r] = d->truncated[first + r];
         seqs[r] = (trainer_seq){d->prompt[s->prompt].v, d->prompt[s->prompt].n, s->ids, s->len};
         if (s->len > Tc) Tc = s->len;
     }
@@ -359,7 +356,7 @@ static int micro_build(rl_job *j, const step_data *d, const int *rows, int n, mi
         goto out;
     }
     for (int r = 0; r < n; r++) {
-        const rollout_sample *s = &d->roll.samples[rows[r]];
+        const rollout_sample *s = &d->roll.samples[first + r];
         for (int t = 0; t < s->len; t++) {
             old[r * Tc + t] = s->logprobs[t];
             cm[r * Tc + t] = 1;
@@ -397,13 +394,9 @@ static loss_batch micro_batch(const micro *m, const ts_tensor *lp, const ts_tens
 /* Split the rows of groups [g0, g1) into micro-batches of at most micro_batch_tokens padded
  * tokens (at least one row each). */
 static int plan_micro(rl_job *j, const step_data *d, int g0, int g1, micro **out, int *n_out) {
-    int cap = (g1 - g0) * d->G, n = 0, *rows = malloc(sizeof(int) * (size_t)cap), rc = -1;
-    micro *ms = calloc((size_t)cap, sizeof *ms);
-    if (!rows || !ms) {
-        free(rows);
-        free(ms);
-        return err_set("out of memory");
-    }
+    int n = 0;
+    micro *ms = calloc((size_t)((g1 - g0) * d->G), sizeof *ms);
+    if (!ms) return err_set("out of memory");
     int64_t budget = j->c->train.micro_batch_tokens;
     int start = g0 * d->G, end = g1 * d->G;
     while (start < end) {
@@ -418,21 +411,13 @@ static int plan_micro(rl_job *j, const step_data *d, int g0, int g1, micro **out
             cw = c2;
             stop++;
         }
-        for (int r = start; r < stop; r++) rows[r - start] = r;
-        if (micro_build(j, d, rows, stop - start, &ms[n])) {
-            micro_free(&ms[n]);
-            goto out;
+        if (micro_build(j, d, start, stop - start, &ms[n])) {
+            for (int i = 0; i <= n; i++) micro_free(&ms[i]);
+            free(ms);
+            return -1;
         }
         n++;
         start = stop;
-    }
-    rc = 0;
-out:
-    free(rows);
-    if (rc) {
-        for (int i = 0; i < n; i++) micro_free(&ms[i]);
-        free(ms);
-        return -1;
     }
     *out = ms;
     *n_out = n;
