@@ -257,7 +257,8 @@ const cfg_key cfg_schema[] = {
       "Optimiser steps of linear warm-up: step s (from 0) uses lr * (s + 1) / warmup_steps."),
     K("optim.total_steps", CFG_INT, optim.total_steps, "0", "[0,inf)", NULL,
       "Optimiser step at which a cosine or linear decay reaches min_lr (must exceed "
-      "warmup_steps); 0 = the run's train.steps. Unused by constant."),
+      "warmup_steps); 0 = the run's train.steps x train.mini_batches x train.epochs. Unused by "
+      "constant."),
     K("optim.min_lr", CFG_FLOAT, optim.min_lr, "0", "[0,inf)", NULL,
       "Learning rate at the end of a cosine or linear decay."),
 

@@ -446,7 +446,7 @@ static int allreduce_grads(rl_job *j) {
 static int update(rl_job *j, const step_data *d, int64_t step, step_metrics *sm) {
     const rlvr_config *c = j->c;
     int nmb = (int)c->train.mini_batches, per = d->P / nmb; /* this rank's groups per mini-batch */
-    int need_ent = 1, ent_grad = j->lo.entropy_coef != 0;
+    int ent_grad = j->lo.entropy_coef != 0; /* entropy is always computed, for the metric */
     double lp_gap_sum = 0;
     for (int mb = 0; mb < nmb; mb++) {
         micro *ms = NULL;
@@ -467,7 +467,7 @@ static int update(rl_job *j, const step_data *d, int64_t step, step_metrics *sm)
                 ts_tensor *lp = NULL, *ent = NULL;
                 loss_metrics lm;
                 memset(&lm, 0, sizeof lm);
-                int bad = completion_logp(j->pol.m, &ms[k], ent_grad, &lp, need_ent ? &ent : NULL);
+                int bad = completion_logp(j->pol.m, &ms[k], ent_grad, &lp, &ent);
                 if (!bad && ep == 0) { /* trainer vs sampler log-probs on the same weights */
                     ts_tensor *gap = ts_mul(ts_abs(ts_sub(ts_detach(lp), ms[k].old_logp)), ms[k].cmask);
                     double mx, sum;
@@ -494,8 +494,8 @@ static int update(rl_job *j, const step_data *d, int64_t step, step_metrics *sm)
                 if (ep == 0) sm->train_tokens += ts_numel(ms[k].ids);
             }
             if (j->world > 1 && allreduce_grads(j)) goto mb_fail;
-            optim_step_info info;
-            double lr = optim_lr_at(&j->oo, step);
+            optim_step_info info; /* the schedule counts optimiser steps, epochs x mini-batches per RL step */
+            double lr = optim_lr_at(&j->oo, (step * nmb + mb) * c->train.epochs + ep);
             if (optim_step(j->opt, lr, &info)) goto mb_fail;
             sm->grad_norm = info.grad_norm;
             sm->lr = lr;
@@ -694,7 +694,7 @@ static int job_init(rl_job *j, const rlvr_config *c) {
     if (check_batch(c, j->world) || plan_owners(j) || adv_opts_from_cfg(c, &j->ao) ||
         loss_opts_from_cfg(c, &j->lo) || optim_opts_from_cfg(c, &j->oo))
         return -1;
-    if (j->oo.total_steps == 0) j->oo.total_steps = c->train.steps;
+    if (j->oo.total_steps == 0) j->oo.total_steps = c->train.steps * c->train.mini_batches * c->train.epochs;
     if (optim_opts_check(&j->oo)) return -1;
     /* rank 0 prepares the run directory; the others wait, then check it the same way */
     if (j->rank == 0 && trainer_run_dir_prepare(c, c->train.resume == 0)) return -1;
