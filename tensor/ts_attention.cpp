@@ -26,9 +26,9 @@ using namespace ts_detail;
 
 namespace {
 
-// Built for the baseline ISA and for AVX2+FMA, chosen at load time, where the compiler can.
+// Built for the baseline ISA and for AVX2, chosen at load time by the CPU's features.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
-#define TS_KERNEL_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#define TS_KERNEL_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define TS_KERNEL_CLONES
 #endif
