@@ -53,6 +53,7 @@ int ts_cuda_available(void);         /* 1 when built with CUDA and a device is v
 int ts_cuda_device_count(void);
 /* libtorch's build configuration (compiler, BLAS, CUDA, ...) as text; static storage. */
 const char *ts_build_config(void);
+/* Intra-op threads of libtorch and, when it is the BLAS in use, of OpenBLAS; n <= 0 is ignored. */
 void ts_set_num_threads(int n);
 int ts_get_num_threads(void);
 size_t ts_dtype_size(ts_dtype dt);

@@ -13,6 +13,7 @@ extern "C" {
 #include <torch/csrc/api/include/torch/version.h>
 
 #include <atomic>
+#include <dlfcn.h>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -189,7 +190,11 @@ const char *ts_build_config(void) {
 }
 
 void ts_set_num_threads(int n) {
-    if (n > 0) at::set_num_threads(n);
+    if (n <= 0) return;
+    at::set_num_threads(n);
+    /* libtorch's setting does not reach OpenBLAS's own pool, whose idle workers spin: set both */
+    using set_fn = void (*)(int);
+    if (auto f = reinterpret_cast<set_fn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
 }
 
 int ts_get_num_threads(void) { return at::get_num_threads(); }
