@@ -3,6 +3,8 @@
 
 #include "err.h"
 
+#include <cjson/cJSON.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +57,23 @@ int io_write_file(const char *path, const void *data, size_t len) {
     int ok = fp && fwrite(data, 1, len, fp) == len;
     if (fp && fclose(fp)) ok = 0;
     return ok ? 0 : err_set("%s: cannot write: %s", path, strerror(errno));
+}
+
+int io_write_json(const char *dir, const char *name, const cJSON *j) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *txt = cJSON_Print(j);
+    if (!txt) return err_set("%s: out of memory", path);
+    size_t n = strlen(txt);
+    char *line = realloc(txt, n + 2);
+    if (!line) {
+        free(txt);
+        return err_set("%s: out of memory", path);
+    }
+    line[n] = '\n';
+    int rc = io_write_file(path, line, n + 1);
+    free(line);
+    return rc;
 }
 
 int io_mkdir_p(const char *path) {

@@ -11,6 +11,9 @@
 char *io_read_file(const char *path, size_t max, size_t *len);
 /* Create or replace path with len bytes of data. Returns 0, or -1 with err_set. */
 int io_write_file(const char *path, const void *data, size_t len);
+/* dir/name as pretty-printed JSON and a final newline. Returns 0, or -1 with err_set. */
+struct cJSON;
+int io_write_json(const char *dir, const char *name, const struct cJSON *j);
 /* mkdir -p: create path and its missing parents (mode 0755). Returns 0, or -1 with err_set. */
 int io_mkdir_p(const char *path);
 

@@ -10,6 +10,7 @@
 #include "model.h"
 
 #include "common/err.h"
+#include "common/io.h"
 #include "model/safetensors.h"
 
 #include <cjson/cJSON.h>
@@ -299,17 +300,6 @@ static cJSON *config_to_json(const model_config *c, ts_dtype dtype) {
     return j;
 }
 
-static int write_json(const char *dir, const char *name, cJSON *j) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    char *txt = cJSON_Print(j);
-    FILE *fp = txt ? fopen(path, "w") : NULL;
-    int ok = fp && fputs(txt, fp) >= 0 && fputc('\n', fp) != EOF;
-    if (fp && fclose(fp)) ok = 0;
-    free(txt);
-    return ok ? 0 : err_set("%s: cannot write: %s", path, strerror(errno));
-}
-
 /* ---------------------------------------------------------------- weights */
 
 typedef struct layer {
@@ -572,7 +562,7 @@ int model_save(const model *m, const char *dir, ts_dtype dtype, size_t shard_byt
     cJSON_AddTrueToObject(gen, "_from_model_config");
     if (m->cfg.bos_token_id >= 0) cJSON_AddNumberToObject(gen, "bos_token_id", (double)m->cfg.bos_token_id);
     if (m->cfg.n_eos) cJSON_AddItemReferenceToObject(gen, "eos_token_id", cJSON_GetObjectItem(cfg, "eos_token_id"));
-    int rc = write_json(dir, "config.json", cfg) || write_json(dir, "generation_config.json", gen) ? -1 : 0;
+    int rc = io_write_json(dir, "config.json", cfg) || io_write_json(dir, "generation_config.json", gen) ? -1 : 0;
     cJSON_Delete(gen);
     cJSON_Delete(cfg);
     st_tensor *ts = calloc((size_t)m->nparams, sizeof *ts);

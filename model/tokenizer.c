@@ -7,6 +7,7 @@
 #include "tokenizer.h"
 
 #include "common/err.h"
+#include "common/io.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -1448,17 +1449,6 @@ static cJSON *byte_level_json(const train_state *s, int32_t id) {
     return j;
 }
 
-static int write_json(const char *dir, const char *name, cJSON *j) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    char *txt = cJSON_Print(j);
-    FILE *fp = txt ? fopen(path, "w") : NULL;
-    int ok = fp && fputs(txt, fp) >= 0 && fputc('\n', fp) != EOF;
-    if (fp && fclose(fp)) ok = 0;
-    free(txt);
-    return ok ? 0 : err_set("%s: cannot write: %s", path, strerror(errno));
-}
-
 static cJSON *byte_level_step(void) {
     cJSON *b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "type", "ByteLevel");
@@ -1546,7 +1536,7 @@ int tok_write_tiny(const char *dir, const char *corpus, size_t len, int vocab_si
         cJSON_AddFalseToObject(cfg, "clean_up_tokenization_spaces");
         cJSON_AddNumberToObject(cfg, "model_max_length", 131072);
         cJSON_AddStringToObject(cfg, "tokenizer_class", "PreTrainedTokenizerFast");
-        rc = write_json(dir, "tokenizer.json", j) || write_json(dir, "tokenizer_config.json", cfg) ? -1 : 0;
+        rc = io_write_json(dir, "tokenizer.json", j) || io_write_json(dir, "tokenizer_config.json", cfg) ? -1 : 0;
     }
     cJSON_Delete(j);
     cJSON_Delete(cfg);
