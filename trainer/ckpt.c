@@ -3,6 +3,8 @@
  * err_set with the innermost HDF5 reason), parallel HDF5. */
 #include "ckpt.h"
 
+#include "h5why.h"
+
 #include "common/err.h"
 
 #include <dirent.h>
@@ -21,36 +23,6 @@
 /* ---- HDF5 helpers ---- */
 
 static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
-
-typedef struct why_ctx {
-    char msg[512];
-    int found;
-} why_ctx;
-
-static herr_t why_walk(unsigned n, const H5E_error2_t *e, void *data) {
-    (void)n;
-    why_ctx *w = data;
-    if (w->found || !e->desc) return 0;
-    const char *m = strstr(e->desc, "error message = '");
-    if (m) {
-        m += strlen("error message = '");
-        const char *end = strchr(m, '\'');
-        snprintf(w->msg, sizeof w->msg, "%.*s", (int)(end ? end - m : (ptrdiff_t)strlen(m)), m);
-    } else {
-        snprintf(w->msg, sizeof w->msg, "%s", e->desc);
-    }
-    w->found = 1;
-    return 0;
-}
-
-/* The innermost HDF5 reason of the last failure ("No space left on device"), and clear the stack. */
-static const char *h5_why(char *buf, size_t cap) {
-    why_ctx w = {"", 0};
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, why_walk, &w);
-    H5Eclear2(H5E_DEFAULT);
-    snprintf(buf, cap, "%s", w.found ? w.msg : "unknown HDF5 error");
-    return buf;
-}
 
 /* A path of non-empty components without "." or "..". */
 static int path_ok(const char *path) {

@@ -3,6 +3,8 @@
  * err_set), buffering across steps (each append is written and flushed at once). */
 #include "rolloutlog.h"
 
+#include "h5why.h"
+
 #include "common/err.h"
 
 #include <hdf5.h>
@@ -41,34 +43,9 @@ struct rolloutlog {
     char path[1024];
 };
 
-/* The innermost HDF5 reason of the last failure, and clear the stack. */
-typedef struct why_ctx {
-    char msg[256];
-    int found;
-} why_ctx;
-
-static herr_t why_walk(unsigned n, const H5E_error2_t *e, void *data) {
-    (void)n;
-    why_ctx *w = data;
-    if (!w->found && e->desc) {
-        const char *m = strstr(e->desc, "error message = '");
-        if (m) {
-            m += strlen("error message = '");
-            const char *end = strchr(m, '\'');
-            snprintf(w->msg, sizeof w->msg, "%.*s", (int)(end ? end - m : (ptrdiff_t)strlen(m)), m);
-        } else {
-            snprintf(w->msg, sizeof w->msg, "%s", e->desc);
-        }
-        w->found = 1;
-    }
-    return 0;
-}
-
 static int fail(const rolloutlog *l, const char *what) {
-    why_ctx w = {"", 0};
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, why_walk, &w);
-    H5Eclear2(H5E_DEFAULT);
-    return err_set("rollout log '%s': %s failed: %s", l->path, what, w.found ? w.msg : "unknown HDF5 error");
+    char why[512];
+    return err_set("rollout log '%s': %s failed: %s", l->path, what, h5_why(why, sizeof why));
 }
 
 static hid_t file_type(const rolloutlog *l, col_type t) {
