@@ -5,6 +5,8 @@
 
 #include "common/cfg.h"
 
+#include <stdint.h>
+
 typedef struct cli_command {
     const char *name;
     const char *summary; /* one line for `rlvr --help` */
@@ -13,6 +15,8 @@ typedef struct cli_command {
 
 /* Print "rlvr: error: <msg>" (from err_msg() when msg is NULL) and return 1. */
 int cli_fail(const char *msg);
+/* Parse a decimal integer option value in [lo, hi]; -1 with err_set naming the option. */
+int cli_parse_int(const char *opt, const char *v, int64_t lo, int64_t hi, int64_t *out);
 /* True when argv has -h or --help. */
 int cli_wants_help(int argc, char **argv);
 

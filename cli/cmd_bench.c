@@ -25,15 +25,6 @@ static const char usage[] =
     "against the fp32 GEMM peak measured now. With R repeats the fastest run is reported.\n"
     "Defaults: P 8, G 8, L 32, N 64, T 1, temperature 1, R 1.\n";
 
-static int parse_long(const char *opt, const char *v, long lo, long hi, long *out) {
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (!*v || *end || x < lo || x > hi)
-        return err_set("%s: expected an integer in [%ld,%ld], got '%s'", opt, lo, hi, v);
-    *out = x;
-    return 0;
-}
-
 static double cpu_seconds(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -60,7 +51,7 @@ static double gemm_peak(void) {
 
 static int bench_rollout(int argc, char **argv) {
     const char *dir = NULL;
-    long P = 8, G = 8, L = 32, N = 64, threads = 1, repeats = 1;
+    int64_t P = 8, G = 8, L = 32, N = 64, threads = 1, repeats = 1;
     double temperature = 1.0;
     int share = 1;
     for (int i = 1; i < argc; i++) {
@@ -75,12 +66,12 @@ static int bench_rollout(int argc, char **argv) {
         }
         if (!v) return cli_fail("an option needs a value (see `rlvr bench --help`)");
         if (!strcmp(a, "--model")) dir = v;
-        else if (!strcmp(a, "--prompts")) rc = parse_long(a, v, 1, 100000, &P);
-        else if (!strcmp(a, "--group")) rc = parse_long(a, v, 1, 10000, &G);
-        else if (!strcmp(a, "--prompt-len")) rc = parse_long(a, v, 1, 1 << 20, &L);
-        else if (!strcmp(a, "--max-new")) rc = parse_long(a, v, 1, 1 << 20, &N);
-        else if (!strcmp(a, "--threads")) rc = parse_long(a, v, 1, 1024, &threads);
-        else if (!strcmp(a, "--repeats")) rc = parse_long(a, v, 1, 1000, &repeats);
+        else if (!strcmp(a, "--prompts")) rc = cli_parse_int(a, v, 1, 100000, &P);
+        else if (!strcmp(a, "--group")) rc = cli_parse_int(a, v, 1, 10000, &G);
+        else if (!strcmp(a, "--prompt-len")) rc = cli_parse_int(a, v, 1, 1 << 20, &L);
+        else if (!strcmp(a, "--max-new")) rc = cli_parse_int(a, v, 1, 1 << 20, &N);
+        else if (!strcmp(a, "--threads")) rc = cli_parse_int(a, v, 1, 1024, &threads);
+        else if (!strcmp(a, "--repeats")) rc = cli_parse_int(a, v, 1, 1000, &repeats);
         else if (!strcmp(a, "--temperature")) {
             char *end;
             temperature = strtod(v, &end);

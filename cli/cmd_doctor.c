@@ -99,9 +99,8 @@ int cmd_doctor(int argc, char **argv) {
             return 0;
         }
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 1024) return cli_fail("--threads: expected an integer in [1,1024]");
+            int64_t v;
+            if (cli_parse_int("--threads", argv[++i], 1, 1024, &v)) return cli_fail(NULL);
             threads = (int)v;
         } else {
             fprintf(stderr, "rlvr: error: unknown option '%s'\n%s", argv[i], usage);

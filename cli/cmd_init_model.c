@@ -40,15 +40,6 @@ static const char usage[] =
     "  --dtype f32|bf16      dtype of the saved weights (f32)\n"
     "  --shard-mb N          shard the weights above N MiB (4096)\n";
 
-static int parse_i64(const char *opt, const char *v, int64_t lo, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (errno || end == v || *end || x < lo) return err_set("%s: expected an integer >= %lld, got '%s'", opt, (long long)lo, v);
-    *out = x;
-    return 0;
-}
-
 static int parse_f64(const char *opt, const char *v, double *out) {
     char *end;
     errno = 0;
@@ -82,17 +73,17 @@ int cmd_init_model(int argc, char **argv) {
         else if (!strcmp(a, "--chat")) chat = v;
         else if (!strcmp(a, "--rope-scaling")) scaling = v;
         else if (!strcmp(a, "--dtype")) dtype_s = v;
-        else if (!strcmp(a, "--hidden")) rc = parse_i64(a, v, 1, &hidden);
-        else if (!strcmp(a, "--layers")) rc = parse_i64(a, v, 1, &layers);
-        else if (!strcmp(a, "--heads")) rc = parse_i64(a, v, 1, &heads);
-        else if (!strcmp(a, "--kv-heads")) rc = parse_i64(a, v, 1, &kv_heads);
-        else if (!strcmp(a, "--head-dim")) rc = parse_i64(a, v, 2, &head_dim);
-        else if (!strcmp(a, "--intermediate")) rc = parse_i64(a, v, 1, &inter);
-        else if (!strcmp(a, "--vocab-size")) rc = parse_i64(a, v, 256, &vocab);
-        else if (!strcmp(a, "--max-pos")) rc = parse_i64(a, v, 1, &max_pos);
-        else if (!strcmp(a, "--rope-original")) rc = parse_i64(a, v, 1, &original);
-        else if (!strcmp(a, "--seed")) rc = parse_i64(a, v, 0, &seed);
-        else if (!strcmp(a, "--shard-mb")) rc = parse_i64(a, v, 1, &shard_mb);
+        else if (!strcmp(a, "--hidden")) rc = cli_parse_int(a, v, 1, INT64_MAX, &hidden);
+        else if (!strcmp(a, "--layers")) rc = cli_parse_int(a, v, 1, INT64_MAX, &layers);
+        else if (!strcmp(a, "--heads")) rc = cli_parse_int(a, v, 1, INT64_MAX, &heads);
+        else if (!strcmp(a, "--kv-heads")) rc = cli_parse_int(a, v, 1, INT64_MAX, &kv_heads);
+        else if (!strcmp(a, "--head-dim")) rc = cli_parse_int(a, v, 2, INT64_MAX, &head_dim);
+        else if (!strcmp(a, "--intermediate")) rc = cli_parse_int(a, v, 1, INT64_MAX, &inter);
+        else if (!strcmp(a, "--vocab-size")) rc = cli_parse_int(a, v, 256, INT64_MAX, &vocab);
+        else if (!strcmp(a, "--max-pos")) rc = cli_parse_int(a, v, 1, INT64_MAX, &max_pos);
+        else if (!strcmp(a, "--rope-original")) rc = cli_parse_int(a, v, 1, INT64_MAX, &original);
+        else if (!strcmp(a, "--seed")) rc = cli_parse_int(a, v, 0, INT64_MAX, &seed);
+        else if (!strcmp(a, "--shard-mb")) rc = cli_parse_int(a, v, 1, INT64_MAX, &shard_mb);
         else if (!strcmp(a, "--rope-theta")) rc = parse_f64(a, v, &theta);
         else if (!strcmp(a, "--rms-eps")) rc = parse_f64(a, v, &eps);
         else if (!strcmp(a, "--init-std")) rc = parse_f64(a, v, &std);

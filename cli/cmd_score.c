@@ -87,7 +87,9 @@ int cmd_score(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc) dir = argv[++i];
         else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            if (cli_parse_int("--threads", argv[++i], 1, 1024, &threads)) return cli_fail(NULL);
+        }
         else {
             fprintf(stderr, "rlvr score: unknown or incomplete option '%s'\n\n%s", argv[i], usage);
             return 2;

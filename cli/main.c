@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "tensor/ts.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,18 @@ static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
 int cli_fail(const char *msg) {
     fprintf(stderr, "rlvr: error: %s\n", msg ? msg : err_msg());
     return 1;
+}
+
+int cli_parse_int(const char *opt, const char *v, int64_t lo, int64_t hi, int64_t *out) {
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi) {
+        if (hi == INT64_MAX) return err_set("%s: expected an integer >= %lld, got '%s'", opt, (long long)lo, v);
+        return err_set("%s: expected an integer in [%lld,%lld], got '%s'", opt, (long long)lo, (long long)hi, v);
+    }
+    *out = x;
+    return 0;
 }
 
 int cli_wants_help(int argc, char **argv) {

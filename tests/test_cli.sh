@@ -62,6 +62,8 @@ for key in "libtorch:" "devices:" "blas:" "gemm:" "threads:" "mpi:" "nccl:" "hdf
 done
 [[ "$out" == *"GFLOP/s"* ]] && ok || bad "doctor prints no GFLOP/s"
 expect 2 "unknown option '--bogus'" -- "$RLVR" doctor --bogus
+expect 1 "--threads: expected an integer in [1,1024], got 'x'" -- "$RLVR" score --model "$tmp/none" --threads x
+expect 1 "--prompts: expected an integer in [1,100000], got '0'" -- "$RLVR" bench rollout --model "$tmp/none" --prompts 0
 expect 1 "--threads: expected an integer" -- "$RLVR" doctor --threads 0
 
 echo "test_cli: $pass passed, $fail failed"
