@@ -172,22 +172,31 @@ int tok_ids_push(tok_ids *ids, int32_t id) {
     return 0;
 }
 
+/* The sequence length a UTF-8 lead byte announces (0 for a byte that cannot lead) and the range
+ * its second byte must fall in (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF). */
+static int utf8_lead(uint8_t c, uint8_t *lo, uint8_t *hi) {
+    *lo = 0x80;
+    *hi = 0xBF;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) return 2;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (c == 0xE0) *lo = 0xA0;
+        if (c == 0xED) *hi = 0x9F;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (c == 0xF0) *lo = 0x90;
+        if (c == 0xF4) *hi = 0x8F;
+        return 4;
+    }
+    return 0;
+}
+
 /* Length of the valid UTF-8 sequence at s (n bytes left), or 0 when ill-formed there. */
 static int utf8_seq_len(const uint8_t *s, size_t n) {
-    uint8_t c = s[0];
-    if (c < 0x80) return 1;
-    int len;
-    uint8_t lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F;
-    } else return 0;
+    uint8_t lo, hi;
+    int len = utf8_lead(s[0], &lo, &hi);
+    if (len <= 1) return len;
     if ((size_t)len > n) return 0;
     if (s[1] < lo || s[1] > hi) return 0;
     for (int i = 2; i < len; i++)
@@ -198,20 +207,9 @@ static int utf8_seq_len(const uint8_t *s, size_t n) {
 /* Bytes consumed by from_utf8_lossy's one U+FFFD at an ill-formed position: the lead byte plus
  * the continuation bytes that were still valid (the "maximal subpart"). */
 static int utf8_bad_len(const uint8_t *s, size_t n) {
-    uint8_t c = s[0];
-    int len;
-    uint8_t lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F;
-    } else return 1;
-    int k = 1;
+    uint8_t lo, hi;
+    int len = utf8_lead(s[0], &lo, &hi), k = 1;
+    if (len <= 1) return 1;
     if (k < (int)n && k < len && s[1] >= lo && s[1] <= hi) {
         k++;
         while (k < (int)n && k < len && s[k] >= 0x80 && s[k] <= 0xBF) k++;
