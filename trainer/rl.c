@@ -251,7 +251,6 @@ static void move_group(step_data *dst, int to, step_data *src, int k) {
         dst->keep[a] = src->keep[b];
         dst->truncated[a] = src->truncated[b];
     }
-    dst->roll.prefill_tokens += src->roll.prefill_tokens;
 }
 
 static int sample_dynamic(rl_job *j, int64_t step, step_data *out) {
