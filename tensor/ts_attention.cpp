@@ -17,6 +17,7 @@
 #include <algorithm>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -26,16 +27,18 @@ using namespace ts_detail;
 
 namespace {
 
-// Built for the baseline ISA and for AVX2, chosen at load time by the CPU's features.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
-#define TS_KERNEL_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define TS_KERNEL_CLONES
+// The row kernel is built twice, for the baseline ISA and for AVX2 (without FMA, so both round
+// alike within one reduction order), and chosen once per process by the CPU's features. The
+// environment variable RLVR_CPU_KERNELS=default|avx2 forces one, so that the tests run each
+// variant on any machine that has it (tests/test_cpu_variants.sh).
+#if defined(__x86_64__) && defined(__GNUC__)
+#define TS_HAVE_AVX2_CLONE 1
 #endif
+#define TS_INLINE inline __attribute__((always_inline))
 
 typedef float vec8 __attribute__((vector_size(32)));
 
-inline float dot(const float *a, const float *b, int64_t n) {
+TS_INLINE float dot(const float *a, const float *b, int64_t n) {
     vec8 acc = {0, 0, 0, 0, 0, 0, 0, 0};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -50,7 +53,7 @@ inline float dot(const float *a, const float *b, int64_t n) {
 }
 
 // y += a * x over n floats
-inline void axpy(float *y, float a, const float *x, int64_t n) {
+TS_INLINE void axpy(float *y, float a, const float *x, int64_t n) {
     vec8 av = {a, a, a, a, a, a, a, a};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -74,7 +77,7 @@ struct attn_args {
 };
 
 // Query rows begin..end of the flattened (B, H, L); scores: S floats of scratch.
-TS_KERNEL_CLONES void attend_rows(const attn_args &a, int64_t begin, int64_t end, float *scores) {
+TS_INLINE void attend_rows(const attn_args &a, int64_t begin, int64_t end, float *scores) {
     const float neg_inf = -std::numeric_limits<float>::infinity();
     for (int64_t r = begin; r < end; r++) {
         int64_t b = r / (a.H * a.L), h = r / a.L % a.H, l = r % a.L, hk = h / a.group;
@@ -109,6 +112,34 @@ TS_KERNEL_CLONES void attend_rows(const attn_args &a, int64_t begin, int64_t end
     }
 }
 
+typedef void (*attend_fn)(const attn_args &, int64_t, int64_t, float *);
+
+void attend_rows_default(const attn_args &a, int64_t begin, int64_t end, float *scores) {
+    attend_rows(a, begin, end, scores);
+}
+
+#ifdef TS_HAVE_AVX2_CLONE
+__attribute__((target("avx2"))) void attend_rows_avx2(const attn_args &a, int64_t begin, int64_t end,
+                                                        float *scores) {
+    attend_rows(a, begin, end, scores);
+}
+#endif
+
+// The variant RLVR_CPU_KERNELS names (unset or "auto": the best this CPU runs); an unknown name or
+// one this CPU cannot run is an error.
+attend_fn attend_variant() {
+    const char *want = std::getenv("RLVR_CPU_KERNELS");
+    bool auto_pick = !want || !*want || !std::strcmp(want, "auto");
+#ifdef TS_HAVE_AVX2_CLONE
+    bool avx2 = __builtin_cpu_supports("avx2");
+    if ((auto_pick && avx2) || (want && !std::strcmp(want, "avx2") && avx2)) return attend_rows_avx2;
+    if (want && !std::strcmp(want, "avx2"))
+        throw std::invalid_argument("RLVR_CPU_KERNELS=avx2, but this CPU has no AVX2 (use default or auto)");
+#endif
+    if (auto_pick || !std::strcmp(want, "default")) return attend_rows_default;
+    throw std::invalid_argument(std::string("RLVR_CPU_KERNELS=") + want + ": expected auto, default or avx2");
+}
+
 at::Tensor fused(const at::Tensor &q0, const at::Tensor &k0, const at::Tensor &v0, const at::Tensor *mask,
                  double scale) {
     at::Tensor q = q0.stride(3) == 1 ? q0 : q0.contiguous();
@@ -140,9 +171,10 @@ at::Tensor fused(const at::Tensor &q0, const at::Tensor &k0, const at::Tensor &v
     a.group = H / k.size(1);
     a.scale = (float)scale;
     int64_t rows = B * H * L, grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, S * a.E));
+    attend_fn attend = attend_variant();
     at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
         std::vector<float> scores((size_t)S);
-        attend_rows(a, begin, end, scores.data());
+        attend(a, begin, end, scores.data());
     });
     return out;
 }

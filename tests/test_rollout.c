@@ -1,7 +1,8 @@
 /* test_rollout — the sampler's filters and the generation engine on a tiny random Qwen2 model:
  * greedy output equals argmax over full-sequence logits, a completion does not depend on its
  * batch (other prompts, prefix sharing, cache-cap splits), rollout log-probs equal the trainer's
- * recomputed ones within 1e-5, every stop condition, and every bad request. */
+ * recomputed ones within the fp32 rounding bound derived below, every stop condition, and every
+ * bad request. */
 #include "check.h"
 
 #include "common/err.h"
@@ -115,13 +116,49 @@ static int greedy_reference(const int32_t *prompt, int len, int n_new, int32_t *
     return 0;
 }
 
-/* The same tokens and finish, and log-probs equal up to fp32 rounding: BLAS picks its GEMM kernel
- * by the number of rows, so a batch of another size rounds differently (seen up to 1.1e-5 on this
- * wide-init model). */
+/* How far apart fp32 rounding may put two evaluations of one log-prob that sum in different
+ * orders. They do on every path compared here: BLAS picks its GEMM kernel by CPU and by the number
+ * of rows (a decode step has B rows, the trainer's forward B*T), ATen's kernels by CPU, and decode
+ * attends through the fused kernel while training uses the composite. None of them is wrong, so
+ * the tests bound the difference instead of pinning one machine's figure (OpenBLAS's Haswell
+ * kernels, those of every AVX2 AMD CPU, give 1.5e-5 on this model where SkylakeX's give 2e-6).
+ *
+ * The bound. A logit is a D-term reduction z_j = w_j . h over the final normed state h. Summed in
+ * any order, with or without FMA, its rounding error is at most gamma_D * sum_i |w_ji h_i| with
+ * gamma_n = n u / (1 - n u), u = 2^-24 (Higham, Accuracy and Stability of Numerical Algorithms,
+ * 2nd ed., eq. 3.5); by Cauchy-Schwarz that sum is at most |w_j|_2 |h|_2, and RMSNorm makes
+ * |h|_2 <= max|g| sqrt(D) for its weight g. Call that eps. h carries the rounding of the 2L
+ * blocks below it through the residual stream; RMSNorm turns it into an error relative to the
+ * stream's scale, as it does the signal, so each block is allowed one eps more: (2L + 1) eps per
+ * logit. A log-prob z_t - logsumexp(z) is 1-Lipschitz in each term's largest logit error, so it
+ * moves by at most twice that, and two evaluations differ by at most twice again:
+ * 4 (2L + 1) eps. */
+static double logprob_rounding_bound(void) {
+    const model_config *c = model_get_config(m);
+    const ts_tensor *w = NULL, *g = NULL;
+    for (int i = 0; i < model_num_params(m); i++) {
+        const char *name;
+        ts_tensor *p = model_param(m, i, &name);
+        if (!strcmp(name, c->tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight")) w = p;
+        if (!strcmp(name, "model.norm.weight")) g = p;
+    }
+    double u = ldexp(1, -24), n = (double)c->hidden_size, gamma = n * u / (1 - n * u), wmax = 0, gmax = 0;
+    ts_scope_begin();
+    int ok = ts_item_f64(ts_max(ts_sqrt(ts_sum_dim(ts_mul(w, w), 1, 0))), &wmax) == 0 &&
+             ts_item_f64(ts_max(ts_abs(g)), &gmax) == 0;
+    ts_scope_end();
+    CHECK(ok);
+    double eps = gamma * wmax * gmax * sqrt(n);
+    return 4 * (2 * (double)c->num_layers + 1) * eps;
+}
+
+static double lp_bound;
+
+/* The same tokens and finish, and log-probs equal up to fp32 rounding (logprob_rounding_bound). */
 static int same_sample(const rollout_sample *a, const rollout_sample *b) {
     if (a->len != b->len || a->finish != b->finish) return 0;
     for (int t = 0; t < a->len; t++)
-        if (a->ids[t] != b->ids[t] || fabsf(a->logprobs[t] - b->logprobs[t]) > 5e-5f) return 0;
+        if (a->ids[t] != b->ids[t] || fabsf(a->logprobs[t] - b->logprobs[t]) > lp_bound) return 0;
     return 1;
 }
 
@@ -204,8 +241,8 @@ static void test_logprobs_agree_with_trainer(void) {
         }
         ts_scope_end();
     }
-    CHECK(worst <= 1e-5);
-    if (worst > 1e-5) fprintf(stderr, "  worst log-prob gap %.3g\n", worst);
+    CHECK(worst <= lp_bound);
+    fprintf(stderr, "  worst log-prob gap to the trainer %.3g, fp32 rounding bound %.3g\n", worst, lp_bound);
     rollout_result_free(&r);
 }
 
@@ -307,6 +344,7 @@ int main(void) {
     m = tiny_model(tok_vocab_size(tok), 64);
     CHECK(m != NULL);
     if (m) {
+        lp_bound = logprob_rounding_bound();
         test_greedy_matches_full_forward();
         test_batch_independence();
         test_logprobs_agree_with_trainer();

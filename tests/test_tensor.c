@@ -391,6 +391,31 @@ static void test_gradients(void) {
     ts_free(old);
 }
 
+/* The fused kernel's CPU variants (RLVR_CPU_KERNELS) give the same bits as the one chosen by
+ * default: they differ in instruction set, not in summation order. A name that is no variant is an
+ * error naming the choices. The caller's setting (the variant sweep's) is restored. */
+static void test_attention_variants(const ts_tensor *q, const ts_tensor *k, const ts_tensor *v,
+                                    const ts_tensor *m, double scale, const ts_tensor *chosen) {
+    const char *was = getenv("RLVR_CPU_KERNELS");
+    char saved[64] = "";
+    if (was) snprintf(saved, sizeof saved, "%s", was);
+    const char *variants[] = {"default", "avx2"};
+    ts_no_grad_begin();
+    for (int i = 0; i < 2; i++) {
+        if (i == 1 && !__builtin_cpu_supports("avx2")) continue;
+        setenv("RLVR_CPU_KERNELS", variants[i], 1);
+        ts_tensor *out = ts_scaled_dot_product_attention(q, k, v, m, scale);
+        double d = 1;
+        CHECK(ts_item_f64(ts_max(ts_abs(ts_sub(out, chosen))), &d) == 0 && d == 0);
+    }
+    setenv("RLVR_CPU_KERNELS", "sse9", 1);
+    CHECK(ts_scaled_dot_product_attention(q, k, v, m, scale) == NULL);
+    CHECK_CONTAINS(ts_last_error(), "RLVR_CPU_KERNELS=sse9: expected auto, default or avx2");
+    ts_no_grad_end();
+    if (was) setenv("RLVR_CPU_KERNELS", saved, 1);
+    else unsetenv("RLVR_CPU_KERNELS");
+}
+
 /* ts_scaled_dot_product_attention: a hand case, then the fused kernel (no gradients, f32 CPU)
  * against the differentiable composite (q requires grad) and against the same maths spelled out
  * with matmul/masked_fill/softmax, with grouped heads, a broadcast padding mask, a head dim that is
@@ -439,6 +464,7 @@ static void test_attention(void) {
     ts_tensor *want_open = ts_matmul(ts_softmax(sc, -1), vv);
     CHECK(ts_item_f64(ts_max(ts_abs(ts_sub(open, want_open))), &d1) == 0 && d1 < 1e-5);
     CHECK(ts_backward(ts_sum(comp)) == 0 && ts_has_grad(qg));
+    test_attention_variants(q, k, v, m, scale, fused);
     /* bad shapes */
     CHECK(ts_scaled_dot_product_attention(q, ts_narrow(k, 1, 0, 1), ts_narrow(v, 1, 0, 1), NULL, 1) != NULL);
     CHECK(ts_scaled_dot_product_attention(ts_narrow(q, 1, 0, 3), k, v, NULL, 1) == NULL);

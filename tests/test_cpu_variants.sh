@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# test_cpu_variants — the numeric tests on every CPU code path this machine can run, so that a
+# tolerance that holds only for the kernels one CPU picks cannot hide: OpenBLAS's GEMM kernels
+# (OPENBLAS_CORETYPE), ATen's vectorised kernels (ATEN_CPU_CAPABILITY) and the fused attention
+# kernel's clones (RLVR_CPU_KERNELS, tensor/ts_attention.cpp). Every supported pair of BLAS and
+# ATen paths runs the tensor, loss, optimiser and rollout tests, our clones alternating; the model
+# test runs once per BLAS path. A path the CPU lacks is skipped and named.
+set -u
+RLVR=${RLVR_BIN:?set RLVR_BIN to the rlvr binary}
+bin=$(dirname "$RLVR")
+pass=0 fail=0
+flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+has() { for f in "$@"; do [[ "$flags" == *" $f "* ]] || return 1; done; }
+
+blas=(Nehalem)
+has avx && blas+=(Sandybridge)
+has avx2 fma && blas+=(Haswell)
+has avx512f avx512bw avx512vl avx512dq && blas+=(SkylakeX)
+has avx512f avx512bw avx512vl avx512dq avx512_bf16 && blas+=(Cooperlake)
+aten=(default)
+has avx2 fma && aten+=(avx2)
+has avx512f avx512bw avx512vl avx512dq && aten+=(avx512)
+ours=(default)
+has avx2 && ours+=(avx2)
+echo "test_cpu_variants: BLAS ${blas[*]}; ATen ${aten[*]}; fused attention ${ours[*]}"
+
+# run NAME ENV...: one test program under the given environment
+run() {
+  local t=$1
+  shift
+  local out
+  if out=$(env "$@" "$bin/$t" 2>&1); then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1))
+    echo "FAILED: $t under $*" >&2
+    echo "$out" | grep -E "FAILED|gap|error" | head -5 >&2
+  fi
+}
+
+i=0
+for b in "${blas[@]}"; do
+  for a in "${aten[@]}"; do
+    k=${ours[$((i % ${#ours[@]}))]}
+    i=$((i + 1))
+    for t in test_tensor test_loss test_optim test_rollout; do
+      run "$t" OPENBLAS_CORETYPE="$b" ATEN_CPU_CAPABILITY="$a" RLVR_CPU_KERNELS="$k"
+    done
+  done
+  run test_model OPENBLAS_CORETYPE="$b" ATEN_CPU_CAPABILITY="${aten[-1]}"
+done
+echo "test_cpu_variants: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
