@@ -77,7 +77,8 @@ typedef struct cfg_algo {
 
 typedef struct cfg_optim {
     double lr, beta1, beta2, eps, weight_decay, grad_clip, min_lr;
-    int schedule; /* constant cosine linear */
+    int schedule;      /* constant cosine linear */
+    int schedule_unit; /* optimizer_step rl_step */
     int64_t warmup_steps, total_steps;
 } cfg_optim;
 

@@ -253,12 +253,16 @@ const cfg_key cfg_schema[] = {
     K("optim.schedule", CFG_ENUM, optim.schedule, "constant", NULL, "constant|cosine|linear",
       "Learning rate after the warm-up: constant, or cosine / linear decay to min_lr at "
       "total_steps."),
+    K("optim.schedule_unit", CFG_ENUM, optim.schedule_unit, "optimizer_step", NULL, "optimizer_step|rl_step",
+      "What the schedule of `rlvr train` counts: optimiser steps (train.epochs x train.mini_batches "
+      "per RL step) or RL steps (every update of one RL step at the same rate; verl's and DAPO's "
+      "unit: DAPO's 20 warm-up steps are RL steps). warmup_steps and total_steps are in this unit."),
     K("optim.warmup_steps", CFG_INT, optim.warmup_steps, "0", "[0,inf)", NULL,
-      "Optimiser steps of linear warm-up: step s (from 0) uses lr * (s + 1) / warmup_steps."),
+      "Schedule steps of linear warm-up: step s (from 0) uses lr * (s + 1) / warmup_steps."),
     K("optim.total_steps", CFG_INT, optim.total_steps, "0", "[0,inf)", NULL,
-      "Optimiser step at which a cosine or linear decay reaches min_lr (must exceed "
-      "warmup_steps); 0 = the run's train.steps x train.mini_batches x train.epochs. Unused by "
-      "constant."),
+      "Schedule step at which a cosine or linear decay reaches min_lr (must exceed "
+      "warmup_steps); 0 = the run's length in the schedule's unit: train.steps, times "
+      "train.mini_batches x train.epochs when it counts optimiser steps. Unused by constant."),
     K("optim.min_lr", CFG_FLOAT, optim.min_lr, "0", "[0,inf)", NULL,
       "Learning rate at the end of a cosine or linear decay."),
 

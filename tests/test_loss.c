@@ -239,6 +239,35 @@ static void test_degrpo_control_token(void) {
     CHECK_CLOSE(b, 0.001 / 2, 1e-15, 0);
 }
 
+/* The control token is the one that opens the mode tag: after leading whitespace tokens it sits
+ * at ctrl_pos, which gets the alpha / B_ctrl weight, and the whitespace joins the response term. */
+static void test_degrpo_control_token_after_whitespace(void) {
+    loss_opts o = base_opts(LOSS_AGG_DEGRPO);
+    double mask[] = {1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1}, adv[] = {1, -1}, g[12];
+    int32_t ctrl[] = {1, 2};
+    ts_scope_begin();
+    ts_tensor *lp = ts_unscope(ts_full((int64_t[]){2, 6}, 2, -0.5, TS_F64, TS_CPU_DEVICE));
+    ts_set_requires_grad(lp, 1);
+    loss_batch b = {.logp = lp, .mask = mk(mask, 2, 6), .adv = adv, .ctrl_pos = ctrl};
+    loss_counts c = {0};
+    CHECK(loss_count(&o, &b, &c) == 0);
+    CHECK(c.ctrl_tokens == 2 && c.resp_tokens == 6 && c.resp_seqs == 2);
+    CHECK(ts_backward(loss_compute(&o, &b, &c, NULL)) == 0);
+    CHECK(ts_to_host(ts_grad(lp), g, sizeof g) == 0);
+    CHECK_CLOSE(g[1], -0.001 / 2, 1e-15, 0); /* control tokens */
+    CHECK_CLOSE(g[8], 0.001 / 2, 1e-15, 0);
+    CHECK_CLOSE(g[0], -1.0 / 6, 1e-15, 0); /* the whitespace before them is response */
+    CHECK_CLOSE(g[6], 1.0 / 6, 1e-15, 0);
+    CHECK_CLOSE(g[9], 1.0 / 6, 1e-15, 0);
+    /* a control position past the row's end (or on padding) leaves the row without one */
+    int32_t none[] = {1, 9};
+    b.ctrl_pos = none;
+    loss_counts c2 = {0};
+    CHECK(loss_count(&o, &b, &c2) == 0 && c2.ctrl_tokens == 1 && c2.resp_tokens == 7);
+    ts_scope_end();
+    ts_free(lp);
+}
+
 /* Rows: correct (2 tokens), wrong (3 tokens); estimator from adv_compute; on-policy token mean. */
 static double signed_rows(adv_estimator e, double *grad_wrong_row) {
     adv_opts ao = {.estimator = e, .std_ddof = 1, .wreinforce_lambda = 0.1};
@@ -583,6 +612,7 @@ int main(void) {
     test_kl_estimators();
     test_entropy_bonus();
     test_degrpo_control_token();
+    test_degrpo_control_token_after_whitespace();
     test_psr_nsr_rows();
     test_sequence_level_ratio();
     test_edge_cases();

@@ -106,6 +106,18 @@ static double *host_mask(const loss_opts *o, const loss_batch *b, int64_t n, int
     return m;
 }
 
+/* The control token's position in row i (ctrl_pos, else 0), or -1 when the row has none. */
+static int64_t ctrl_at(const loss_batch *b, int64_t i, int64_t t) {
+    int64_t p = b->ctrl_pos ? b->ctrl_pos[i] : 0;
+    return p >= 0 && p < t ? p : -1;
+}
+
+/* The loss mask at row i's control token: 1 when it is a loss token. */
+static double ctrl_mask(const loss_batch *b, const double *m, int64_t i, int64_t t) {
+    int64_t p = ctrl_at(b, i, t);
+    return p < 0 ? 0 : m[i * t + p];
+}
+
 int loss_count(const loss_opts *o, const loss_batch *b, loss_counts *acc) {
     int64_t n, t;
     if (!acc) return err_set("loss_count: NULL counts");
@@ -113,15 +125,14 @@ int loss_count(const loss_opts *o, const loss_batch *b, loss_counts *acc) {
     double *m = host_mask(o, b, n, t);
     if (!m) return -1;
     for (int64_t i = 0; i < n; i++) {
-        double row = 0, resp = 0;
+        double row = 0, ctrl = ctrl_mask(b, m, i, t);
         for (int64_t j = 0; j < t; j++) row += m[i * t + j];
-        resp = t > 0 ? row - m[i * t] : 0;
         acc->seqs += !b->keep || b->keep[i];
         acc->seqs_nonempty += row > 0;
         acc->tokens += row;
-        acc->ctrl_tokens += t > 0 ? m[i * t] : 0;
-        acc->resp_tokens += resp;
-        acc->resp_seqs += resp > 0;
+        acc->ctrl_tokens += ctrl;
+        acc->resp_tokens += row - ctrl;
+        acc->resp_seqs += row - ctrl > 0;
     }
     free(m);
     return 0;
@@ -131,13 +142,14 @@ static double inv(double x) { return x > 0 ? 1 / x : 0; }
 
 /* Aggregation weights (section 1.3) times the mask, for the policy term (pg) and for KL and
  * entropy (aux), on the host. */
-static void weights(const loss_opts *o, const loss_counts *c, const double *m, int64_t n,
-                    int64_t t, double *pg, double *aux) {
+static void weights(const loss_opts *o, const loss_batch *b, const loss_counts *c, const double *m,
+                    int64_t n, int64_t t, double *pg, double *aux) {
     for (int64_t i = 0; i < n; i++) {
         const double *mi = m + i * t;
         double row = 0;
         for (int64_t j = 0; j < t; j++) row += mi[j];
-        double resp = t > 0 ? row - mi[0] : 0;
+        double resp = row - ctrl_mask(b, m, i, t);
+        int64_t ctrl = ctrl_at(b, i, t);
         for (int64_t j = 0; j < t; j++) {
             double w;
             switch (o->agg) {
@@ -146,7 +158,7 @@ static void weights(const loss_opts *o, const loss_counts *c, const double *m, i
             case LOSS_AGG_CONSTANT: w = inv(c->seqs * (double)o->constant_divisor); break;
             case LOSS_AGG_SEQ_MEAN_TOKEN_SUM: w = inv(c->seqs_nonempty); break;
             default: /* DeGRPO */
-                if (j == 0) w = o->degrpo_alpha * inv(c->ctrl_tokens);
+                if (j == ctrl) w = o->degrpo_alpha * inv(c->ctrl_tokens);
                 else if (o->degrpo_per_sample) w = inv(c->resp_seqs * resp);
                 else w = inv(c->resp_tokens);
             }
@@ -267,7 +279,7 @@ ts_tensor *loss_compute(const loss_opts *o, const loss_batch *b, const loss_coun
     double *wpg = malloc(sizeof *wpg * len), *waux = malloc(sizeof *waux * len);
     ts_tensor *total = NULL;
     if (mh && wpg && waux) {
-        weights(o, counts, mh, n, t, wpg, waux);
+        weights(o, b, counts, mh, n, t, wpg, waux);
         ts_scope_begin();
         total = ts_keep(compute(o, b, counts, mh, wpg, waux, n, t, m));
         ts_scope_end();

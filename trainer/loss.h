@@ -9,9 +9,9 @@
  * micro-batch is then its exact share of the step's loss: summing the micro-batch losses (and
  * their gradients) gives the full-batch loss, whatever the micro-batch split or world size.
  *
- * Layout: tensors are (n, T) over completion positions only, the first generated token at t = 0
- * (the DeGRPO control token), right-padded; padded positions must hold finite numbers. Rows are
- * the n completions of this micro-batch.
+ * Layout: tensors are (n, T) over completion positions only, the first generated token at t = 0,
+ * right-padded (the DeGRPO control token is at t = 0 or at the row's ctrl_pos); padded positions
+ * must hold finite numbers. Rows are the n completions of this micro-batch.
  * Deliberately not here: log-probs and entropies from logits (the model's job), advantages
  * (trainer/adv.h), all-reducing the counts (dist/), truncation detection (rollout/). */
 #ifndef RLVR_LOSS_H
@@ -29,7 +29,7 @@ typedef enum {
     LOSS_AGG_TOKEN_MEAN,          /* 1 / N */
     LOSS_AGG_CONSTANT,            /* 1 / (B * L_c)  (Dr. GRPO) */
     LOSS_AGG_SEQ_MEAN_TOKEN_SUM,  /* 1 / B_nonempty */
-    LOSS_AGG_DEGRPO               /* t = 0: alpha / B_ctrl; t >= 1: 1 / sum_j (T_j - 1) */
+    LOSS_AGG_DEGRPO               /* control token: alpha / B_ctrl; others: 1 / sum_j (T_j - 1) */
 } loss_agg;
 
 typedef enum { LOSS_KL_K1, LOSS_KL_K2, LOSS_KL_K3, LOSS_KL_ABS } loss_kl; /* algo.kl.type order */
@@ -65,6 +65,8 @@ typedef struct loss_batch {
     const double *adv;         /* (n) advantage of each completion (adv_compute) */
     const unsigned char *keep; /* (n) 0 = the row is not part of the step (adv_compute keep); NULL = all */
     const unsigned char *truncated; /* (n) 1 = the completion hit the length cap; NULL = none */
+    const int32_t *ctrl_pos;   /* (n) position of the DeGRPO control token, the one that opens the
+                                  mode tag after any leading whitespace tokens; NULL = 0 */
 } loss_batch;
 
 /* The normalisers of a step; sums over micro-batches and ranks (doubles, exact to 2^53). */
@@ -72,9 +74,9 @@ typedef struct loss_counts {
     double seqs;          /* kept rows, empty or truncated-and-masked ones included: constant */
     double seqs_nonempty; /* rows with at least one loss token: seq-mean modes */
     double tokens;        /* loss tokens: token mean, metrics, DeGRPO KL/entropy */
-    double ctrl_tokens;   /* rows whose position 0 is a loss token: DeGRPO control term */
-    double resp_tokens;   /* loss tokens at t >= 1: DeGRPO response term (batch) */
-    double resp_seqs;     /* rows with a loss token at t >= 1: DeGRPO response term (per sample) */
+    double ctrl_tokens;   /* rows whose control token is a loss token: DeGRPO control term */
+    double resp_tokens;   /* the other loss tokens: DeGRPO response term (batch) */
+    double resp_seqs;     /* rows with a loss token besides the control token: DeGRPO per sample */
 } loss_counts;
 
 /* Add this micro-batch's counts to *acc (zero it before the first micro-batch; all-reduce by sum

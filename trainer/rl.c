@@ -22,6 +22,7 @@
 #include "rolloutlog.h"
 #include "state.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,7 @@ typedef struct rl_job {
     int rank, world;
     int P;                     /* prompts per step over all ranks */
     int *owner;                /* (P) the rank that samples and trains on global prompt g */
+    int lr_per_rl_step;        /* optim.schedule_unit rl_step: the schedule counts RL steps */
     reward_metric rm[REWARD_MAX_METRICS];
     int n_rm;
 } rl_job;
@@ -84,7 +86,8 @@ typedef struct step_metrics {
     int draws;
     loss_metrics lm;
     double grad_norm, lr, lp_gap_max, lp_gap_mean;
-    int skipped;
+    double lp_gap_sum, lp_gap_tokens; /* this rank's, for lp_gap_mean */
+    int updates, skipped, empty;      /* optimiser steps applied, non-finite, without loss tokens */
     double rollout_s, reward_s, train_s, step_s, gen_tok_s, train_tok_s;
     int64_t gen_tokens, train_tokens;
 } step_metrics;
@@ -210,7 +213,8 @@ out:
 }
 
 /* ---- DAPO dynamic sampling (ALGORITHMS.md 4): draw until every rank holds its share of groups
- * whose outcomes differ; each rank keeps the first informative groups of its own draws ---- */
+ * whose outcomes differ; each rank keeps the first informative groups of its own draws, and the
+ * advantages are computed again over the kept groups ---- */
 
 static int step_data_alloc(step_data *d, int P, int G) {
     memset(d, 0, sizeof *d);
@@ -288,7 +292,9 @@ static int sample_dynamic(rl_job *j, int64_t step, step_data *out) {
         }
     }
     out->zero_std = zero / drawn; /* over every drawn group, the kept ones' draws included */
-    rc = 0;
+    /* advantages of the kept batch alone, as verl computes them after the filter: a batch-wide
+     * std (algo.estimator batch) must not count the groups that were dropped */
+    rc = global_advantages(j, out);
 done:
     free(informative);
     return rc;
@@ -306,9 +312,11 @@ typedef struct micro {
     ts_tensor *ref_logp;       /* (n, Tc) or NULL */
     double *adv;
     unsigned char *keep, *truncated;
+    int32_t *ctrl_pos;         /* (n) the DeGRPO control token of each row; NULL for other losses */
 } micro;
 
 static void micro_free(micro *m) {
+    free(m->ctrl_pos);
     free(m->adv);
     free(m->keep);
     free(m->truncated);
@@ -326,6 +334,24 @@ static int completion_logp(model *mod, const micro *m, int entropy_grad, ts_tens
     *lp = ts_narrow(full, 1, m->P - 1, m->Tc);
     if (ent) *ent = ts_narrow(fent, 1, m->P - 1, m->Tc);
     return *lp && (!ent || *ent) ? 0 : -1;
+}
+
+/* Where the Thinkless mode tag opens: the first token whose text is not all whitespace, as the
+ * reward reads the mode after leading whitespace (reward_thinkless_mode); 0 when every token is. */
+static int mode_token_pos(const tok_tokenizer *tok, const int32_t *ids, int len, int32_t *pos) {
+    *pos = 0;
+    for (int t = 0; t < len; t++) {
+        char *text = tok_decode(tok, &ids[t], 1, 0);
+        if (!text) return -1;
+        int blank = 1;
+        for (const char *c = text; *c && blank; c++) blank = isspace((unsigned char)*c) != 0;
+        free(text);
+        if (!blank) {
+            *pos = t;
+            break;
+        }
+    }
+    return 0;
 }
 
 static int micro_build(rl_job *j, const step_data *d, int first, int n, micro *m) {
@@ -361,6 +387,16 @@ static int micro_build(rl_job *j, const step_data *d, int first, int n, micro *m
             cm[r * Tc + t] = 1;
         }
     }
+    if (j->lo.agg == LOSS_AGG_DEGRPO) {
+        if (!(m->ctrl_pos = malloc(sizeof(int32_t) * (size_t)n))) {
+            err_set("out of memory");
+            goto out;
+        }
+        for (int r = 0; r < n; r++) {
+            const rollout_sample *s = &d->roll.samples[first + r];
+            if (mode_token_pos(j->pol.tok, s->ids, s->len, &m->ctrl_pos[r])) goto out;
+        }
+    }
     if (trainer_pack(seqs, n, &m->ids, &m->mask, &m->P) < 0) goto out;
     m->Tc = Tc; /* >= 1: the sampler gives every completion at least one token */
     m->ids = ts_keep(m->ids);
@@ -387,7 +423,15 @@ out:
 }
 
 static loss_batch micro_batch(const micro *m, const ts_tensor *lp, const ts_tensor *ent) {
-    return (loss_batch){lp, m->old_logp, m->ref_logp, ent, m->cmask, m->adv, m->keep, m->truncated};
+    return (loss_batch){.logp = lp,
+                        .old_logp = m->old_logp,
+                        .ref_logp = m->ref_logp,
+                        .entropy = ent,
+                        .mask = m->cmask,
+                        .adv = m->adv,
+                        .keep = m->keep,
+                        .truncated = m->truncated,
+                        .ctrl_pos = m->ctrl_pos};
 }
 
 /* Split the rows of groups [g0, g1) into micro-batches of at most micro_batch_tokens padded
@@ -442,79 +486,141 @@ static int allreduce_grads(rl_job *j) {
     return rc;
 }
 
+/* A mini-batch: its micro-batches, built once and reused by every epoch, and its global counts. */
+typedef struct minibatch {
+    micro *ms;
+    int nm;
+    loss_counts counts;
+} minibatch;
+
+static void minibatches_free(minibatch *mbs, int n) {
+    for (int i = 0; mbs && i < n; i++) {
+        for (int k = 0; k < mbs[i].nm; k++) micro_free(&mbs[i].ms[k]);
+        free(mbs[i].ms);
+    }
+    free(mbs);
+}
+
+/* This rank's groups split into train.mini_batches mini-batches, each with the counts of the
+ * loss normalisers over every rank. */
+static int plan_minibatches(rl_job *j, const step_data *d, minibatch **out) {
+    int nmb = (int)j->c->train.mini_batches, per = d->P / nmb;
+    minibatch *mbs = calloc((size_t)nmb, sizeof *mbs);
+    if (!mbs) return err_set("out of memory");
+    for (int mb = 0; mb < nmb; mb++) {
+        minibatch *b = &mbs[mb];
+        if (plan_micro(j, d, mb * per, (mb + 1) * per, &b->ms, &b->nm)) goto fail;
+        for (int k = 0; k < b->nm; k++) {
+            loss_batch lb = micro_batch(&b->ms[k], b->ms[k].old_logp, NULL);
+            if (loss_count(&j->lo, &lb, &b->counts)) goto fail;
+        }
+        if (dist_allreduce_f64(j->dist, (double *)&b->counts, sizeof b->counts / sizeof(double), DIST_SUM))
+            goto fail;
+    }
+    *out = mbs;
+    return 0;
+fail:
+    minibatches_free(mbs, nmb);
+    return -1;
+}
+
+/* Forward and backward of one mini-batch, accumulating gradients over its micro-batches; the
+ * first epoch also measures the gap between the trainer's and the sampler's log-probs. */
+static int minibatch_backward(rl_job *j, const minibatch *b, int first_epoch, loss_metrics *lm, step_metrics *sm) {
+    int ent_grad = j->lo.entropy_coef != 0; /* entropy is always computed, for the metric */
+    for (int k = 0; k < b->nm; k++) {
+        const micro *m = &b->ms[k];
+        ts_scope_begin();
+        ts_tensor *lp = NULL, *ent = NULL;
+        int bad = completion_logp(j->pol.m, m, ent_grad, &lp, &ent);
+        if (!bad && first_epoch) { /* trainer vs sampler log-probs on the same weights */
+            ts_tensor *gap = ts_mul(ts_abs(ts_sub(ts_detach(lp), m->old_logp)), m->cmask);
+            double mx, sum, tokens;
+            bad = ts_item_f64(ts_max(gap), &mx) || ts_item_f64(ts_sum(gap), &sum) ||
+                  ts_item_f64(ts_sum(m->cmask), &tokens);
+            if (!bad && mx > sm->lp_gap_max) sm->lp_gap_max = mx;
+            sm->lp_gap_sum += sum;
+            sm->lp_gap_tokens += tokens;
+            sm->train_tokens += ts_numel(m->ids);
+        }
+        loss_batch lb = micro_batch(m, lp, ent);
+        ts_tensor *loss = bad ? NULL : loss_compute(&j->lo, &lb, &b->counts, lm);
+        bad = bad || !loss || ts_backward(loss);
+        ts_scope_end();
+        if (bad) return -1;
+    }
+    return 0;
+}
+
+/* The policy update of one RL step (ALGORITHMS.md 1.7): train.epochs passes over the batch, each
+ * pass one optimiser step per mini-batch, mini-batches inside epochs as verl and TRL loop them. A
+ * mini-batch in which no token carries loss (PSR with no correct completion, NSR with no wrong
+ * one, every row truncated and masked) takes no step: its gradient is zero, and AdamW's momentum
+ * and weight decay would still move the weights (ALGORITHMS.md 6). The loss metrics and the
+ * gradient norm are means over the last epoch's steps; lr is the last step's. */
 static int update(rl_job *j, const step_data *d, int64_t step, step_metrics *sm) {
     const rlvr_config *c = j->c;
-    int nmb = (int)c->train.mini_batches, per = d->P / nmb; /* this rank's groups per mini-batch */
-    int ent_grad = j->lo.entropy_coef != 0; /* entropy is always computed, for the metric */
-    double lp_gap_sum = 0;
-    for (int mb = 0; mb < nmb; mb++) {
-        micro *ms = NULL;
-        int nm = 0;
-        if (plan_micro(j, d, mb * per, (mb + 1) * per, &ms, &nm)) return -1;
-        loss_counts counts;
-        memset(&counts, 0, sizeof counts);
-        for (int k = 0; k < nm; k++) {
-            loss_batch b = micro_batch(&ms[k], ms[k].old_logp, NULL);
-            if (loss_count(&j->lo, &b, &counts)) goto mb_fail;
-        }
-        if (dist_allreduce_f64(j->dist, (double *)&counts, sizeof counts / sizeof(double), DIST_SUM))
-            goto mb_fail;
-        for (int64_t ep = 0; ep < c->train.epochs; ep++) {
-            clear_grads(j->pol.m);
-            for (int k = 0; k < nm; k++) {
-                ts_scope_begin();
-                ts_tensor *lp = NULL, *ent = NULL;
-                loss_metrics lm;
-                memset(&lm, 0, sizeof lm);
-                int bad = completion_logp(j->pol.m, &ms[k], ent_grad, &lp, &ent);
-                if (!bad && ep == 0) { /* trainer vs sampler log-probs on the same weights */
-                    ts_tensor *gap = ts_mul(ts_abs(ts_sub(ts_detach(lp), ms[k].old_logp)), ms[k].cmask);
-                    double mx, sum;
-                    bad = ts_item_f64(ts_max(gap), &mx) || ts_item_f64(ts_sum(gap), &sum);
-                    if (!bad && mx > sm->lp_gap_max) sm->lp_gap_max = mx;
-                    lp_gap_sum += sum;
-                }
-                loss_batch b = micro_batch(&ms[k], lp, ent);
-                ts_tensor *loss = bad ? NULL : loss_compute(&j->lo, &b, &counts, &lm);
-                bad = bad || !loss || ts_backward(loss);
-                ts_scope_end();
-                if (bad) goto mb_fail;
-                if (ep == c->train.epochs - 1) { /* metrics of the last pass */
-                    sm->lm.pg_loss += lm.pg_loss;
-                    sm->lm.kl_loss += lm.kl_loss;
-                    sm->lm.entropy_loss += lm.entropy_loss;
-                    sm->lm.clip_low += lm.clip_low / nmb;
-                    sm->lm.clip_high += lm.clip_high / nmb;
-                    sm->lm.clip_dual += lm.clip_dual / nmb;
-                    sm->lm.ratio_mean += lm.ratio_mean / nmb;
-                    sm->lm.kl_mean += lm.kl_mean / nmb;
-                    sm->lm.entropy_mean += lm.entropy_mean / nmb;
-                }
-                if (ep == 0) sm->train_tokens += ts_numel(ms[k].ids);
+    int nmb = (int)c->train.mini_batches, last_steps = 0;
+    int64_t epochs = c->train.epochs;
+    minibatch *mbs = NULL;
+    if (plan_minibatches(j, d, &mbs)) return -1;
+    int rc = -1;
+    for (int64_t ep = 0; ep < epochs; ep++) {
+        for (int mb = 0; mb < nmb; mb++) {
+            if (mbs[mb].counts.tokens == 0) {
+                sm->empty++;
+                continue;
             }
-            if (j->world > 1 && allreduce_grads(j)) goto mb_fail;
-            optim_step_info info; /* the schedule counts optimiser steps, epochs x mini-batches per RL step */
-            double lr = optim_lr_at(&j->oo, (step * nmb + mb) * c->train.epochs + ep);
-            if (optim_step(j->opt, lr, &info)) goto mb_fail;
-            sm->grad_norm = info.grad_norm;
-            sm->lr = lr;
+            loss_metrics lm;
+            memset(&lm, 0, sizeof lm);
+            clear_grads(j->pol.m);
+            if (minibatch_backward(j, &mbs[mb], ep == 0, &lm, sm)) goto out;
+            if (j->world > 1 && allreduce_grads(j)) goto out;
+            int64_t at = j->lr_per_rl_step ? step : (step * epochs + ep) * nmb + mb;
+            double lr = optim_lr_at(&j->oo, at);
+            optim_step_info info;
+            if (optim_step(j->opt, lr, &info)) goto out;
+            sm->updates += !info.skipped;
             sm->skipped += info.skipped;
+            sm->lr = lr;
             if (info.skipped) log_warn("step %lld: non-finite gradient, update skipped", (long long)step);
+            log_debug("step %lld: epoch %lld mini-batch %d: lr %.4g, grad norm %.4g", (long long)step + 1,
+                      (long long)ep, mb, lr, info.grad_norm);
+            if (ep == epochs - 1) {
+                loss_metrics *t = &sm->lm;
+                t->pg_loss += lm.pg_loss;
+                t->kl_loss += lm.kl_loss;
+                t->entropy_loss += lm.entropy_loss;
+                t->clip_low += lm.clip_low;
+                t->clip_high += lm.clip_high;
+                t->clip_dual += lm.clip_dual;
+                t->ratio_mean += lm.ratio_mean;
+                t->kl_mean += lm.kl_mean;
+                t->entropy_mean += lm.entropy_mean;
+                sm->grad_norm += info.grad_norm;
+                last_steps++;
+            }
         }
-        for (int k = 0; k < nm; k++) micro_free(&ms[k]);
-        free(ms);
-        continue;
-    mb_fail:
-        for (int k = 0; k < nm; k++) micro_free(&ms[k]);
-        free(ms);
-        clear_grads(j->pol.m);
-        return -1;
     }
+    loss_metrics *t = &sm->lm;
+    double inv = last_steps ? 1.0 / last_steps : 0;
+    *t = (loss_metrics){
+        .pg_loss = t->pg_loss * inv,
+        .kl_loss = t->kl_loss * inv,
+        .entropy_loss = t->entropy_loss * inv,
+        .clip_low = t->clip_low * inv,
+        .clip_high = t->clip_high * inv,
+        .clip_dual = t->clip_dual * inv,
+        .ratio_mean = t->ratio_mean * inv,
+        .kl_mean = t->kl_mean * inv,
+        .entropy_mean = t->entropy_mean * inv,
+    };
+    sm->grad_norm *= inv;
+    rc = 0;
+out:
     clear_grads(j->pol.m);
-    double tokens = 0;
-    for (int i = 0; i < d->n; i++) tokens += d->roll.samples[i].len;
-    sm->lp_gap_mean = tokens > 0 ? lp_gap_sum / tokens : 0;
-    return 0;
+    minibatches_free(mbs, nmb);
+    return rc;
 }
 
 /* ---- metrics ---- */
@@ -522,7 +628,7 @@ static int update(rl_job *j, const step_data *d, int64_t step, step_metrics *sm)
 /* The step's metrics over every rank: sums are all-reduced, maxima too. */
 static int step_stats(rl_job *j, const step_data *d, step_metrics *sm) {
     enum { SUM, SQ, LEN, ACC, TRUNC, THINK, SHORT, KEPT, N, PG, KL, ENT, CLO, CHI, CDU, RAT, KLM, ENM, GAP,
-           TOK, NSUM };
+           GAPTOK, TOK, NSUM };
     double v[NSUM] = {0}, mx[2] = {0, sm->lp_gap_max};
     for (int i = 0; i < d->n; i++) {
         const rollout_sample *s = &d->roll.samples[i];
@@ -542,7 +648,8 @@ static int step_stats(rl_job *j, const step_data *d, step_metrics *sm) {
     double lv[] = {l->pg_loss, l->kl_loss, l->entropy_loss, l->clip_low, l->clip_high, l->clip_dual,
                    l->ratio_mean, l->kl_mean, l->entropy_mean};
     memcpy(v + PG, lv, sizeof lv);
-    v[GAP] = sm->lp_gap_mean * v[LEN];
+    v[GAP] = sm->lp_gap_sum;
+    v[GAPTOK] = sm->lp_gap_tokens;
     v[TOK] = (double)sm->train_tokens;
     if (dist_allreduce_f64(j->dist, v, NSUM, DIST_SUM) || dist_allreduce_f64(j->dist, mx, 2, DIST_MAX)) return -1;
     double n = v[N];
@@ -559,7 +666,7 @@ static int step_stats(rl_job *j, const step_data *d, step_metrics *sm) {
     sm->kept = v[KEPT] / n;
     sm->lm = (loss_metrics){v[PG], v[KL], v[ENT], v[CLO], v[CHI], v[CDU], v[RAT], v[KLM], v[ENM]};
     sm->lp_gap_max = mx[1];
-    sm->lp_gap_mean = v[LEN] > 0 ? v[GAP] / v[LEN] : 0;
+    sm->lp_gap_mean = v[GAPTOK] > 0 ? v[GAP] / v[GAPTOK] : 0;
     sm->gen_tokens = (int64_t)v[LEN];
     sm->train_tokens = (int64_t)v[TOK];
     return 0;
@@ -571,14 +678,16 @@ static void write_metrics(FILE *f, rl_job *j, int64_t step, const step_metrics *
             "\"length\": %.3f, \"length_max\": %.0f, \"truncated\": %.4f, \"think_ratio\": %.4f, "
             "\"short_ratio\": %.4f, \"zero_std_groups\": %.4f, \"draws\": %d, \"kept\": %.4f, \"pg_loss\": %.6g, "
             "\"kl\": %.6g, \"entropy\": %.6g, \"clip_low\": %.6f, \"clip_high\": %.6f, "
-            "\"clip_dual\": %.6f, \"ratio\": %.6f, \"grad_norm\": %.6g, \"lr\": %.6g, \"skipped\": %d, "
+            "\"clip_dual\": %.6f, \"ratio\": %.6f, \"grad_norm\": %.6g, \"lr\": %.6g, \"updates\": %d, "
+            "\"skipped\": %d, \"empty_updates\": %d, "
             "\"logprob_gap_max\": %.3g, \"logprob_gap_mean\": %.3g, \"gen_tokens\": %lld, "
             "\"gen_tok_s\": %.1f, \"train_tok_s\": %.1f, \"rollout_s\": %.4f, \"reward_s\": %.4f, "
             "\"train_s\": %.4f, \"step_s\": %.4f",
             (long long)step, m->reward_mean, m->reward_std, m->accuracy, m->len_mean, m->len_max,
             m->truncated, m->think_ratio, m->short_ratio, m->zero_std_groups, m->draws, m->kept, m->lm.pg_loss,
             m->lm.kl_mean, m->lm.entropy_mean, m->lm.clip_low, m->lm.clip_high, m->lm.clip_dual,
-            m->lm.ratio_mean, m->grad_norm, m->lr, m->skipped, m->lp_gap_max, m->lp_gap_mean,
+            m->lm.ratio_mean, m->grad_norm, m->lr, m->updates, m->skipped, m->empty, m->lp_gap_max,
+            m->lp_gap_mean,
             (long long)m->gen_tokens, m->gen_tok_s, m->train_tok_s, m->rollout_s, m->reward_s,
             m->train_s, m->step_s);
     for (int i = 0; i < j->n_rm; i++) fprintf(f, ", \"%s\": %.6g", j->rm[i].name, j->rm[i].value);
@@ -693,7 +802,9 @@ static int job_init(rl_job *j, const rlvr_config *c) {
     if (check_batch(c, j->world) || plan_owners(j) || adv_opts_from_cfg(c, &j->ao) ||
         loss_opts_from_cfg(c, &j->lo) || optim_opts_from_cfg(c, &j->oo))
         return -1;
-    if (j->oo.total_steps == 0) j->oo.total_steps = c->train.steps * c->train.mini_batches * c->train.epochs;
+    j->lr_per_rl_step = !strcmp(cfg_enum_name(c, "optim.schedule_unit"), "rl_step");
+    if (j->oo.total_steps == 0)
+        j->oo.total_steps = c->train.steps * (j->lr_per_rl_step ? 1 : c->train.mini_batches * c->train.epochs);
     if (optim_opts_check(&j->oo)) return -1;
     /* rank 0 prepares the run directory; the others wait, then check it the same way */
     if (j->rank == 0 && trainer_run_dir_prepare(c, c->train.resume == 0)) return -1;
