@@ -25,6 +25,7 @@
 #define MAX_DEPTH 48
 #define MAX_VARS 16
 #define EVAL_POINTS 8
+#define MAX_MAT 8       /* rows and columns of a matrix */
 
 /* ---- a string builder over a caller's buffer; overflow is remembered, never written past ---- */
 
@@ -111,7 +112,7 @@ static int copy_out(const char *s, size_t n, char *out, size_t cap) {
 
 enum {
     N_NUM, N_VAR, N_CONST, N_ADD, N_SUB, N_MUL, N_DIV, N_POW, N_NEG, N_FUNC, N_FACT, N_PM, N_PCT,
-    N_ABS, N_BINOM, N_TUPLE, N_SET, N_UNION, N_REL, N_DOTS
+    N_ABS, N_BINOM, N_TUPLE, N_SET, N_UNION, N_REL, N_DOTS, N_MAT, N_MOD
 };
 enum { F_SQRT, F_SIN, F_COS, F_TAN, F_SEC, F_CSC, F_COT, F_ASIN, F_ACOS, F_ATAN, F_SINH, F_COSH,
        F_TANH, F_LN, F_LOG, F_EXP, F_NFUNCS };
@@ -119,7 +120,7 @@ enum { C_PI, C_INF };
 enum { R_EQ, R_LT, R_GT, R_LE, R_GE, R_NE };
 
 typedef struct mnode {
-    uint8_t kind, op; /* op: function, constant or (for tuples) bracket pair; REL: part count */
+    uint8_t kind, op; /* op: function or constant; MAT: 1 for a determinant; MUL: 1 for f(x) */
     char lb, rb;      /* tuple brackets, 0 when written without */
     int16_t a, b;     /* children of unary/binary nodes */
     int16_t first, n; /* list nodes: kids[first .. first+n) */
@@ -175,7 +176,7 @@ static int bin(mparse *P, int kind, int a, int b) {
 /* ---- lexer ---- */
 
 enum { T_END, T_NUM, T_VAR, T_WORD, T_FUNC, T_FRAC, T_SQRT, T_CONST, T_CUP, T_PM, T_BINOM,
-       T_LSET, T_RSET, T_REL, T_DOTS, T_CHAR, T_BAD };
+       T_LSET, T_RSET, T_REL, T_DOTS, T_MAT, T_MOD, T_CHAR, T_BAD };
 
 typedef struct mtok {
     int type;
@@ -418,6 +419,9 @@ static void lex(mparse *P, mtok *t) {
         else if (word_is(w, len, "pi")) t->type = T_CONST, t->ch = C_PI;
         else if (word_is(w, len, "infty") || word_is(w, len, "infinity")) t->type = T_CONST, t->ch = C_INF;
         else if (word_is(w, len, "cup")) t->type = T_CUP;
+        else if (word_is(w, len, "matrix") || word_is(w, len, "vmatrix"))
+            t->type = T_MAT, t->ch = w[0] == 'v';
+        else if (word_is(w, len, "bmod") || word_is(w, len, "mod")) t->type = T_MOD;
         else if (word_is(w, len, "pm") || word_is(w, len, "mp")) t->type = T_PM;
         else if (word_is(w, len, "dots") || word_is(w, len, "ldots") || word_is(w, len, "cdots"))
             t->type = T_DOTS;
@@ -441,7 +445,7 @@ static void lex(mparse *P, mtok *t) {
         t->ch = c == '<' ? R_LT : c == '>' ? R_GT : R_EQ;
         return;
     }
-    if (strchr("+-*/^()[]{},!|_%", c)) {
+    if (strchr("+-*/^()[]{},!|_%:", c)) {
         t->type = T_CHAR;
         t->ch = c;
         return;
@@ -643,6 +647,23 @@ static int parse_primary(mparse *P) {
         consume(P, &t);
         r = new_node(P, N_DOTS);
         break;
+    case T_MAT: { /* \matrix{{a,b},{c,d}}, as the normaliser writes every matrix environment */
+        consume(P, &t);
+        int rows[MAX_MAT], n = 0;
+        if (!expect_char(P, '{')) break;
+        do {
+            if (n >= MAX_MAT) return P->err = 1, 0;
+            int items[MAX_MAT], k = 0;
+            if (!expect_char(P, '{')) break;
+            k = parse_items(P, items, MAX_MAT);
+            expect_char(P, '}');
+            rows[n++] = list_node(P, N_TUPLE, items, k);
+        } while (!P->err && at_char(P, ',') && expect_char(P, ','));
+        expect_char(P, '}');
+        r = list_node(P, N_MAT, rows, n);
+        if (!P->err) P->nodes[r].op = (uint8_t)t.ch;
+        break;
+    }
     case T_CHAR:
         if (t.ch == '(' || t.ch == '[' || t.ch == '{') {
             consume(P, &t);
@@ -722,7 +743,16 @@ static int parse_unary(mparse *P) {
     } else if (at_char(P, '+')) {
         expect_char(P, '+');
         r = parse_unary(P);
-    } else r = parse_power(P);
+    } else {
+        mtok t;
+        lex(P, &t);
+        if (t.type == T_PM) { /* \pm 2021: the pair 0 ± 2021 */
+            consume(P, &t);
+            int zero = new_node(P, N_NUM);
+            if (!P->err) P->nodes[zero].exact = 1, P->nodes[zero].den = 1;
+            r = bin(P, N_PM, zero, parse_unary(P));
+        } else r = parse_power(P);
+    }
     P->depth--;
     return r;
 }
@@ -731,6 +761,7 @@ static int parse_unary(mparse *P) {
 static int starts_factor(const mtok *t) {
     switch (t->type) {
     case T_NUM: case T_VAR: case T_FUNC: case T_FRAC: case T_SQRT: case T_CONST: case T_BINOM:
+    case T_MAT:
         return 1;
     case T_CHAR: return t->ch == '(' || t->ch == '{';
     default: return 0;
@@ -746,6 +777,9 @@ static int parse_term(mparse *P) {
             consume(P, &t);
             int b = parse_unary(P);
             a = bin(P, t.ch == '*' ? N_MUL : N_DIV, a, b);
+        } else if (t.type == T_MOD) {
+            consume(P, &t);
+            a = bin(P, N_MOD, a, parse_unary(P));
         } else if (starts_factor(&t)) {
             if (t.type == T_NUM) { /* "4 4/9 2": two numbers side by side are not a product */
                 size_t k = t.start;
@@ -753,8 +787,13 @@ static int parse_term(mparse *P) {
                 if (k < t.start && k > 0 && (isdigit((unsigned char)P->s[k - 1]) || P->s[k - 1] == '.'))
                     return P->err = 1, a;
             }
+            /* f(3), g(x): a letter right before a parenthesis applies a function (the value is
+             * still the product; only rel_value reads the mark) */
+            int applied = t.type == T_CHAR && t.ch == '(' && t.start > 0 &&
+                          isalpha((unsigned char)P->s[t.start - 1]) && P->nodes[a].kind == N_VAR;
             int b = parse_power(P);
             a = bin(P, N_MUL, a, b);
+            if (!P->err) P->nodes[a].op = (uint8_t)applied;
         } else break;
     }
     return a;
@@ -792,11 +831,26 @@ static int parse_union(mparse *P) {
     return n == 1 ? items[0] : list_node(P, N_UNION, items, n);
 }
 
+/* a:b (:c...), a ratio: kept as a list with ':' for brackets, compared element by element */
+static int parse_ratio(mparse *P) {
+    int items[8], n = 0;
+    items[n++] = parse_union(P);
+    while (!P->err && at_char(P, ':')) {
+        expect_char(P, ':');
+        if (n >= 8) return P->err = 1, 0;
+        items[n++] = parse_union(P);
+    }
+    if (n == 1) return items[0];
+    int r = list_node(P, N_TUPLE, items, n);
+    if (!P->err) P->nodes[r].lb = P->nodes[r].rb = ':';
+    return r;
+}
+
 static int parse_relation(mparse *P) {
     if (!enter(P)) return 0;
     int items[10], n = 0;
     uint32_t ops = 0;
-    items[n++] = parse_union(P);
+    items[n++] = parse_ratio(P);
     while (!P->err) {
         mtok t;
         lex(P, &t);
@@ -804,7 +858,7 @@ static int parse_relation(mparse *P) {
         consume(P, &t);
         if (n >= 10) return P->err = 1, 0;
         ops |= (uint32_t)t.ch << (3 * (n - 1));
-        items[n++] = parse_union(P);
+        items[n++] = parse_ratio(P);
     }
     int r = items[0];
     if (n > 1) {
@@ -835,6 +889,30 @@ static int parse_answer(mparse *P, const char *s, menv *env) {
 
 /* ================================ evaluation ================================ */
 
+static double eval(const mparse *P, int i, const double *vals, int depth);
+
+/* Entry (r, c) of a matrix node. */
+static int mat_entry(const mparse *P, const mnode *m, int r, int c) {
+    const mnode *row = &P->nodes[P->kids[m->first + r]];
+    return P->kids[row->first + c];
+}
+
+/* Determinant of a square matrix node up to 3 x 3; NaN otherwise. */
+static double eval_det(const mparse *P, const mnode *m, const double *vals, int depth) {
+    int n = m->n;
+    double a[3][3];
+    if (n < 1 || n > 3) return NAN;
+    for (int r = 0; r < n; r++) {
+        if (P->nodes[P->kids[m->first + r]].n != n) return NAN;
+        for (int c = 0; c < n; c++) a[r][c] = eval(P, mat_entry(P, m, r, c), vals, depth + 1);
+    }
+    if (n == 1) return a[0][0];
+    if (n == 2) return a[0][0] * a[1][1] - a[0][1] * a[1][0];
+    return a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) -
+           a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
+           a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
+}
+
 static double eval(const mparse *P, int i, const double *vals, int depth) {
     if (depth > MAX_DEPTH * 4) return NAN;
     const mnode *m = &P->nodes[i];
@@ -849,10 +927,12 @@ static double eval(const mparse *P, int i, const double *vals, int depth) {
     case N_FACT:
         a = eval(P, m->a, vals, depth + 1);
         return a >= 0 && a <= 170 && a == floor(a) ? tgamma(a + 1) : NAN;
-    case N_ADD: case N_SUB: case N_MUL: case N_DIV: case N_POW: case N_BINOM:
+    case N_MAT: return m->op ? eval_det(P, m, vals, depth) : NAN;
+    case N_ADD: case N_SUB: case N_MUL: case N_DIV: case N_POW: case N_BINOM: case N_MOD:
         a = eval(P, m->a, vals, depth + 1);
         b = eval(P, m->b, vals, depth + 1);
         switch (m->kind) {
+        case N_MOD: return b != 0 && a == floor(a) && b == floor(b) ? a - b * floor(a / b) : NAN;
         case N_ADD: return a + b;
         case N_SUB: return a - b;
         case N_MUL: return a * b;
@@ -935,7 +1015,7 @@ static uint32_t vars_used(const mparse *P, int i, int depth) {
     switch (m->kind) {
     case N_VAR: return 1u << m->var;
     case N_NUM: case N_CONST: case N_DOTS: return 0;
-    case N_TUPLE: case N_SET: case N_UNION: case N_REL:
+    case N_TUPLE: case N_SET: case N_UNION: case N_REL: case N_MAT:
         for (int k = 0; k < m->n; k++) u |= vars_used(P, P->kids[m->first + k], depth + 1);
         return u;
     case N_NEG: case N_PCT: case N_ABS: case N_FACT: case N_FUNC:
@@ -975,6 +1055,24 @@ static const char *literal(const mparse *P, int i, int *neg) {
     return m->kind == N_NUM && m->canon >= 0 ? P->pool + m->canon : NULL;
 }
 
+/* A prediction written as a decimal with at least 4 significant digits that is the reference (an
+ * exact value, not itself a decimal literal) rounded to the places the prediction gives: 0.6667 for
+ * 2/3, 1.4286 for 10/7 (but not 0.333 for 1/3, nor 2.23 for 2.232). */
+static int rounded_from(side A, side B, double a, double b) {
+    int na, nb;
+    const char *la = literal(A.P, A.root, &na);
+    if (!la || literal(B.P, B.root, &nb) || strchr(la, 'e') || !isfinite(a) || !isfinite(b)) return 0;
+    const char *dot = strchr(la, '.');
+    if (!dot) return 0;
+    int places = (int)strlen(dot + 1), sig = 0, lead = 1;
+    for (const char *c = la; *c; c++) {
+        if (*c == '.') continue;
+        if (*c != '0') lead = 0;
+        if (!lead) sig++;
+    }
+    return sig >= 4 && places <= 15 && fabs(a - b) <= 0.5 * pow(10, -places) * (1 + 1e-9);
+}
+
 static int scalar_equal(side A, side B, double tol) {
     const mparse *PA = A.P, *PB = B.P;
     int na, nb;
@@ -988,7 +1086,10 @@ static int scalar_equal(side A, side B, double tol) {
         if (ad == 1 && bd == 1) return 0;
     }
     uint32_t used = vars_used(PA, A.root, 0) | vars_used(PB, B.root, 0);
-    if (!used) return close_to(eval(PA, A.root, NULL, 0), eval(PB, B.root, NULL, 0), tol);
+    if (!used) {
+        double a = eval(PA, A.root, NULL, 0), b = eval(PB, B.root, NULL, 0);
+        return close_to(a, b, tol) || rounded_from(A, B, a, b);
+    }
     double vals[MAX_VARS];
     int valid = 0;
     for (int k = 0; k < EVAL_POINTS * 2 && valid < EVAL_POINTS; k++) {
@@ -1015,7 +1116,41 @@ static side sub(side s, int i) {
     return c;
 }
 
-/* A relation that reads as a value: `x = 5` -> 5, `a = b = 7` -> 7; -1 otherwise. */
+static const char *const operator_names[] = {"\\lim", "\\sum", "\\prod", "\\int", "\\det",
+                                             "\\max", "\\min", "\\gcd", "\\lcm", "\\deg",
+                                             "\\angle", "\\overline", "\\vec", NULL};
+
+/* The left side names a quantity rather than poses an equation: a variable (x, a_3, AB), a
+ * function applied (f(x), g(3)), |PQ|, \frac{AM}{MC}, a ratio a:b, \lim_{...} ..., \angle ABC.
+ * 2x + 1 and x^2 are not names: `2x+1 = 5` is an equation to solve, not the answer 5. */
+static int names_quantity(const mparse *P, int i, int depth) {
+    const mnode *m = &P->nodes[i];
+    if (depth > MAX_DEPTH) return 0;
+    switch (m->kind) {
+    case N_VAR: return 1;
+    case N_ABS: return names_quantity(P, m->a, depth + 1);
+    case N_DIV: return names_quantity(P, m->a, depth + 1) && names_quantity(P, m->b, depth + 1);
+    case N_MUL: {
+        const mnode *l = &P->nodes[m->a];
+        if (l->kind == N_VAR) {
+            const char *name = P->env->names[l->var];
+            for (int k = 0; operator_names[k]; k++)
+                if (strncmp(name, operator_names[k], strlen(operator_names[k])) == 0) return 1;
+        }
+        if (m->op) return names_quantity(P, m->a, depth + 1);
+        return names_quantity(P, m->a, depth + 1) && names_quantity(P, m->b, depth + 1);
+    }
+    case N_TUPLE:
+        if (m->lb != ':') return 0;
+        for (int k = 0; k < m->n; k++)
+            if (!names_quantity(P, P->kids[m->first + k], depth + 1)) return 0;
+        return 1;
+    default: return 0;
+    }
+}
+
+/* A relation that reads as a value: `x = 5` -> 5, `a = b = 7` -> 7, `f(3) = 7` -> 7,
+ * `\cos\pi = -1` -> -1; -1 otherwise. */
 static int rel_value(side s) {
     const mnode *m = &s.P->nodes[s.root];
     for (int k = 0; k + 1 < m->n; k++)
@@ -1024,7 +1159,7 @@ static int rel_value(side s) {
     if (m->n >= 3) return last;
     int l = s.P->kids[m->first];
     const mnode *lhs = &s.P->nodes[l];
-    if (lhs->kind == N_VAR) return last;
+    if (names_quantity(s.P, l, 0)) return last;
     if (!vars_used(s.P, l, 0) && !vars_used(s.P, last, 0)) return last; /* 1/2 + 5/9 = 19/18 */
     if (lhs->kind == N_TUPLE) {
         for (int k = 0; k < lhs->n; k++)
@@ -1106,6 +1241,123 @@ static int unordered_equal(side A, side B, double tol, int depth) {
     return 1;
 }
 
+/* Two lists as sets: every element of each is equal to one of the other (order and repeats free). */
+static int set_equal(side A, side B, double tol, int depth) {
+    const mnode *ma = &A.P->nodes[A.root], *mb = &B.P->nodes[B.root];
+    if (ma->n > 64 || mb->n > 64 || ma->n == 0 || mb->n == 0) return ma->n == mb->n;
+    for (int pass = 0; pass < 2; pass++) {
+        side X = pass ? B : A, Y = pass ? A : B;
+        const mnode *mx = pass ? mb : ma, *my = pass ? ma : mb;
+        for (int i = 0; i < mx->n; i++) {
+            int found = 0;
+            for (int j = 0; j < my->n && !found; j++)
+                found = pass ? items_equal(child(Y, j), child(X, i), tol, depth + 1)
+                             : items_equal(child(X, i), child(Y, j), tol, depth + 1);
+            if (!found) return 0;
+        }
+    }
+    return 1;
+}
+
+/* A list written without brackets whose elements are all bracketed tuples: (2,5), (5,2). */
+static int tuple_list(const mparse *P, const mnode *m) {
+    if (m->kind != N_TUPLE || m->lb || m->n < 2) return 0;
+    for (int k = 0; k < m->n; k++) {
+        const mnode *c = &P->nodes[P->kids[m->first + k]];
+        if (c->kind != N_TUPLE || !(c->lb == '(' || c->lb == '[')) return 0;
+    }
+    return 1;
+}
+
+/* The value of a matrix expression (matrices, sums, products, scalar multiples, negation) with
+ * constant entries, into v (rows x cols); 0 when it has none. */
+static int mat_value(const mparse *P, int i, double v[MAX_MAT][MAX_MAT], int *rows, int *cols,
+                     int depth) {
+    const mnode *m = &P->nodes[i];
+    if (depth > MAX_DEPTH) return 0;
+    if (m->kind == N_MAT) {
+        if (m->op || m->n < 1 || m->n > MAX_MAT) return 0;
+        *rows = m->n;
+        *cols = P->nodes[P->kids[m->first]].n;
+        for (int r = 0; r < *rows; r++) {
+            if (P->nodes[P->kids[m->first + r]].n != *cols) return 0;
+            for (int c = 0; c < *cols; c++) {
+                int e = mat_entry(P, m, r, c);
+                if (vars_used(P, e, 0)) return 0;
+                v[r][c] = eval(P, e, NULL, depth + 1);
+            }
+        }
+        return 1;
+    }
+    double x[MAX_MAT][MAX_MAT], y[MAX_MAT][MAX_MAT];
+    int xr, xc, yr, yc;
+    if (m->kind == N_NEG) {
+        if (!mat_value(P, m->a, v, rows, cols, depth + 1)) return 0;
+        for (int r = 0; r < *rows; r++)
+            for (int c = 0; c < *cols; c++) v[r][c] = -v[r][c];
+        return 1;
+    }
+    if (m->kind != N_ADD && m->kind != N_SUB && m->kind != N_MUL) return 0;
+    int ma = mat_value(P, m->a, x, &xr, &xc, depth + 1), mb = mat_value(P, m->b, y, &yr, &yc, depth + 1);
+    if (ma && mb && m->kind != N_MUL) {
+        if (xr != yr || xc != yc) return 0;
+        for (int r = 0; r < xr; r++)
+            for (int c = 0; c < xc; c++) v[r][c] = m->kind == N_ADD ? x[r][c] + y[r][c] : x[r][c] - y[r][c];
+        *rows = xr, *cols = xc;
+        return 1;
+    }
+    if (ma && mb) { /* product */
+        if (xc != yr) return 0;
+        for (int r = 0; r < xr; r++)
+            for (int c = 0; c < yc; c++) {
+                double t = 0;
+                for (int k = 0; k < xc; k++) t += x[r][k] * y[k][c];
+                v[r][c] = t;
+            }
+        *rows = xr, *cols = yc;
+        return 1;
+    }
+    if (m->kind != N_MUL || ma == mb) return 0;
+    int scalar = ma ? m->b : m->a; /* a number times a matrix */
+    if (vars_used(P, scalar, 0)) return 0;
+    double k = eval(P, scalar, NULL, depth + 1);
+    if (!isfinite(k)) return 0;
+    *rows = ma ? xr : yr, *cols = ma ? xc : yc;
+    for (int r = 0; r < *rows; r++)
+        for (int c = 0; c < *cols; c++) v[r][c] = k * (ma ? x[r][c] : y[r][c]);
+    return 1;
+}
+
+/* A matrix (not a determinant) or arithmetic on one. */
+static int matrix_valued(const mparse *P, int i, int depth) {
+    const mnode *m = &P->nodes[i];
+    if (depth > MAX_DEPTH) return 0;
+    if (m->kind == N_MAT) return !m->op;
+    if (m->kind == N_NEG) return matrix_valued(P, m->a, depth + 1);
+    if (m->kind == N_ADD || m->kind == N_SUB || m->kind == N_MUL)
+        return matrix_valued(P, m->a, depth + 1) || matrix_valued(P, m->b, depth + 1);
+    return 0;
+}
+
+static int matrices_equal(side A, side B, double tol, int depth) {
+    const mnode *ma = &A.P->nodes[A.root], *mb = &B.P->nodes[B.root];
+    if (ma->kind == N_MAT && mb->kind == N_MAT) { /* entry by entry, as answers */
+        if (ma->op != mb->op || ma->n != mb->n) return 0;
+        for (int r = 0; r < ma->n; r++)
+            if (!items_equal(child(A, r), child(B, r), tol, depth + 1)) return 0;
+        return 1;
+    }
+    double x[MAX_MAT][MAX_MAT], y[MAX_MAT][MAX_MAT];
+    int xr, xc, yr, yc;
+    if (!mat_value(A.P, A.root, x, &xr, &xc, 0) || !mat_value(B.P, B.root, y, &yr, &yc, 0) ||
+        xr != yr || xc != yc)
+        return 0;
+    for (int r = 0; r < xr; r++)
+        for (int c = 0; c < xc; c++)
+            if (!close_to(x[r][c], y[r][c], tol)) return 0;
+    return 1;
+}
+
 static int items_equal(side A, side B, double tol, int depth) {
     if (depth > MAX_DEPTH) return 0;
     const mnode *ma = &A.P->nodes[A.root], *mb = &B.P->nodes[B.root];
@@ -1129,20 +1381,24 @@ static int items_equal(side A, side B, double tol, int depth) {
         return isfinite(x) && x == floor(x) && scalar_equal(a2, B, tol);
     }
     if (ma->kind == N_DOTS || mb->kind == N_DOTS) return ma->kind == mb->kind;
+    if (matrix_valued(A.P, A.root, 0) || matrix_valued(B.P, B.root, 0))
+        return matrices_equal(A, B, tol, depth);
     if (is_list(ma->kind) || is_list(mb->kind)) {
         if (ma->kind == N_SET && ma->n == 1 && !is_list(mb->kind))
             return items_equal(child(A, 0), B, tol, depth + 1);
         if (mb->kind == N_SET && mb->n == 1 && !is_list(ma->kind))
             return items_equal(A, child(B, 0), tol, depth + 1);
         if (!is_list(ma->kind) || !is_list(mb->kind)) return 0;
+        if ((ma->lb == ':') != (mb->lb == ':')) return 0; /* a ratio equals only a ratio */
         if (ma->kind == N_UNION || mb->kind == N_UNION) {
             if (ma->kind != mb->kind) return 0;
             return unordered_equal(A, B, tol, depth);
         }
         if (ma->kind == N_SET || mb->kind == N_SET) {
             if ((ma->kind == N_TUPLE && ma->lb) || (mb->kind == N_TUPLE && mb->lb)) return 0;
-            return unordered_equal(A, B, tol, depth);
+            return set_equal(A, B, tol, depth);
         }
+        if (tuple_list(A.P, ma) && tuple_list(B.P, mb)) return set_equal(A, B, tol, depth);
         if (ma->n != mb->n) return 0;
         if (ma->lb && mb->lb && (ma->lb != mb->lb || ma->rb != mb->rb)) return 0;
         for (int k = 0; k < ma->n; k++)
@@ -1159,7 +1415,7 @@ static int find_pm(const mparse *P, int i, int depth) {
     if (m->kind == N_PM) return i;
     switch (m->kind) {
     case N_NUM: case N_VAR: case N_CONST: case N_DOTS: return -1;
-    case N_TUPLE: case N_SET: case N_UNION: case N_REL: return -1;
+    case N_TUPLE: case N_SET: case N_UNION: case N_REL: case N_MAT: return -1;
     case N_NEG: case N_PCT: case N_ABS: case N_FACT: case N_FUNC: return find_pm(P, m->a, depth + 1);
     default: {
         int r = find_pm(P, m->a, depth + 1);
@@ -1289,6 +1545,69 @@ static int after_value(const sbuf *o) {
     return isalnum((unsigned char)c) || c == '}' || c == ')' || c == ']';
 }
 
+static const char *const matrix_envs[] = {"pmatrix", "bmatrix", "Bmatrix", "vmatrix", "Vmatrix",
+                                          "matrix", "smallmatrix", "array", NULL};
+
+/* A matrix environment whose \begin ends at s[*i]: written as \matrix{{a,b},{c,d}} (\vmatrix for
+ * a determinant), each entry normalised; rows split at \\ and entries at & outside braces, an
+ * array's column spec and an empty last row dropped. Returns 0 (nothing written) when s[*i] does
+ * not open one of these environments or it is not closed. */
+static int norm_matrix(sbuf *o, const char *s, size_t n, size_t *i, int depth) {
+    size_t k = *i;
+    if (k >= n || s[k] != '{') return 0;
+    long e = match_brace(s, n, k);
+    if (e < 0 || (size_t)e - k - 2 >= 16) return 0;
+    char env[16], endtag[32];
+    memcpy(env, s + k + 1, (size_t)e - k - 2);
+    env[(size_t)e - k - 2] = '\0';
+    if (!macro_is(env, strlen(env), matrix_envs)) return 0;
+    size_t body = (size_t)e;
+    if (strcmp(env, "array") == 0 && body < n && s[body] == '{') { /* {cc}: the column spec */
+        long ce = match_brace(s, n, body);
+        if (ce < 0) return 0;
+        body = (size_t)ce;
+    }
+    snprintf(endtag, sizeof endtag, "\\end{%s}", env);
+    const char *end = find_first(s + body, n - body, endtag);
+    if (!end) return 0;
+    size_t stop = (size_t)(end - s);
+    sb_puts(o, env[0] == 'v' || env[0] == 'V' ? "\\vmatrix{" : "\\matrix{");
+    int rows = 0;
+    for (size_t a = body; a < stop;) { /* one row per pass */
+        size_t b = a;
+        int d = 0;
+        while (b < stop && !(d == 0 && s[b] == '\\' && b + 1 < stop && s[b + 1] == '\\')) {
+            if (s[b] == '\\' && b + 1 < stop) b++;
+            else if (s[b] == '{') d++;
+            else if (s[b] == '}') d--;
+            b++;
+        }
+        size_t q = a;
+        while (q < b && isspace((unsigned char)s[q])) q++;
+        if (q < b) { /* a row that is not empty */
+            sb_puts(o, rows++ ? ",{" : "{");
+            for (size_t c = a; c <= b;) { /* entries split at & */
+                size_t f = c;
+                int dd = 0;
+                while (f < b && !(dd == 0 && s[f] == '&')) {
+                    if (s[f] == '\\' && f + 1 < b) f++;
+                    else if (s[f] == '{') dd++;
+                    else if (s[f] == '}') dd--;
+                    f++;
+                }
+                if (c > a) sb_putc(o, ',');
+                norm_span(o, s + c, f - c, depth + 1);
+                c = f + 1;
+            }
+            sb_putc(o, '}');
+        }
+        a = b + 2;
+    }
+    sb_putc(o, '}');
+    *i = stop + strlen(endtag);
+    return 1;
+}
+
 static void norm_span(sbuf *o, const char *s, size_t n, int depth) {
     if (depth > MAX_DEPTH) {
         o->overflow = 1;
@@ -1352,6 +1671,7 @@ static void norm_span(sbuf *o, const char *s, size_t n, int depth) {
                 continue;
             }
             i = j;
+            if (word_is(w, len, "begin") && norm_matrix(o, s, n, &i, depth)) continue;
             if (macro_is(w, len, skip_macros)) {
                 if (i < n && s[i] == '.') i++; /* \left. */
                 continue;
