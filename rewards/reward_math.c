@@ -1967,7 +1967,10 @@ static size_t last_math_span(const char *s, size_t n, size_t *a, size_t *b) {
         if (s[i] == '\\' && i + 1 < n && (s[i + 1] == '(' || s[i + 1] == '[')) {
             const char *close = s[i + 1] == '(' ? "\\)" : "\\]";
             const char *e = find_first(s + i + 2, n - i - 2, close);
-            if (e) {
+            /* inline \( ... \) split over lines is not an answer (display \[ \] may be) */
+            if (e && s[i + 1] == '(' && memchr(s + i, '\n', (size_t)(e - s) - i)) {
+                i = (size_t)(e - s) + 1;
+            } else if (e) {
                 *a = i + 2, *b = (size_t)(e - s), best_end = *b + 2;
                 i = best_end - 1;
             }
@@ -2026,6 +2029,10 @@ static int lenient(const char *s, size_t n, char *out, size_t cap) {
     size_t ma = 0, mb = 0, na = 0, nb = 0;
     size_t mend = last_math_span(s, n, &ma, &mb);
     size_t nend = last_number(s, n, &na, &nb);
+    size_t t = n; /* text that ends with a math delimiter no span closes: a broken answer, none */
+    while (t && (isspace((unsigned char)s[t - 1]) || s[t - 1] == '.')) t--;
+    if (t && (s[t - 1] == '$' || (t >= 2 && s[t - 2] == '\\' && s[t - 1] == ')')) && mend != t)
+        return -1;
     if (mend && mend >= nend) return copy_out(s + ma, mb - ma, out, cap);
     if (nend) return copy_out(s + na, nb - na, out, cap);
     return -1;
@@ -2054,6 +2061,9 @@ static int joinable(const char *s, size_t n) {
         else if (i + 3 <= n && strncmp(s + i, "and", 3) == 0) i += 3;
         else if (i + 2 <= n && strncmp(s + i, "or", 2) == 0) i += 2;
         else if (i + 5 <= n && strncmp(s + i, "\\quad", 5) == 0) i += 5;
+        else if (i + 2 <= n && s[i] == '\\' && strchr(" ,;[]()", s[i + 1])) i += 2;
+        else if (i + 6 <= n && strncmp(s + i, "\\text{", 6) == 0) i += 6; /* \text{ and } */
+        else if (s[i] == '}') i++;
         else return 0;
     }
     return 1;
@@ -2109,6 +2119,8 @@ int reward_math_extract(const char *text, int fallback, char *out, size_t cap) {
         while (i < n && s[i] == ' ') i++;
         if (i < n && s[i] == '{') {
             long e = match_brace(s, n, i);
+            const char *fa = find_last(s, n, "final answer is", 1);
+            if (e > 0 && fa && fa > s + e) break; /* "Final Answer: The final answer is" after it */
             if (e > 0) return boxed_list(s, (size_t)(b - s), i, (size_t)e, out, cap);
         } else if (b == b1 && i > (size_t)(b - s) + 6) { /* \boxed 5 */
             size_t k = i;
@@ -2143,9 +2155,106 @@ int reward_math_extract(const char *text, int fallback, char *out, size_t cap) {
     return lenient(s, n, out, cap);
 }
 
+/* ================================ multiple choice ================================ */
+
+/* A capital A-E at s[i] standing alone (not part of a word, a macro or a subscript). */
+static int lone_letter(const char *s, size_t n, size_t i) {
+    if (i >= n || s[i] < 'A' || s[i] > 'E') return 0;
+    if (i > 0 && (isalnum((unsigned char)s[i - 1]) || strchr("\\_^'", s[i - 1]))) return 0;
+    return i + 1 >= n || !(isalnum((unsigned char)s[i + 1]) || strchr("_^'=", s[i + 1]));
+}
+
+/* Skips spaces and the marks that wrap a letter: quotes, ( ) * $ { } and \text. */
+static size_t skip_wrap(const char *s, size_t n, size_t i) {
+    for (;;) {
+        if (i < n && strchr(" \t\n\"()*${}", s[i]) && s[i]) i++;
+        else if (i + 5 <= n && strncmp(s + i, "\\text", 5) == 0) i += 5;
+        else return i;
+    }
+}
+
+/* After the letter at s[i]: another letter joined to it (", C", "or C", "and (C)", "/C") makes
+ * the answer name two options. */
+static int joined_letter(const char *s, size_t n, size_t i) {
+    size_t k = skip_wrap(s, n, i + 1);
+    if (k < n && (s[k] == ',' || s[k] == '/' || s[k] == '&' || s[k] == ';')) k++;
+    else if (k + 2 <= n && strncmp(s + k, "or", 2) == 0 && !isalpha((unsigned char)s[k + 2])) k += 2;
+    else if (k + 3 <= n && strncmp(s + k, "and", 3) == 0 && !isalpha((unsigned char)s[k + 3])) k += 3;
+    else return 0;
+    return lone_letter(s, n, skip_wrap(s, n, k));
+}
+
+/* A letter that opens an option with its text: "(A) Oslo", "D Marta", "B. Paris"; 0 if none. */
+static int option_with_text(const char *s) {
+    while (isspace((unsigned char)*s) || *s == ':') s++;
+    int paren = *s == '(';
+    s += paren;
+    if (*s < 'A' || *s > 'E') return 0;
+    char c = *s++;
+    int mark = 0;
+    if (paren && *s++ != ')') return 0;
+    if (!paren && (*s == ')' || *s == '.' || *s == ':')) s++, mark = 1;
+    if (*s != ' ') return 0;
+    while (*s == ' ') s++;
+    return isalpha((unsigned char)*s) && (paren || mark || isupper((unsigned char)*s)) ? c : 0;
+}
+
+/* The choice a reference names: a letter alone (C, (C), \text{C}) or a letter with its option's
+ * text, possibly after "the answer is"; 0 when the reference is not a choice. */
+static int reference_choice(const char *gold, const char *extracted) {
+    char norm[NORM_CAP];
+    if (extracted[0] && reward_math_normalize(extracted, norm, sizeof norm) > 0) {
+        int c = choice_letter(norm);
+        if (c) return c;
+    }
+    size_t len = strlen(gold);
+    const char *a1 = find_last(gold, len, "answer is", 1), *a2 = find_last(gold, len, "answer:", 1);
+    const char *a = a1 > a2 ? a1 : a2;
+    return option_with_text(a ? a + (a == a1 ? 9 : 7) : gold);
+}
+
+/* The option a completion chooses, 0 if none or if it names two: the letter of its final answer
+ * (a box, "the answer is D, because..."), else the letter it opens with ("B. Since C fails"),
+ * else the last letter standing alone (not the article "A" before a word). */
+static int completion_choice(const char *text) {
+    char ex[NORM_CAP], norm[NORM_CAP];
+    if (reward_math_extract(text, 0, ex, sizeof ex) > 0) {
+        if (reward_math_normalize(ex, norm, sizeof norm) > 0 && choice_letter(norm))
+            return choice_letter(norm);
+        size_t n = strlen(ex), i = skip_wrap(ex, n, 0);
+        while (i < n && !lone_letter(ex, n, i)) i++;
+        return i < n && !joined_letter(ex, n, i) ? ex[i] : 0;
+    }
+    size_t len = strlen(text);
+    const char *s = text, *close = find_last(s, len, "</think>", 0);
+    if (close) s = close + 8;
+    else if (find_first(s, len, "<think>")) return 0;
+    size_t n = strlen(s), i = skip_wrap(s, n, 0);
+    if (lone_letter(s, n, i) && (i + 1 >= n || strchr(".):\n", s[i + 1]) || s[i - (i > 0)] == '('))
+        return joined_letter(s, n, i) ? 0 : s[i];
+    for (size_t k = n; k-- > 0;) {
+        if (!lone_letter(s, n, k)) continue;
+        if (s[k] == 'A' && k + 2 < n && s[k + 1] == ' ' && islower((unsigned char)s[k + 2]) &&
+            strncmp(s + k + 2, "is", 2) != 0)
+            continue; /* "A triangle": the article */
+        if (joined_letter(s, n, k)) return 0;
+        size_t p = k; /* "B or C": the letter before it joins it too */
+        while (p > 0 && strchr(" \t\"()*$", s[p - 1])) p--;
+        while (p > 0 && isalpha((unsigned char)s[p - 1])) p--;
+        while (p > 0 && strchr(" \t\"()*$,/", s[p - 1])) p--;
+        if (p > 0 && lone_letter(s, n, p - 1) && joined_letter(s, n, p - 1)) return 0;
+        return s[k];
+    }
+    return 0;
+}
+
 int reward_math_grade(const char *completion, const char *gold, int fallback, double tolerance) {
     char pa[NORM_CAP], ga[NORM_CAP];
-    if (reward_math_extract(gold, 1, ga, sizeof ga) <= 0) return 0;
+    if (!completion || !gold) return 0;
+    if (reward_math_extract(gold, 1, ga, sizeof ga) <= 0) ga[0] = '\0';
+    int choice = reference_choice(gold, ga);
+    if (choice) return completion_choice(completion) == choice;
+    if (!ga[0]) return 0;
     if (reward_math_extract(completion, fallback, pa, sizeof pa) <= 0) return 0;
     return reward_math_equiv(pa, ga, tolerance);
 }
