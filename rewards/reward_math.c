@@ -1875,12 +1875,14 @@ int reward_math_normalize(const char *answer, char *out, size_t cap) {
 
 /* ================================ equivalence ================================ */
 
-/* Canonical string for the last-resort comparison: no spaces, lower case, no braces. */
+/* Canonical string for the last-resort comparison: no spaces, lower case, no braces (kept in a
+ * matrix, where they mark the rows). */
 static void squash(const char *s, char *out, size_t cap) {
     size_t o = 0;
+    int rows = strstr(s, "matrix{") != NULL;
     for (; *s && o + 1 < cap; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == ' ' || c == '\n' || c == '{' || c == '}') continue;
+        if (c == ' ' || c == '\n' || (!rows && (c == '{' || c == '}'))) continue;
         out[o++] = (char)tolower(c);
     }
     out[o] = '\0';
