@@ -62,15 +62,30 @@ static char sb_last(const sbuf *s) { return s->n ? s->p[s->n - 1] : '\0'; }
 /* ---- searching ---- */
 
 /* Last occurrence of needle in [s, s+n), or NULL. case_fold compares ASCII letters caselessly. */
+static unsigned char fold(unsigned char c, int case_fold) {
+    return case_fold && c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* Last occurrence of needle in [s, s+n), or NULL. case_fold compares ASCII letters caselessly
+ * (needle in lower case). */
 static const char *find_last(const char *s, size_t n, const char *needle, int case_fold) {
     size_t m = strlen(needle);
     if (m == 0 || m > n) return NULL;
+    const unsigned char *u = (const unsigned char *)s, *w = (const unsigned char *)needle;
+    if (!case_fold) { /* the common case: jump between occurrences of the first byte */
+        for (size_t lim = n - m + 1; lim > 0;) {
+            const unsigned char *p = u + lim;
+            while (p > u && *--p != w[0]) {}
+            if (*p != w[0]) return NULL;
+            if (memcmp(p, w, m) == 0) return (const char *)p;
+            lim = (size_t)(p - u);
+        }
+        return NULL;
+    }
     for (size_t i = n - m + 1; i-- > 0;) {
-        size_t j = 0;
-        if (case_fold)
-            while (j < m && tolower((unsigned char)s[i + j]) == needle[j]) j++;
-        else
-            while (j < m && s[i + j] == needle[j]) j++;
+        if (fold(u[i], case_fold) != w[0]) continue;
+        size_t j = 1;
+        while (j < m && fold(u[i + j], case_fold) == w[j]) j++;
         if (j == m) return s + i;
     }
     return NULL;
@@ -79,8 +94,9 @@ static const char *find_last(const char *s, size_t n, const char *needle, int ca
 static const char *find_first(const char *s, size_t n, const char *needle) {
     size_t m = strlen(needle);
     if (m == 0 || m > n) return NULL;
-    for (size_t i = 0; i + m <= n; i++)
-        if (memcmp(s + i, needle, m) == 0) return s + i;
+    for (const char *p = s, *end = s + n - m + 1; (p = memchr(p, needle[0], (size_t)(end - p)));
+         p++)
+        if (memcmp(p, needle, m) == 0) return p;
     return NULL;
 }
 
@@ -2112,7 +2128,10 @@ int reward_math_extract(const char *text, int fallback, char *out, size_t cap) {
         if (ae) end = ae;
     }
     size_t n = (size_t)(end - s);
-    /* the last \boxed{...} or \fbox{...} whose braces balance */
+    /* the last \boxed{...} or \fbox{...} whose braces balance, unless "the final answer is" comes
+     * after it */
+    const char *final_anchor = NULL;
+    int final_searched = 0;
     for (size_t lim = n, tries = 0; lim > 0 && tries < 16; tries++) { /* bounded: hostile text */
         const char *b1 = find_last(s, lim, "\\boxed", 0), *b2 = find_last(s, lim, "\\fbox", 0);
         const char *b = b1 > b2 ? b1 : b2;
@@ -2121,8 +2140,11 @@ int reward_math_extract(const char *text, int fallback, char *out, size_t cap) {
         while (i < n && s[i] == ' ') i++;
         if (i < n && s[i] == '{') {
             long e = match_brace(s, n, i);
-            const char *fa = find_last(s, n, "final answer is", 1);
-            if (e > 0 && fa && fa > s + e) break; /* "Final Answer: The final answer is" after it */
+            if (e > 0 && !final_searched) {
+                final_anchor = find_last(s + e, n - (size_t)e, "final answer is", 1);
+                final_searched = 1;
+            }
+            if (e > 0 && final_anchor) break;
             if (e > 0) return boxed_list(s, (size_t)(b - s), i, (size_t)e, out, cap);
         } else if (b == b1 && i > (size_t)(b - s) + 6) { /* \boxed 5 */
             size_t k = i;
