@@ -5,11 +5,13 @@
  * rewrites it into a canonical ASCII string (styling, units, degrees and currency removed,
  * \frac34 -> \frac{3}{4}); a bounded recursive-descent parser turns that string into a small tree
  * (numbers, variables, + - * / ^ !, functions, \frac, \sqrt, tuples, intervals, sets, unions,
- * relations, ±) in a fixed-size arena; reward_math_equiv() compares two trees.
+ * relations, ±, matrices, ratios) in a fixed-size arena; reward_math_equiv() compares two trees.
+ * reward_math_grade() also grades multiple choice (a reference letter against the letter the
+ * completion chooses).
  * Every buffer is fixed-size and every recursion depth-limited, so hostile text costs bounded time
  * and memory and cannot crash: what does not parse is compared as a canonical string.
  * Deliberately not here: computer algebra (no simplification; expressions with variables are
- * compared by value at random points), matrices, inequalities beyond identical or mirrored ones,
+ * compared by value at random points), inequalities beyond identical or mirrored ones,
  * decimal commas ("1,5" reads as the pair 1, 5). */
 #include "reward.h"
 
