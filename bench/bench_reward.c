@@ -3,7 +3,9 @@
  * Build and run: bench/bench_reward.sh (or cc -O2 -I. bench/bench_reward.c rewards/reward_math.c
  * -lm). Scores a fixed mix of completions (a long chain of thought ending in \boxed{}, "the answer
  * is" sentences, GSM8K "####" lines, fractions against decimals, symbolic expressions with
- * variables, intervals and sets, right and wrong answers) against their references, and prints,
+ * variables, intervals and sets, matrices, an equation whose right side is the answer, a rounded
+ * decimal, a multiple-choice letter, a set of tuples with a repeat, a long answer with no marker,
+ * right and wrong answers) against their references, and prints,
  * side by side: the baseline (extraction plus exact string match, what a naive grader does), the
  * full verifier (extraction, normalisation, equivalence), and their ratio.
  * Not here: the external command or plugin (their cost is the user's program). */
@@ -44,6 +46,13 @@ int main(int argc, char **argv) {
         {"The probability is \\boxed{25\\%}.", "\\frac{1}{4}"},
         {"<think>try 7</think> The answer is $\\boxed{(2, 5)}$.", "(2,5)"},
         {"Therefore $\\boxed{2\\pi r}$.", "2r\\pi"},
+        {"So $\\boxed{\\begin{pmatrix} 1 & \\frac{1}{2} \\\\ 0 & 3 \\end{pmatrix}}$.",
+         "\\begin{bmatrix}1 & 0.5 \\\\ 0 & 3\\end{bmatrix}"},
+        {"Hence $\\boxed{g(3) = 7}$.", "7"},
+        {"The probability is about \\boxed{0.6667}.", "\\frac{2}{3}"},
+        {"Answer: B, because neither A nor C holds.", "(B) Oslo"},
+        {"All solutions: $\\boxed{(2, 5), (5, 2), (2, 5)}$.", "(5,2),(2,5)"},
+        {"Adding the parts gives 12 + 7 + 23.\nSo the total is 42 apples.", "42"},
     };
     int n = (int)(sizeof mix / sizeof mix[0]);
     item *items = calloc((size_t)n, sizeof *items);

@@ -5,11 +5,13 @@
  * rewrites it into a canonical ASCII string (styling, units, degrees and currency removed,
  * \frac34 -> \frac{3}{4}); a bounded recursive-descent parser turns that string into a small tree
  * (numbers, variables, + - * / ^ !, functions, \frac, \sqrt, tuples, intervals, sets, unions,
- * relations, ±) in a fixed-size arena; reward_math_equiv() compares two trees.
+ * relations, ±, matrices, ratios) in a fixed-size arena; reward_math_equiv() compares two trees.
+ * reward_math_grade() also grades multiple choice (a reference letter against the letter the
+ * completion chooses).
  * Every buffer is fixed-size and every recursion depth-limited, so hostile text costs bounded time
  * and memory and cannot crash: what does not parse is compared as a canonical string.
  * Deliberately not here: computer algebra (no simplification; expressions with variables are
- * compared by value at random points), matrices, inequalities beyond identical or mirrored ones,
+ * compared by value at random points), inequalities beyond identical or mirrored ones,
  * decimal commas ("1,5" reads as the pair 1, 5). */
 #include "reward.h"
 
@@ -25,6 +27,7 @@
 #define MAX_DEPTH 48
 #define MAX_VARS 16
 #define EVAL_POINTS 8
+#define MAX_MAT 8       /* rows and columns of a matrix */
 
 /* ---- a string builder over a caller's buffer; overflow is remembered, never written past ---- */
 
@@ -61,15 +64,30 @@ static char sb_last(const sbuf *s) { return s->n ? s->p[s->n - 1] : '\0'; }
 /* ---- searching ---- */
 
 /* Last occurrence of needle in [s, s+n), or NULL. case_fold compares ASCII letters caselessly. */
+static unsigned char fold(unsigned char c, int case_fold) {
+    return case_fold && c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* Last occurrence of needle in [s, s+n), or NULL. case_fold compares ASCII letters caselessly
+ * (needle in lower case). */
 static const char *find_last(const char *s, size_t n, const char *needle, int case_fold) {
     size_t m = strlen(needle);
     if (m == 0 || m > n) return NULL;
+    const unsigned char *u = (const unsigned char *)s, *w = (const unsigned char *)needle;
+    if (!case_fold) { /* the common case: jump between occurrences of the first byte */
+        for (size_t lim = n - m + 1; lim > 0;) {
+            const unsigned char *p = u + lim;
+            while (p > u && *--p != w[0]) {}
+            if (*p != w[0]) return NULL;
+            if (memcmp(p, w, m) == 0) return (const char *)p;
+            lim = (size_t)(p - u);
+        }
+        return NULL;
+    }
     for (size_t i = n - m + 1; i-- > 0;) {
-        size_t j = 0;
-        if (case_fold)
-            while (j < m && tolower((unsigned char)s[i + j]) == needle[j]) j++;
-        else
-            while (j < m && s[i + j] == needle[j]) j++;
+        if (fold(u[i], case_fold) != w[0]) continue;
+        size_t j = 1;
+        while (j < m && fold(u[i + j], case_fold) == w[j]) j++;
         if (j == m) return s + i;
     }
     return NULL;
@@ -78,8 +96,9 @@ static const char *find_last(const char *s, size_t n, const char *needle, int ca
 static const char *find_first(const char *s, size_t n, const char *needle) {
     size_t m = strlen(needle);
     if (m == 0 || m > n) return NULL;
-    for (size_t i = 0; i + m <= n; i++)
-        if (memcmp(s + i, needle, m) == 0) return s + i;
+    for (const char *p = s, *end = s + n - m + 1; (p = memchr(p, needle[0], (size_t)(end - p)));
+         p++)
+        if (memcmp(p, needle, m) == 0) return p;
     return NULL;
 }
 
@@ -111,7 +130,7 @@ static int copy_out(const char *s, size_t n, char *out, size_t cap) {
 
 enum {
     N_NUM, N_VAR, N_CONST, N_ADD, N_SUB, N_MUL, N_DIV, N_POW, N_NEG, N_FUNC, N_FACT, N_PM, N_PCT,
-    N_ABS, N_BINOM, N_TUPLE, N_SET, N_UNION, N_REL, N_DOTS
+    N_ABS, N_BINOM, N_TUPLE, N_SET, N_UNION, N_REL, N_DOTS, N_MAT, N_MOD
 };
 enum { F_SQRT, F_SIN, F_COS, F_TAN, F_SEC, F_CSC, F_COT, F_ASIN, F_ACOS, F_ATAN, F_SINH, F_COSH,
        F_TANH, F_LN, F_LOG, F_EXP, F_NFUNCS };
@@ -119,7 +138,7 @@ enum { C_PI, C_INF };
 enum { R_EQ, R_LT, R_GT, R_LE, R_GE, R_NE };
 
 typedef struct mnode {
-    uint8_t kind, op; /* op: function, constant or (for tuples) bracket pair; REL: part count */
+    uint8_t kind, op; /* op: function or constant; MAT: 1 for a determinant; MUL: 1 for f(x) */
     char lb, rb;      /* tuple brackets, 0 when written without */
     int16_t a, b;     /* children of unary/binary nodes */
     int16_t first, n; /* list nodes: kids[first .. first+n) */
@@ -175,7 +194,7 @@ static int bin(mparse *P, int kind, int a, int b) {
 /* ---- lexer ---- */
 
 enum { T_END, T_NUM, T_VAR, T_WORD, T_FUNC, T_FRAC, T_SQRT, T_CONST, T_CUP, T_PM, T_BINOM,
-       T_LSET, T_RSET, T_REL, T_DOTS, T_CHAR, T_BAD };
+       T_LSET, T_RSET, T_REL, T_DOTS, T_MAT, T_MOD, T_CHAR, T_BAD };
 
 typedef struct mtok {
     int type;
@@ -418,6 +437,9 @@ static void lex(mparse *P, mtok *t) {
         else if (word_is(w, len, "pi")) t->type = T_CONST, t->ch = C_PI;
         else if (word_is(w, len, "infty") || word_is(w, len, "infinity")) t->type = T_CONST, t->ch = C_INF;
         else if (word_is(w, len, "cup")) t->type = T_CUP;
+        else if (word_is(w, len, "matrix") || word_is(w, len, "vmatrix"))
+            t->type = T_MAT, t->ch = w[0] == 'v';
+        else if (word_is(w, len, "bmod") || word_is(w, len, "mod")) t->type = T_MOD;
         else if (word_is(w, len, "pm") || word_is(w, len, "mp")) t->type = T_PM;
         else if (word_is(w, len, "dots") || word_is(w, len, "ldots") || word_is(w, len, "cdots"))
             t->type = T_DOTS;
@@ -441,7 +463,7 @@ static void lex(mparse *P, mtok *t) {
         t->ch = c == '<' ? R_LT : c == '>' ? R_GT : R_EQ;
         return;
     }
-    if (strchr("+-*/^()[]{},!|_%", c)) {
+    if (strchr("+-*/^()[]{},!|_%:", c)) {
         t->type = T_CHAR;
         t->ch = c;
         return;
@@ -643,6 +665,23 @@ static int parse_primary(mparse *P) {
         consume(P, &t);
         r = new_node(P, N_DOTS);
         break;
+    case T_MAT: { /* \matrix{{a,b},{c,d}}, as the normaliser writes every matrix environment */
+        consume(P, &t);
+        int rows[MAX_MAT], n = 0;
+        if (!expect_char(P, '{')) break;
+        do {
+            if (n >= MAX_MAT) return P->err = 1, 0;
+            int items[MAX_MAT], k = 0;
+            if (!expect_char(P, '{')) break;
+            k = parse_items(P, items, MAX_MAT);
+            expect_char(P, '}');
+            rows[n++] = list_node(P, N_TUPLE, items, k);
+        } while (!P->err && at_char(P, ',') && expect_char(P, ','));
+        expect_char(P, '}');
+        r = list_node(P, N_MAT, rows, n);
+        if (!P->err) P->nodes[r].op = (uint8_t)t.ch;
+        break;
+    }
     case T_CHAR:
         if (t.ch == '(' || t.ch == '[' || t.ch == '{') {
             consume(P, &t);
@@ -722,7 +761,16 @@ static int parse_unary(mparse *P) {
     } else if (at_char(P, '+')) {
         expect_char(P, '+');
         r = parse_unary(P);
-    } else r = parse_power(P);
+    } else {
+        mtok t;
+        lex(P, &t);
+        if (t.type == T_PM) { /* \pm 2021: the pair 0 ± 2021 */
+            consume(P, &t);
+            int zero = new_node(P, N_NUM);
+            if (!P->err) P->nodes[zero].exact = 1, P->nodes[zero].den = 1;
+            r = bin(P, N_PM, zero, parse_unary(P));
+        } else r = parse_power(P);
+    }
     P->depth--;
     return r;
 }
@@ -731,6 +779,7 @@ static int parse_unary(mparse *P) {
 static int starts_factor(const mtok *t) {
     switch (t->type) {
     case T_NUM: case T_VAR: case T_FUNC: case T_FRAC: case T_SQRT: case T_CONST: case T_BINOM:
+    case T_MAT:
         return 1;
     case T_CHAR: return t->ch == '(' || t->ch == '{';
     default: return 0;
@@ -746,6 +795,9 @@ static int parse_term(mparse *P) {
             consume(P, &t);
             int b = parse_unary(P);
             a = bin(P, t.ch == '*' ? N_MUL : N_DIV, a, b);
+        } else if (t.type == T_MOD) {
+            consume(P, &t);
+            a = bin(P, N_MOD, a, parse_unary(P));
         } else if (starts_factor(&t)) {
             if (t.type == T_NUM) { /* "4 4/9 2": two numbers side by side are not a product */
                 size_t k = t.start;
@@ -753,8 +805,13 @@ static int parse_term(mparse *P) {
                 if (k < t.start && k > 0 && (isdigit((unsigned char)P->s[k - 1]) || P->s[k - 1] == '.'))
                     return P->err = 1, a;
             }
+            /* f(3), g(x): a letter right before a parenthesis applies a function (the value is
+             * still the product; only rel_value reads the mark) */
+            int applied = t.type == T_CHAR && t.ch == '(' && t.start > 0 &&
+                          isalpha((unsigned char)P->s[t.start - 1]) && P->nodes[a].kind == N_VAR;
             int b = parse_power(P);
             a = bin(P, N_MUL, a, b);
+            if (!P->err) P->nodes[a].op = (uint8_t)applied;
         } else break;
     }
     return a;
@@ -792,11 +849,26 @@ static int parse_union(mparse *P) {
     return n == 1 ? items[0] : list_node(P, N_UNION, items, n);
 }
 
+/* a:b (:c...), a ratio: kept as a list with ':' for brackets, compared element by element */
+static int parse_ratio(mparse *P) {
+    int items[8], n = 0;
+    items[n++] = parse_union(P);
+    while (!P->err && at_char(P, ':')) {
+        expect_char(P, ':');
+        if (n >= 8) return P->err = 1, 0;
+        items[n++] = parse_union(P);
+    }
+    if (n == 1) return items[0];
+    int r = list_node(P, N_TUPLE, items, n);
+    if (!P->err) P->nodes[r].lb = P->nodes[r].rb = ':';
+    return r;
+}
+
 static int parse_relation(mparse *P) {
     if (!enter(P)) return 0;
     int items[10], n = 0;
     uint32_t ops = 0;
-    items[n++] = parse_union(P);
+    items[n++] = parse_ratio(P);
     while (!P->err) {
         mtok t;
         lex(P, &t);
@@ -804,7 +876,7 @@ static int parse_relation(mparse *P) {
         consume(P, &t);
         if (n >= 10) return P->err = 1, 0;
         ops |= (uint32_t)t.ch << (3 * (n - 1));
-        items[n++] = parse_union(P);
+        items[n++] = parse_ratio(P);
     }
     int r = items[0];
     if (n > 1) {
@@ -835,6 +907,30 @@ static int parse_answer(mparse *P, const char *s, menv *env) {
 
 /* ================================ evaluation ================================ */
 
+static double eval(const mparse *P, int i, const double *vals, int depth);
+
+/* Entry (r, c) of a matrix node. */
+static int mat_entry(const mparse *P, const mnode *m, int r, int c) {
+    const mnode *row = &P->nodes[P->kids[m->first + r]];
+    return P->kids[row->first + c];
+}
+
+/* Determinant of a square matrix node up to 3 x 3; NaN otherwise. */
+static double eval_det(const mparse *P, const mnode *m, const double *vals, int depth) {
+    int n = m->n;
+    double a[3][3];
+    if (n < 1 || n > 3) return NAN;
+    for (int r = 0; r < n; r++) {
+        if (P->nodes[P->kids[m->first + r]].n != n) return NAN;
+        for (int c = 0; c < n; c++) a[r][c] = eval(P, mat_entry(P, m, r, c), vals, depth + 1);
+    }
+    if (n == 1) return a[0][0];
+    if (n == 2) return a[0][0] * a[1][1] - a[0][1] * a[1][0];
+    return a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) -
+           a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
+           a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
+}
+
 static double eval(const mparse *P, int i, const double *vals, int depth) {
     if (depth > MAX_DEPTH * 4) return NAN;
     const mnode *m = &P->nodes[i];
@@ -849,10 +945,12 @@ static double eval(const mparse *P, int i, const double *vals, int depth) {
     case N_FACT:
         a = eval(P, m->a, vals, depth + 1);
         return a >= 0 && a <= 170 && a == floor(a) ? tgamma(a + 1) : NAN;
-    case N_ADD: case N_SUB: case N_MUL: case N_DIV: case N_POW: case N_BINOM:
+    case N_MAT: return m->op ? eval_det(P, m, vals, depth) : NAN;
+    case N_ADD: case N_SUB: case N_MUL: case N_DIV: case N_POW: case N_BINOM: case N_MOD:
         a = eval(P, m->a, vals, depth + 1);
         b = eval(P, m->b, vals, depth + 1);
         switch (m->kind) {
+        case N_MOD: return b != 0 && a == floor(a) && b == floor(b) ? a - b * floor(a / b) : NAN;
         case N_ADD: return a + b;
         case N_SUB: return a - b;
         case N_MUL: return a * b;
@@ -935,7 +1033,7 @@ static uint32_t vars_used(const mparse *P, int i, int depth) {
     switch (m->kind) {
     case N_VAR: return 1u << m->var;
     case N_NUM: case N_CONST: case N_DOTS: return 0;
-    case N_TUPLE: case N_SET: case N_UNION: case N_REL:
+    case N_TUPLE: case N_SET: case N_UNION: case N_REL: case N_MAT:
         for (int k = 0; k < m->n; k++) u |= vars_used(P, P->kids[m->first + k], depth + 1);
         return u;
     case N_NEG: case N_PCT: case N_ABS: case N_FACT: case N_FUNC:
@@ -975,6 +1073,24 @@ static const char *literal(const mparse *P, int i, int *neg) {
     return m->kind == N_NUM && m->canon >= 0 ? P->pool + m->canon : NULL;
 }
 
+/* A prediction written as a decimal with at least 4 significant digits that is the reference (an
+ * exact value, not itself a decimal literal) rounded to the places the prediction gives: 0.6667 for
+ * 2/3, 1.4286 for 10/7 (but not 0.333 for 1/3, nor 2.23 for 2.232). */
+static int rounded_from(side A, side B, double a, double b) {
+    int na, nb;
+    const char *la = literal(A.P, A.root, &na);
+    if (!la || literal(B.P, B.root, &nb) || strchr(la, 'e') || !isfinite(a) || !isfinite(b)) return 0;
+    const char *dot = strchr(la, '.');
+    if (!dot) return 0;
+    int places = (int)strlen(dot + 1), sig = 0, lead = 1;
+    for (const char *c = la; *c; c++) {
+        if (*c == '.') continue;
+        if (*c != '0') lead = 0;
+        if (!lead) sig++;
+    }
+    return sig >= 4 && places <= 15 && fabs(a - b) <= 0.5 * pow(10, -places) * (1 + 1e-9);
+}
+
 static int scalar_equal(side A, side B, double tol) {
     const mparse *PA = A.P, *PB = B.P;
     int na, nb;
@@ -988,7 +1104,10 @@ static int scalar_equal(side A, side B, double tol) {
         if (ad == 1 && bd == 1) return 0;
     }
     uint32_t used = vars_used(PA, A.root, 0) | vars_used(PB, B.root, 0);
-    if (!used) return close_to(eval(PA, A.root, NULL, 0), eval(PB, B.root, NULL, 0), tol);
+    if (!used) {
+        double a = eval(PA, A.root, NULL, 0), b = eval(PB, B.root, NULL, 0);
+        return close_to(a, b, tol) || rounded_from(A, B, a, b);
+    }
     double vals[MAX_VARS];
     int valid = 0;
     for (int k = 0; k < EVAL_POINTS * 2 && valid < EVAL_POINTS; k++) {
@@ -1015,7 +1134,41 @@ static side sub(side s, int i) {
     return c;
 }
 
-/* A relation that reads as a value: `x = 5` -> 5, `a = b = 7` -> 7; -1 otherwise. */
+static const char *const operator_names[] = {"\\lim", "\\sum", "\\prod", "\\int", "\\det",
+                                             "\\max", "\\min", "\\gcd", "\\lcm", "\\deg",
+                                             "\\angle", "\\overline", "\\vec", NULL};
+
+/* The left side names a quantity rather than poses an equation: a variable (x, a_3, AB), a
+ * function applied (f(x), g(3)), |PQ|, \frac{AM}{MC}, a ratio a:b, \lim_{...} ..., \angle ABC.
+ * 2x + 1 and x^2 are not names: `2x+1 = 5` is an equation to solve, not the answer 5. */
+static int names_quantity(const mparse *P, int i, int depth) {
+    const mnode *m = &P->nodes[i];
+    if (depth > MAX_DEPTH) return 0;
+    switch (m->kind) {
+    case N_VAR: return 1;
+    case N_ABS: return names_quantity(P, m->a, depth + 1);
+    case N_DIV: return names_quantity(P, m->a, depth + 1) && names_quantity(P, m->b, depth + 1);
+    case N_MUL: {
+        const mnode *l = &P->nodes[m->a];
+        if (l->kind == N_VAR) {
+            const char *name = P->env->names[l->var];
+            for (int k = 0; operator_names[k]; k++)
+                if (strncmp(name, operator_names[k], strlen(operator_names[k])) == 0) return 1;
+        }
+        if (m->op) return names_quantity(P, m->a, depth + 1);
+        return names_quantity(P, m->a, depth + 1) && names_quantity(P, m->b, depth + 1);
+    }
+    case N_TUPLE:
+        if (m->lb != ':') return 0;
+        for (int k = 0; k < m->n; k++)
+            if (!names_quantity(P, P->kids[m->first + k], depth + 1)) return 0;
+        return 1;
+    default: return 0;
+    }
+}
+
+/* A relation that reads as a value: `x = 5` -> 5, `a = b = 7` -> 7, `f(3) = 7` -> 7,
+ * `\cos\pi = -1` -> -1; -1 otherwise. */
 static int rel_value(side s) {
     const mnode *m = &s.P->nodes[s.root];
     for (int k = 0; k + 1 < m->n; k++)
@@ -1024,7 +1177,7 @@ static int rel_value(side s) {
     if (m->n >= 3) return last;
     int l = s.P->kids[m->first];
     const mnode *lhs = &s.P->nodes[l];
-    if (lhs->kind == N_VAR) return last;
+    if (names_quantity(s.P, l, 0)) return last;
     if (!vars_used(s.P, l, 0) && !vars_used(s.P, last, 0)) return last; /* 1/2 + 5/9 = 19/18 */
     if (lhs->kind == N_TUPLE) {
         for (int k = 0; k < lhs->n; k++)
@@ -1106,6 +1259,123 @@ static int unordered_equal(side A, side B, double tol, int depth) {
     return 1;
 }
 
+/* Two lists as sets: every element of each is equal to one of the other (order and repeats free). */
+static int set_equal(side A, side B, double tol, int depth) {
+    const mnode *ma = &A.P->nodes[A.root], *mb = &B.P->nodes[B.root];
+    if (ma->n > 64 || mb->n > 64 || ma->n == 0 || mb->n == 0) return ma->n == mb->n;
+    for (int pass = 0; pass < 2; pass++) {
+        side X = pass ? B : A, Y = pass ? A : B;
+        const mnode *mx = pass ? mb : ma, *my = pass ? ma : mb;
+        for (int i = 0; i < mx->n; i++) {
+            int found = 0;
+            for (int j = 0; j < my->n && !found; j++)
+                found = pass ? items_equal(child(Y, j), child(X, i), tol, depth + 1)
+                             : items_equal(child(X, i), child(Y, j), tol, depth + 1);
+            if (!found) return 0;
+        }
+    }
+    return 1;
+}
+
+/* A list written without brackets whose elements are all bracketed tuples: (2,5), (5,2). */
+static int tuple_list(const mparse *P, const mnode *m) {
+    if (m->kind != N_TUPLE || m->lb || m->n < 2) return 0;
+    for (int k = 0; k < m->n; k++) {
+        const mnode *c = &P->nodes[P->kids[m->first + k]];
+        if (c->kind != N_TUPLE || !(c->lb == '(' || c->lb == '[')) return 0;
+    }
+    return 1;
+}
+
+/* The value of a matrix expression (matrices, sums, products, scalar multiples, negation) with
+ * constant entries, into v (rows x cols); 0 when it has none. */
+static int mat_value(const mparse *P, int i, double v[MAX_MAT][MAX_MAT], int *rows, int *cols,
+                     int depth) {
+    const mnode *m = &P->nodes[i];
+    if (depth > MAX_DEPTH) return 0;
+    if (m->kind == N_MAT) {
+        if (m->op || m->n < 1 || m->n > MAX_MAT) return 0;
+        *rows = m->n;
+        *cols = P->nodes[P->kids[m->first]].n;
+        for (int r = 0; r < *rows; r++) {
+            if (P->nodes[P->kids[m->first + r]].n != *cols) return 0;
+            for (int c = 0; c < *cols; c++) {
+                int e = mat_entry(P, m, r, c);
+                if (vars_used(P, e, 0)) return 0;
+                v[r][c] = eval(P, e, NULL, depth + 1);
+            }
+        }
+        return 1;
+    }
+    double x[MAX_MAT][MAX_MAT], y[MAX_MAT][MAX_MAT];
+    int xr, xc, yr, yc;
+    if (m->kind == N_NEG) {
+        if (!mat_value(P, m->a, v, rows, cols, depth + 1)) return 0;
+        for (int r = 0; r < *rows; r++)
+            for (int c = 0; c < *cols; c++) v[r][c] = -v[r][c];
+        return 1;
+    }
+    if (m->kind != N_ADD && m->kind != N_SUB && m->kind != N_MUL) return 0;
+    int ma = mat_value(P, m->a, x, &xr, &xc, depth + 1), mb = mat_value(P, m->b, y, &yr, &yc, depth + 1);
+    if (ma && mb && m->kind != N_MUL) {
+        if (xr != yr || xc != yc) return 0;
+        for (int r = 0; r < xr; r++)
+            for (int c = 0; c < xc; c++) v[r][c] = m->kind == N_ADD ? x[r][c] + y[r][c] : x[r][c] - y[r][c];
+        *rows = xr, *cols = xc;
+        return 1;
+    }
+    if (ma && mb) { /* product */
+        if (xc != yr) return 0;
+        for (int r = 0; r < xr; r++)
+            for (int c = 0; c < yc; c++) {
+                double t = 0;
+                for (int k = 0; k < xc; k++) t += x[r][k] * y[k][c];
+                v[r][c] = t;
+            }
+        *rows = xr, *cols = yc;
+        return 1;
+    }
+    if (m->kind != N_MUL || ma == mb) return 0;
+    int scalar = ma ? m->b : m->a; /* a number times a matrix */
+    if (vars_used(P, scalar, 0)) return 0;
+    double k = eval(P, scalar, NULL, depth + 1);
+    if (!isfinite(k)) return 0;
+    *rows = ma ? xr : yr, *cols = ma ? xc : yc;
+    for (int r = 0; r < *rows; r++)
+        for (int c = 0; c < *cols; c++) v[r][c] = k * (ma ? x[r][c] : y[r][c]);
+    return 1;
+}
+
+/* A matrix (not a determinant) or arithmetic on one. */
+static int matrix_valued(const mparse *P, int i, int depth) {
+    const mnode *m = &P->nodes[i];
+    if (depth > MAX_DEPTH) return 0;
+    if (m->kind == N_MAT) return !m->op;
+    if (m->kind == N_NEG) return matrix_valued(P, m->a, depth + 1);
+    if (m->kind == N_ADD || m->kind == N_SUB || m->kind == N_MUL)
+        return matrix_valued(P, m->a, depth + 1) || matrix_valued(P, m->b, depth + 1);
+    return 0;
+}
+
+static int matrices_equal(side A, side B, double tol, int depth) {
+    const mnode *ma = &A.P->nodes[A.root], *mb = &B.P->nodes[B.root];
+    if (ma->kind == N_MAT && mb->kind == N_MAT) { /* entry by entry, as answers */
+        if (ma->op != mb->op || ma->n != mb->n) return 0;
+        for (int r = 0; r < ma->n; r++)
+            if (!items_equal(child(A, r), child(B, r), tol, depth + 1)) return 0;
+        return 1;
+    }
+    double x[MAX_MAT][MAX_MAT], y[MAX_MAT][MAX_MAT];
+    int xr, xc, yr, yc;
+    if (!mat_value(A.P, A.root, x, &xr, &xc, 0) || !mat_value(B.P, B.root, y, &yr, &yc, 0) ||
+        xr != yr || xc != yc)
+        return 0;
+    for (int r = 0; r < xr; r++)
+        for (int c = 0; c < xc; c++)
+            if (!close_to(x[r][c], y[r][c], tol)) return 0;
+    return 1;
+}
+
 static int items_equal(side A, side B, double tol, int depth) {
     if (depth > MAX_DEPTH) return 0;
     const mnode *ma = &A.P->nodes[A.root], *mb = &B.P->nodes[B.root];
@@ -1129,20 +1399,24 @@ static int items_equal(side A, side B, double tol, int depth) {
         return isfinite(x) && x == floor(x) && scalar_equal(a2, B, tol);
     }
     if (ma->kind == N_DOTS || mb->kind == N_DOTS) return ma->kind == mb->kind;
+    if (matrix_valued(A.P, A.root, 0) || matrix_valued(B.P, B.root, 0))
+        return matrices_equal(A, B, tol, depth);
     if (is_list(ma->kind) || is_list(mb->kind)) {
         if (ma->kind == N_SET && ma->n == 1 && !is_list(mb->kind))
             return items_equal(child(A, 0), B, tol, depth + 1);
         if (mb->kind == N_SET && mb->n == 1 && !is_list(ma->kind))
             return items_equal(A, child(B, 0), tol, depth + 1);
         if (!is_list(ma->kind) || !is_list(mb->kind)) return 0;
+        if ((ma->lb == ':') != (mb->lb == ':')) return 0; /* a ratio equals only a ratio */
         if (ma->kind == N_UNION || mb->kind == N_UNION) {
             if (ma->kind != mb->kind) return 0;
             return unordered_equal(A, B, tol, depth);
         }
         if (ma->kind == N_SET || mb->kind == N_SET) {
             if ((ma->kind == N_TUPLE && ma->lb) || (mb->kind == N_TUPLE && mb->lb)) return 0;
-            return unordered_equal(A, B, tol, depth);
+            return set_equal(A, B, tol, depth);
         }
+        if (tuple_list(A.P, ma) && tuple_list(B.P, mb)) return set_equal(A, B, tol, depth);
         if (ma->n != mb->n) return 0;
         if (ma->lb && mb->lb && (ma->lb != mb->lb || ma->rb != mb->rb)) return 0;
         for (int k = 0; k < ma->n; k++)
@@ -1159,7 +1433,7 @@ static int find_pm(const mparse *P, int i, int depth) {
     if (m->kind == N_PM) return i;
     switch (m->kind) {
     case N_NUM: case N_VAR: case N_CONST: case N_DOTS: return -1;
-    case N_TUPLE: case N_SET: case N_UNION: case N_REL: return -1;
+    case N_TUPLE: case N_SET: case N_UNION: case N_REL: case N_MAT: return -1;
     case N_NEG: case N_PCT: case N_ABS: case N_FACT: case N_FUNC: return find_pm(P, m->a, depth + 1);
     default: {
         int r = find_pm(P, m->a, depth + 1);
@@ -1289,6 +1563,69 @@ static int after_value(const sbuf *o) {
     return isalnum((unsigned char)c) || c == '}' || c == ')' || c == ']';
 }
 
+static const char *const matrix_envs[] = {"pmatrix", "bmatrix", "Bmatrix", "vmatrix", "Vmatrix",
+                                          "matrix", "smallmatrix", "array", NULL};
+
+/* A matrix environment whose \begin ends at s[*i]: written as \matrix{{a,b},{c,d}} (\vmatrix for
+ * a determinant), each entry normalised; rows split at \\ and entries at & outside braces, an
+ * array's column spec and an empty last row dropped. Returns 0 (nothing written) when s[*i] does
+ * not open one of these environments or it is not closed. */
+static int norm_matrix(sbuf *o, const char *s, size_t n, size_t *i, int depth) {
+    size_t k = *i;
+    if (k >= n || s[k] != '{') return 0;
+    long e = match_brace(s, n, k);
+    if (e < 0 || (size_t)e - k - 2 >= 16) return 0;
+    char env[16], endtag[32];
+    memcpy(env, s + k + 1, (size_t)e - k - 2);
+    env[(size_t)e - k - 2] = '\0';
+    if (!macro_is(env, strlen(env), matrix_envs)) return 0;
+    size_t body = (size_t)e;
+    if (strcmp(env, "array") == 0 && body < n && s[body] == '{') { /* {cc}: the column spec */
+        long ce = match_brace(s, n, body);
+        if (ce < 0) return 0;
+        body = (size_t)ce;
+    }
+    snprintf(endtag, sizeof endtag, "\\end{%s}", env);
+    const char *end = find_first(s + body, n - body, endtag);
+    if (!end) return 0;
+    size_t stop = (size_t)(end - s);
+    sb_puts(o, env[0] == 'v' || env[0] == 'V' ? "\\vmatrix{" : "\\matrix{");
+    int rows = 0;
+    for (size_t a = body; a < stop;) { /* one row per pass */
+        size_t b = a;
+        int d = 0;
+        while (b < stop && !(d == 0 && s[b] == '\\' && b + 1 < stop && s[b + 1] == '\\')) {
+            if (s[b] == '\\' && b + 1 < stop) b++;
+            else if (s[b] == '{') d++;
+            else if (s[b] == '}') d--;
+            b++;
+        }
+        size_t q = a;
+        while (q < b && isspace((unsigned char)s[q])) q++;
+        if (q < b) { /* a row that is not empty */
+            sb_puts(o, rows++ ? ",{" : "{");
+            for (size_t c = a; c <= b;) { /* entries split at & */
+                size_t f = c;
+                int dd = 0;
+                while (f < b && !(dd == 0 && s[f] == '&')) {
+                    if (s[f] == '\\' && f + 1 < b) f++;
+                    else if (s[f] == '{') dd++;
+                    else if (s[f] == '}') dd--;
+                    f++;
+                }
+                if (c > a) sb_putc(o, ',');
+                norm_span(o, s + c, f - c, depth + 1);
+                c = f + 1;
+            }
+            sb_putc(o, '}');
+        }
+        a = b + 2;
+    }
+    sb_putc(o, '}');
+    *i = stop + strlen(endtag);
+    return 1;
+}
+
 static void norm_span(sbuf *o, const char *s, size_t n, int depth) {
     if (depth > MAX_DEPTH) {
         o->overflow = 1;
@@ -1352,6 +1689,7 @@ static void norm_span(sbuf *o, const char *s, size_t n, int depth) {
                 continue;
             }
             i = j;
+            if (word_is(w, len, "begin") && norm_matrix(o, s, n, &i, depth)) continue;
             if (macro_is(w, len, skip_macros)) {
                 if (i < n && s[i] == '.') i++; /* \left. */
                 continue;
@@ -1555,12 +1893,14 @@ int reward_math_normalize(const char *answer, char *out, size_t cap) {
 
 /* ================================ equivalence ================================ */
 
-/* Canonical string for the last-resort comparison: no spaces, lower case, no braces. */
+/* Canonical string for the last-resort comparison: no spaces, lower case, no braces (kept in a
+ * matrix, where they mark the rows). */
 static void squash(const char *s, char *out, size_t cap) {
     size_t o = 0;
+    int rows = strstr(s, "matrix{") != NULL;
     for (; *s && o + 1 < cap; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == ' ' || c == '\n' || c == '{' || c == '}') continue;
+        if (c == ' ' || c == '\n' || (!rows && (c == '{' || c == '}'))) continue;
         out[o++] = (char)tolower(c);
     }
     out[o] = '\0';
@@ -1647,7 +1987,10 @@ static size_t last_math_span(const char *s, size_t n, size_t *a, size_t *b) {
         if (s[i] == '\\' && i + 1 < n && (s[i + 1] == '(' || s[i + 1] == '[')) {
             const char *close = s[i + 1] == '(' ? "\\)" : "\\]";
             const char *e = find_first(s + i + 2, n - i - 2, close);
-            if (e) {
+            /* inline \( ... \) split over lines is not an answer (display \[ \] may be) */
+            if (e && s[i + 1] == '(' && memchr(s + i, '\n', (size_t)(e - s) - i)) {
+                i = (size_t)(e - s) + 1;
+            } else if (e) {
                 *a = i + 2, *b = (size_t)(e - s), best_end = *b + 2;
                 i = best_end - 1;
             }
@@ -1706,6 +2049,10 @@ static int lenient(const char *s, size_t n, char *out, size_t cap) {
     size_t ma = 0, mb = 0, na = 0, nb = 0;
     size_t mend = last_math_span(s, n, &ma, &mb);
     size_t nend = last_number(s, n, &na, &nb);
+    size_t t = n; /* text that ends with a math delimiter no span closes: a broken answer, none */
+    while (t && (isspace((unsigned char)s[t - 1]) || s[t - 1] == '.')) t--;
+    if (t && (s[t - 1] == '$' || (t >= 2 && s[t - 2] == '\\' && s[t - 1] == ')')) && mend != t)
+        return -1;
     if (mend && mend >= nend) return copy_out(s + ma, mb - ma, out, cap);
     if (nend) return copy_out(s + na, nb - na, out, cap);
     return -1;
@@ -1734,6 +2081,9 @@ static int joinable(const char *s, size_t n) {
         else if (i + 3 <= n && strncmp(s + i, "and", 3) == 0) i += 3;
         else if (i + 2 <= n && strncmp(s + i, "or", 2) == 0) i += 2;
         else if (i + 5 <= n && strncmp(s + i, "\\quad", 5) == 0) i += 5;
+        else if (i + 2 <= n && s[i] == '\\' && strchr(" ,;[]()", s[i + 1])) i += 2;
+        else if (i + 6 <= n && strncmp(s + i, "\\text{", 6) == 0) i += 6; /* \text{ and } */
+        else if (s[i] == '}') i++;
         else return 0;
     }
     return 1;
@@ -1780,7 +2130,10 @@ int reward_math_extract(const char *text, int fallback, char *out, size_t cap) {
         if (ae) end = ae;
     }
     size_t n = (size_t)(end - s);
-    /* the last \boxed{...} or \fbox{...} whose braces balance */
+    /* the last \boxed{...} or \fbox{...} whose braces balance, unless "the final answer is" comes
+     * after it */
+    const char *final_anchor = NULL;
+    int final_searched = 0;
     for (size_t lim = n, tries = 0; lim > 0 && tries < 16; tries++) { /* bounded: hostile text */
         const char *b1 = find_last(s, lim, "\\boxed", 0), *b2 = find_last(s, lim, "\\fbox", 0);
         const char *b = b1 > b2 ? b1 : b2;
@@ -1789,6 +2142,11 @@ int reward_math_extract(const char *text, int fallback, char *out, size_t cap) {
         while (i < n && s[i] == ' ') i++;
         if (i < n && s[i] == '{') {
             long e = match_brace(s, n, i);
+            if (e > 0 && !final_searched) {
+                final_anchor = find_last(s + e, n - (size_t)e, "final answer is", 1);
+                final_searched = 1;
+            }
+            if (e > 0 && final_anchor) break;
             if (e > 0) return boxed_list(s, (size_t)(b - s), i, (size_t)e, out, cap);
         } else if (b == b1 && i > (size_t)(b - s) + 6) { /* \boxed 5 */
             size_t k = i;
@@ -1823,9 +2181,106 @@ int reward_math_extract(const char *text, int fallback, char *out, size_t cap) {
     return lenient(s, n, out, cap);
 }
 
+/* ================================ multiple choice ================================ */
+
+/* A capital A-E at s[i] standing alone (not part of a word, a macro or a subscript). */
+static int lone_letter(const char *s, size_t n, size_t i) {
+    if (i >= n || s[i] < 'A' || s[i] > 'E') return 0;
+    if (i > 0 && (isalnum((unsigned char)s[i - 1]) || strchr("\\_^'", s[i - 1]))) return 0;
+    return i + 1 >= n || !(isalnum((unsigned char)s[i + 1]) || strchr("_^'=", s[i + 1]));
+}
+
+/* Skips spaces and the marks that wrap a letter: quotes, ( ) * $ { } and \text. */
+static size_t skip_wrap(const char *s, size_t n, size_t i) {
+    for (;;) {
+        if (i < n && strchr(" \t\n\"()*${}", s[i]) && s[i]) i++;
+        else if (i + 5 <= n && strncmp(s + i, "\\text", 5) == 0) i += 5;
+        else return i;
+    }
+}
+
+/* After the letter at s[i]: another letter joined to it (", C", "or C", "and (C)", "/C") makes
+ * the answer name two options. */
+static int joined_letter(const char *s, size_t n, size_t i) {
+    size_t k = skip_wrap(s, n, i + 1);
+    if (k < n && (s[k] == ',' || s[k] == '/' || s[k] == '&' || s[k] == ';')) k++;
+    else if (k + 2 <= n && strncmp(s + k, "or", 2) == 0 && !isalpha((unsigned char)s[k + 2])) k += 2;
+    else if (k + 3 <= n && strncmp(s + k, "and", 3) == 0 && !isalpha((unsigned char)s[k + 3])) k += 3;
+    else return 0;
+    return lone_letter(s, n, skip_wrap(s, n, k));
+}
+
+/* A letter that opens an option with its text: "(A) Oslo", "D Marta", "B. Paris"; 0 if none. */
+static int option_with_text(const char *s) {
+    while (isspace((unsigned char)*s) || *s == ':') s++;
+    int paren = *s == '(';
+    s += paren;
+    if (*s < 'A' || *s > 'E') return 0;
+    char c = *s++;
+    int mark = 0;
+    if (paren && *s++ != ')') return 0;
+    if (!paren && (*s == ')' || *s == '.' || *s == ':')) s++, mark = 1;
+    if (*s != ' ') return 0;
+    while (*s == ' ') s++;
+    return isalpha((unsigned char)*s) && (paren || mark || isupper((unsigned char)*s)) ? c : 0;
+}
+
+/* The choice a reference names: a letter alone (C, (C), \text{C}) or a letter with its option's
+ * text, possibly after "the answer is"; 0 when the reference is not a choice. */
+static int reference_choice(const char *gold, const char *extracted) {
+    char norm[NORM_CAP];
+    if (extracted[0] && reward_math_normalize(extracted, norm, sizeof norm) > 0) {
+        int c = choice_letter(norm);
+        if (c) return c;
+    }
+    size_t len = strlen(gold);
+    const char *a1 = find_last(gold, len, "answer is", 1), *a2 = find_last(gold, len, "answer:", 1);
+    const char *a = a1 > a2 ? a1 : a2;
+    return option_with_text(a ? a + (a == a1 ? 9 : 7) : gold);
+}
+
+/* The option a completion chooses, 0 if none or if it names two: the letter of its final answer
+ * (a box, "the answer is D, because..."), else the letter it opens with ("B. Since C fails"),
+ * else the last letter standing alone (not the article "A" before a word). */
+static int completion_choice(const char *text) {
+    char ex[NORM_CAP], norm[NORM_CAP];
+    if (reward_math_extract(text, 0, ex, sizeof ex) > 0) {
+        if (reward_math_normalize(ex, norm, sizeof norm) > 0 && choice_letter(norm))
+            return choice_letter(norm);
+        size_t n = strlen(ex), i = skip_wrap(ex, n, 0);
+        while (i < n && !lone_letter(ex, n, i)) i++;
+        return i < n && !joined_letter(ex, n, i) ? ex[i] : 0;
+    }
+    size_t len = strlen(text);
+    const char *s = text, *close = find_last(s, len, "</think>", 0);
+    if (close) s = close + 8;
+    else if (find_first(s, len, "<think>")) return 0;
+    size_t n = strlen(s), i = skip_wrap(s, n, 0);
+    if (lone_letter(s, n, i) && (i + 1 >= n || strchr(".):\n", s[i + 1]) || s[i - (i > 0)] == '('))
+        return joined_letter(s, n, i) ? 0 : s[i];
+    for (size_t k = n; k-- > 0;) {
+        if (!lone_letter(s, n, k)) continue;
+        if (s[k] == 'A' && k + 2 < n && s[k + 1] == ' ' && islower((unsigned char)s[k + 2]) &&
+            strncmp(s + k + 2, "is", 2) != 0)
+            continue; /* "A triangle": the article */
+        if (joined_letter(s, n, k)) return 0;
+        size_t p = k; /* "B or C": the letter before it joins it too */
+        while (p > 0 && strchr(" \t\"()*$", s[p - 1])) p--;
+        while (p > 0 && isalpha((unsigned char)s[p - 1])) p--;
+        while (p > 0 && strchr(" \t\"()*$,/", s[p - 1])) p--;
+        if (p > 0 && lone_letter(s, n, p - 1) && joined_letter(s, n, p - 1)) return 0;
+        return s[k];
+    }
+    return 0;
+}
+
 int reward_math_grade(const char *completion, const char *gold, int fallback, double tolerance) {
     char pa[NORM_CAP], ga[NORM_CAP];
-    if (reward_math_extract(gold, 1, ga, sizeof ga) <= 0) return 0;
+    if (!completion || !gold) return 0;
+    if (reward_math_extract(gold, 1, ga, sizeof ga) <= 0) ga[0] = '\0';
+    int choice = reference_choice(gold, ga);
+    if (choice) return completion_choice(completion) == choice;
+    if (!ga[0]) return 0;
     if (reward_math_extract(completion, fallback, pa, sizeof pa) <= 0) return 0;
     return reward_math_equiv(pa, ga, tolerance);
 }

@@ -1,8 +1,10 @@
-/* test_reward_math — the math verifier agrees with the public graders' reference verdicts
- * (tests/rewards/grader_cases.jsonl: cases from the test files of Math-Verify, the hendrycks MATH
- * is_equiv and the Qwen2.5-Math grader; at least 150 cases, at least 95% agreement), extracts and
- * normalises answers as documented, and survives hostile text (deep nesting, unbalanced braces,
- * huge numbers, invalid UTF-8, random bytes) quickly and without a crash. */
+/* test_reward_math — the math verifier agrees with the public graders' reference verdicts on two
+ * suites (tests/rewards/grader_cases.jsonl: Math-Verify, the hendrycks MATH is_equiv and the
+ * Qwen2.5-Math grader; grader_cases_forms.jsonl: more of Math-Verify, lighteval and AReaL, with
+ * matrices, equations, rounded decimals, multiple choice, sets of tuples, long answers), never
+ * calls a wrong answer right on either, grades every case of tests/rewards/adversarial_cases.jsonl
+ * wrong, extracts and normalises answers as documented, and survives hostile text (deep nesting,
+ * unbalanced braces, huge numbers, invalid UTF-8, random bytes) quickly and without a crash. */
 #include "check.h"
 
 #include "rewards/reward.h"
@@ -18,16 +20,18 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void test_agreement_with_public_graders(void) {
+/* Grades every case of a suite; at least min_cases cases, agreement at least min_rate, and no
+ * wrong answer graded right (a false equal costs more than a missed right answer). */
+static void check_suite(const char *name, int min_cases, double min_rate) {
     const char *src = getenv("RLVR_SRC");
     char path[4096];
-    snprintf(path, sizeof path, "%s/tests/rewards/grader_cases.jsonl", src ? src : ".");
+    snprintf(path, sizeof path, "%s/tests/rewards/%s", src ? src : ".", name);
     FILE *f = fopen(path, "r");
     CHECK(f != NULL);
     if (!f) return;
     char *line = NULL;
     size_t cap = 0;
-    int n = 0, agree = 0, header = 0;
+    int n = 0, agree = 0, header = 0, false_equal = 0;
     while (getline(&line, &cap, f) > 0) {
         cJSON *j = cJSON_Parse(line);
         CHECK(j != NULL);
@@ -45,7 +49,8 @@ static void test_agreement_with_public_graders(void) {
         int got = reward_math_grade(pred, gold, 1, 1e-6);
         n++;
         if (got == expected) agree++;
-        else
+        else if (got == 1) false_equal++;
+        if (got != expected)
             printf("disagree (%s): expected %d, got %d\n  gold: %.120s\n  pred: %.120s\n",
                    cJSON_GetObjectItem(j, "source")->valuestring, expected, got, gold, pred);
         cJSON_Delete(j);
@@ -53,10 +58,17 @@ static void test_agreement_with_public_graders(void) {
     free(line);
     fclose(f);
     double rate = n ? (double)agree / n : 0;
-    printf("agreement with the public graders: %d/%d = %.1f%%\n", agree, n, 100 * rate);
+    printf("%s: %d/%d agree = %.1f%%, %d false equal\n", name, agree, n, 100 * rate, false_equal);
     CHECK(header);
-    CHECK(n >= 150);
-    CHECK(rate >= 0.95);
+    CHECK(n >= min_cases);
+    CHECK(rate >= min_rate);
+    CHECK(false_equal == 0);
+}
+
+static void test_agreement_with_public_graders(void) {
+    check_suite("grader_cases.jsonl", 246, 0.99);
+    check_suite("grader_cases_forms.jsonl", 180, 0.85);
+    check_suite("adversarial_cases.jsonl", 50, 1.0);
 }
 
 static void check_extract(const char *text, int fallback, const char *want) {
@@ -90,6 +102,29 @@ static void test_extraction(void) {
     check_extract("ends with math $x = \\frac{3}{4}$", 1, "x = \\frac{3}{4}");
     check_extract("", 1, NULL);
     check_extract(NULL, 1, NULL);
+    check_extract("so $x = \\boxed{(2,2)} \\quad \\text{and} \\quad \\boxed{(6,2)}$", 0, "(2,2), (6,2)");
+    check_extract("we get \\boxed{255}. Final Answer: The final answer is $10,455$.", 0, "$10,455$");
+    check_extract("Answer $ \n 9 \n $", 1, NULL);
+    check_extract("Answer \\( \n 9 \n \\)", 1, NULL);
+    check_extract("Adding the three parts gives 12 + 7 + 23.\nSo the total is 42 apples.", 1, "42");
+}
+
+static void test_multiple_choice(void) {
+    struct { const char *completion, *gold; int want; } cases[] = {
+        {"B. Since C fails", "B", 1}, {"Answer: A, because neither B nor D holds", "A", 1},
+        {"so the answer is \"D\"", "D", 1}, {"The answer is B", "(A) Oslo", 0},
+        {"The answer is A", "(A) Oslo", 1}, {"D", "D Marta", 1}, {"\\boxed{\\text{(C)}}", "C", 1},
+        {"The answer is B or C", "B", 0}, {"\\boxed{B, C}", "B", 0}, {"Answer: A and D", "A", 0},
+        {"(A) and (C)", "A", 0}, {"I would pick B or C", "C", 0}, {"A triangle has three sides, so B", "B", 1},
+        {"<think>C</think> The answer is C.", "C", 1}, {"<think>C", "C", 0}, {"\\boxed{12}", "B", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int got = reward_math_grade(cases[i].completion, cases[i].gold, 1, 1e-6);
+        if (got != cases[i].want)
+            fprintf(stderr, "grade('%s', '%s') = %d, expected %d\n", cases[i].completion,
+                    cases[i].gold, got, cases[i].want);
+        CHECK(got == cases[i].want);
+    }
 }
 
 static void check_norm(const char *in, const char *want) {
@@ -132,6 +167,26 @@ static void test_equivalence(void) {
         {"(-\\infty, 2]", "(-\\infty,2]", 1}, {"\\frac{1}{3}", "0.333", 0}, {"2^{10}", "1024", 1},
         {"5!", "120", 1}, {"\\binom{5}{2}", "10", 1}, {"\\log_2 8", "3", 1}, {"e^{i}", "e^{i}", 1},
         {"\\text{Evelyn}", "Evelyn", 1}, {"Evelyn", "Briana", 0}, {"", "5", 0},
+        /* matrices */
+        {"\\begin{bmatrix}0.5 & 0 \\\\ 0 & 1\\end{bmatrix}", "\\begin{pmatrix}\\frac12 & 0 \\\\ 0 & 1\\end{pmatrix}", 1},
+        {"\\left[\\begin{array}{cc}1 & 2 \\\\ 3 & 4\\end{array}\\right]", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", 1},
+        {"\\begin{pmatrix}\\sqrt[3]{x}^2 & 1\\end{pmatrix}", "\\begin{pmatrix}x^{2/3} & 1\\end{pmatrix}", 1},
+        {"\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}\\begin{pmatrix}0&1\\\\1&0\\end{pmatrix}", "\\begin{pmatrix}2&1\\\\4&3\\end{pmatrix}", 1},
+        {"\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", "\\begin{pmatrix}1&2\\\\3&5\\end{pmatrix}", 0},
+        {"\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\begin{pmatrix}1&2\\end{pmatrix}", 0},
+        {"\\begin{vmatrix}2&1\\\\1&2\\end{vmatrix}", "3", 1},
+        /* an equation whose right side is the answer */
+        {"g(3)=7", "7", 1}, {"|PQ|=2", "2", 1}, {"a:b = 5:9", "5:9", 1}, {"a:b = 5:9", "9:5", 0},
+        {"\\frac{AM}{MC}=\\frac{2}{\\sqrt{5}}", "\\frac{2}{\\sqrt5}", 1}, {"\\cos\\pi = -1", "-1", 1},
+        {"23 \\bmod 6 = 5", "5", 1}, {"23 \\bmod 6 = 4", "5", 0}, {"\\lim_{x\\to 0} \\frac{\\sin x}{x} = 1", "1", 1},
+        {"x^2 = 4", "4", 0}, {"7", "g(3) = 7", 1}, {"12:00", "1:00", 0},
+        /* decimals rounded from exact values */
+        {"0.6667", "\\frac{2}{3}", 1}, {"0.6666", "\\frac{2}{3}", 0}, {"0.667", "\\frac{2}{3}", 0},
+        {"[0.25, 1.4286)", "[\\frac{1}{4}, \\frac{10}{7})", 1}, {"1.4142", "\\sqrt{2}", 1},
+        {"2.23", "2.232", 0}, {"3.0001", "3", 0},
+        /* sets of tuples in another order or with repeats */
+        {"(2, 5), (5, 2), (2,5)", "(5,2),(2,5)", 1}, {"(2, 5), (5, 2), (2,6)", "(5,2),(2,5)", 0},
+        {"(2, 5)", "(5,2),(2,5)", 0}, {"\\{(1,2),(3,4)\\}", "(3,4),(1,2)", 1}, {"\\pm 2021", "\\{-2021, 2021\\}", 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int got = reward_math_equiv(cases[i].pred, cases[i].gold, 1e-6);
@@ -204,6 +259,7 @@ int main(void) {
     test_extraction();
     test_normalisation();
     test_equivalence();
+    test_multiple_choice();
     test_hostile_input();
     CHECK_DONE();
 }
