@@ -99,7 +99,9 @@ int cli_load_config(int argc, char **argv, rlvr_config *c, int need_file, char *
     if (file && cfg_load_file(c, file)) goto out;
     for (int i = 0; i < nsets; i++)
         if (cfg_set(c, sets[i])) goto out;
-    log_set_level((log_level)c->run.log_level);
+    log_level level;
+    if (log_level_parse(cfg_enum_name(c, "run.log_level"), &level)) goto out;
+    log_set_level(level);
     if (c->run.threads > 0) ts_set_num_threads((int)c->run.threads);
     ts_manual_seed((uint64_t)c->run.seed);
     rc = 0;

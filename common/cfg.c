@@ -398,6 +398,47 @@ const char *cfg_enum_name(const rlvr_config *c, const char *path) {
     return name;
 }
 
+int cfg_choice_of(const char *path, int stored, const cfg_choice *table, int *value) {
+    const cfg_key *k = cfg_find(path);
+    if (!k || k->type != CFG_ENUM || !table || !value)
+        return err_set("cfg_choice_of: %s is not an enum key, or a NULL argument", path);
+    char name[64];
+    enum_name_at(k, stored, name, sizeof name);
+    for (const cfg_choice *t = table; t->name; t++) {
+        if (!strcmp(t->name, name)) {
+            *value = t->value;
+            return 0;
+        }
+    }
+    return err_set("%s: the choice '%s' is not known to the module that reads it", path, name);
+}
+
+int cfg_choice_value(const rlvr_config *c, const char *path, const cfg_choice *table, int *value) {
+    const cfg_key *k = cfg_find(path);
+    if (!c || !k || k->type != CFG_ENUM) return err_set("cfg_choice_value: %s is not an enum key, or no config", path);
+    return cfg_choice_of(path, *(const int *)cfield(c, k), table, value);
+}
+
+int cfg_choices_check(const char *path, const cfg_choice *table) {
+    const cfg_key *k = cfg_find(path);
+    if (!k || k->type != CFG_ENUM || !table) return err_set("cfg_choices_check: %s is not an enum key", path);
+    for (const cfg_choice *t = table; t->name; t++) {
+        if (enum_index(k, t->name) < 0)
+            return err_set("%s: the module binds '%s', which is not a choice (%s)", path, t->name, k->choices);
+        for (const cfg_choice *u = table; u < t; u++)
+            if (!strcmp(u->name, t->name)) return err_set("%s: the module binds '%s' twice", path, t->name);
+    }
+    char name[64];
+    for (int i = 0;; i++) {
+        enum_name_at(k, i, name, sizeof name);
+        if (!name[0]) break;
+        int found = 0;
+        for (const cfg_choice *t = table; t->name && !found; t++) found = !strcmp(t->name, name);
+        if (!found) return err_set("%s: the choice '%s' has no value in the module's table", path, name);
+    }
+    return 0;
+}
+
 /* The object at dotted `path`'s parent inside root, created on demand. */
 static cJSON *parent_object(cJSON *root, const char *path, const char **leaf) {
     cJSON *cur = root;

@@ -176,4 +176,23 @@ void cfg_write_markdown(FILE *out);
 /* Name of the enum value stored at `path` (e.g. "info"); NULL if path is not an enum. */
 const char *cfg_enum_name(const rlvr_config *c, const char *path);
 
+/* ---- binding an enum key's choices to a module's values, by name ----
+ * A module lists the names it accepts beside its own values, ended by a row with a NULL name:
+ *     const cfg_choice adv_estimator_choices[] = {{"grpo", ADV_GRPO}, ..., {NULL, 0}};
+ * so reordering the choices in cfg_schema.c can never swap what a name means. */
+typedef struct cfg_choice {
+    const char *name;
+    int value;
+} cfg_choice;
+
+/* The value table binds to the name chosen for enum key `path`: 0 with *value set, or -1 with
+ * err_set naming the key and the choice when the table has no row for it. */
+int cfg_choice_value(const rlvr_config *c, const char *path, const cfg_choice *table, int *value);
+/* The same for the value stored in a section's field (`stored`, as cfg keeps it), for modules that
+ * are handed one section of the config. */
+int cfg_choice_of(const char *path, int stored, const cfg_choice *table, int *value);
+/* 0 when table binds every choice of enum key `path` once and nothing else (the tests check each
+ * module's table with it); -1 with err_set naming the first choice missing, repeated or unknown. */
+int cfg_choices_check(const char *path, const cfg_choice *table);
+
 #endif

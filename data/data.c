@@ -321,7 +321,8 @@ data_set *data_load_jsonl(const char *path, const data_fields *f) {
 data_set *data_open(const rlvr_config *c, data_split split) {
     const cfg_data *dc = &c->data;
     uint64_t seed = (uint64_t)c->run.seed + (uint64_t)dc->seed_offset;
-    if (dc->source == 0) { /* jsonl */
+    const char *source = cfg_enum_name(c, "data.source");
+    if (!strcmp(source, "jsonl")) {
         const char *path = split == DATA_SPLIT_TRAIN ? dc->train_path : dc->test_path;
         const char *key = split == DATA_SPLIT_TRAIN ? "data.train_path" : "data.test_path";
         if (!path || !path[0])
@@ -330,6 +331,7 @@ data_set *data_open(const rlvr_config *c, data_split split) {
                          dc->fields.metadata, dc->fields.task};
         return data_load_jsonl(path, &f);
     }
-    return data_builtin((data_task)(dc->source - 1), split, seed,
-                        split == DATA_SPLIT_TRAIN ? dc->train_size : dc->test_size);
+    data_task task;
+    if (data_task_parse(source, &task)) return NULL;
+    return data_builtin(task, split, seed, split == DATA_SPLIT_TRAIN ? dc->train_size : dc->test_size);
 }

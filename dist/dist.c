@@ -71,8 +71,9 @@ struct dist {
     nccl_comm nccl_comm;
 };
 
-/* The values of dist.backend, in the order of its schema row. */
-enum { CFG_DIST_AUTO, CFG_DIST_MPI, CFG_DIST_NCCL };
+/* What dist.backend asks for. */
+enum { WANT_AUTO, WANT_MPI, WANT_NCCL };
+const cfg_choice dist_backend_choices[] = {{"auto", WANT_AUTO}, {"mpi", WANT_MPI}, {"nccl", WANT_NCCL}, {NULL, 0}};
 
 /* A rank that waits longer than this for one collective stops spinning and sleeps between polls. */
 #define DIST_SPIN_S 2.0
@@ -218,16 +219,20 @@ dist *dist_init(const cfg_dist *c) {
         return NULL;
     }
     d->bucket_bytes = (size_t)bytes / 8 * 8;
+    int want;
+    if (cfg_choice_of("dist.backend", c->backend, dist_backend_choices, &want)) {
+        free(d);
+        return NULL;
+    }
     if (!launched_by_mpi()) return d;
 
     if (mpi_setup(d) < 0) {
         dist_release(d);
         return NULL;
     }
-    int want_nccl = c->backend == CFG_DIST_NCCL ||
-                    (c->backend == CFG_DIST_AUTO && d->world > 1 && ts_cuda_available());
+    int want_nccl = want == WANT_NCCL || (want == WANT_AUTO && d->world > 1 && ts_cuda_available());
     if (want_nccl) d->backend = DIST_NCCL;
-    else d->backend = c->backend == CFG_DIST_AUTO && d->world == 1 ? DIST_SINGLE : DIST_MPI;
+    else d->backend = want == WANT_AUTO && d->world == 1 ? DIST_SINGLE : DIST_MPI;
     if (d->backend == DIST_NCCL && nccl_setup(d, c) < 0) {
         dist_release(d);
         return NULL;

@@ -55,6 +55,8 @@ int dist_world(const dist *d);
 int dist_local_rank(const dist *d); /* rank among the ranks on this node */
 dist_backend dist_get_backend(const dist *d);
 const char *dist_backend_name(dist_backend b); /* "single", "mpi", "nccl" */
+/* The config names of dist.backend (cfg_choice): auto, mpi, nccl. */
+extern const cfg_choice dist_backend_choices[];
 /* Where this rank's tensors should live: cuda:<local rank mod device count> with NCCL, else
  * the CPU. */
 ts_device dist_device(const dist *d);

@@ -41,16 +41,21 @@ int optim_opts_check(const optim_opts *o) {
     return 0;
 }
 
+const cfg_choice optim_schedule_choices[] = {
+    {"constant", OPTIM_SCHED_CONSTANT}, {"cosine", OPTIM_SCHED_COSINE}, {"linear", OPTIM_SCHED_LINEAR}, {NULL, 0}};
+
 int optim_opts_from_cfg(const rlvr_config *c, optim_opts *o) {
     if (!c || !o) return err_set("optim_opts_from_cfg: NULL argument");
     const cfg_optim *k = &c->optim;
+    int schedule;
+    if (cfg_choice_value(c, "optim.schedule", optim_schedule_choices, &schedule)) return -1;
     o->lr = k->lr;
     o->beta1 = k->beta1;
     o->beta2 = k->beta2;
     o->eps = k->eps;
     o->weight_decay = k->weight_decay;
     o->grad_clip = k->grad_clip;
-    o->schedule = (optim_schedule)k->schedule;
+    o->schedule = (optim_schedule)schedule;
     o->warmup_steps = k->warmup_steps;
     o->total_steps = k->total_steps;
     o->min_lr = k->min_lr;

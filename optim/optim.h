@@ -18,8 +18,10 @@
 
 #include <stdint.h>
 
-/* In the order of the config enum optim.schedule. */
 typedef enum { OPTIM_SCHED_CONSTANT, OPTIM_SCHED_COSINE, OPTIM_SCHED_LINEAR } optim_schedule;
+
+/* The config names of optim.schedule (cfg_choice). */
+extern const cfg_choice optim_schedule_choices[];
 
 typedef struct optim_opts {
     double lr;            /* peak learning rate */

@@ -14,7 +14,8 @@
 #include <string.h>
 
 enum { V_MATH, V_GSM8K, V_COUNTDOWN, V_KK, V_NONE };
-static const char *verifier_names[] = {"math", "gsm8k", "countdown", "kk", "none"};
+const cfg_choice reward_verifier_choices[] = {
+    {"math", V_MATH}, {"gsm8k", V_GSM8K}, {"countdown", V_COUNTDOWN}, {"kk", V_KK}, {"none", V_NONE}, {NULL, 0}};
 
 typedef struct accum {
     char name[REWARD_NAME_MAX];
@@ -24,6 +25,7 @@ typedef struct accum {
 
 struct reward {
     cfg_reward cfg; /* a copy of the numbers; strings are read only in reward_init */
+    int verifier;   /* V_*: reward.verifier */
     reward_external *ext;
     reward_plugin *plugin;
     int64_t scored, plugin_failures, no_answer;
@@ -39,6 +41,10 @@ reward *reward_init(const rlvr_config *c) {
     r->cfg.external.command.v = NULL;
     r->cfg.plugin.path = r->cfg.plugin.arg = NULL;
     const cfg_reward *rc = &c->reward;
+    if (cfg_choice_value(c, "reward.verifier", reward_verifier_choices, &r->verifier)) {
+        reward_free(r);
+        return NULL;
+    }
     if (rc->overlong.buffer > rc->overlong.max_len) {
         err_set("reward.overlong.buffer: expected at most reward.overlong.max_len (%lld), got %lld",
                 (long long)rc->overlong.max_len, (long long)rc->overlong.buffer);
@@ -114,11 +120,11 @@ static void score_one(reward *r, const reward_input *in, reward_result *out) {
     const char *text = in->completion ? in->completion : "";
     memset(out, 0, sizeof *out);
     cJSON *meta = in->metadata ? cJSON_Parse(in->metadata) : NULL;
-    int verifier = c->verifier;
+    int verifier = r->verifier;
     const cJSON *task = meta ? cJSON_GetObjectItemCaseSensitive(meta, "task") : NULL;
     if (cJSON_IsString(task))
-        for (int v = 0; v <= V_NONE; v++)
-            if (strcmp(task->valuestring, verifier_names[v]) == 0) verifier = v;
+        for (const cfg_choice *v = reward_verifier_choices; v->name; v++)
+            if (strcmp(task->valuestring, v->name) == 0) verifier = v->value;
     int correct = 0, has_answer = 1;
     switch (verifier) {
     case V_MATH: {

@@ -72,6 +72,10 @@ int reward_score_group(reward *r, const reward_input *in, int g, reward_result *
 
 /* ---- metrics: means of every sub-score and failure counts since the last reset ---- */
 
+/* The config names of reward.verifier (cfg_choice); also the names a row's metadata "task" may
+ * give to pick its verifier. */
+extern const cfg_choice reward_verifier_choices[];
+
 #define REWARD_MAX_METRICS 48
 
 typedef struct reward_metric {

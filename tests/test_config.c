@@ -1,9 +1,19 @@
 /* test_config — the schema-driven config: defaults, files, --set overrides, the resolved JSON,
- * and every kind of bad input with the message it must give. */
+ * every kind of bad input with the message it must give, and every enum key bound by name to the
+ * value of the module that reads it. */
 #include "check.h"
 
 #include "common/cfg.h"
 #include "common/err.h"
+#include "common/log.h"
+#include "data/data.h"
+#include "dist/dist.h"
+#include "model/chat.h"
+#include "optim/optim.h"
+#include "rewards/reward.h"
+#include "trainer/adv.h"
+#include "trainer/loss.h"
+#include "trainer/train.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -144,11 +154,111 @@ static void test_bad_sets(void) {
     cfg_free(&c);
 }
 
+/* The choices of enum key k, one per call: 0 while *name got the next one. */
+static int next_choice(const cfg_key *k, int i, char *name, size_t cap) {
+    const char *p = k->choices;
+    for (int j = 0; j < i && p; j++)
+        if ((p = strchr(p, '|'))) p++;
+    if (!p) return -1;
+    size_t n = strcspn(p, "|");
+    snprintf(name, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
+    return 0;
+}
+
+/* A choice some module reads by comparing the name itself (cfg_enum_name). */
+static int read_by_name(const char *path, const char *name) {
+    if (!strcmp(path, "run.log_level")) {
+        log_level l;
+        return log_level_parse(name, &l) == 0;
+    }
+    if (!strcmp(path, "data.source")) {
+        data_task t;
+        return !strcmp(name, "jsonl") || data_task_parse(name, &t) == 0;
+    }
+    if (!strcmp(path, "model.chat_template")) {
+        chat_template ct;
+        if (!strcmp(name, "auto") || !strcmp(name, "none")) return 1;
+        int rc = chat_template_init(&ct, name, NULL);
+        int known = rc == 0 || !strstr(err_msg(), "unknown chat template");
+        if (rc == 0) chat_template_free(&ct);
+        return known;
+    }
+    const char *fixed[][4] = {{"train.resume", "auto", "never"},
+                              {"sft.mode", "both", "think", "short"},
+                              {"optim.schedule_unit", "optimizer_step", "rl_step"}};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (!strcmp(path, fixed[i][0]))
+            for (int j = 1; j < 4 && fixed[i][j]; j++)
+                if (!strcmp(name, fixed[i][j])) return 1;
+    return 0;
+}
+
+/* Reordering the choices in cfg_schema.c can never swap what a name means: every enum key is
+ * bound by name, through a module's cfg_choice table that lists each choice once, or through the
+ * names the module compares. A key added without a binding fails here. */
+static void test_enum_choices_bound_by_name(void) {
+    struct {
+        const char *path;
+        const cfg_choice *table;
+    } tables[] = {
+        {"algo.estimator", adv_estimator_choices},
+        {"algo.dynamic_sampling.metric", adv_metric_choices},
+        {"algo.aggregation", loss_agg_choices},
+        {"algo.kl.type", loss_kl_choices},
+        {"algo.ratio_level", loss_ratio_level_choices},
+        {"algo.degrpo.resp_norm", loss_resp_norm_choices},
+        {"optim.schedule", optim_schedule_choices},
+        {"dist.backend", dist_backend_choices},
+        {"reward.verifier", reward_verifier_choices},
+        {"model.dtype", trainer_dtype_choices},
+    };
+    int n_tables = (int)(sizeof tables / sizeof tables[0]);
+    for (int i = 0; i < cfg_schema_len; i++) {
+        const cfg_key *k = &cfg_schema[i];
+        if (k->type != CFG_ENUM) continue;
+        const cfg_choice *table = NULL;
+        for (int t = 0; t < n_tables; t++)
+            if (!strcmp(tables[t].path, k->path)) table = tables[t].table;
+        if (table) {
+            int rc = cfg_choices_check(k->path, table);
+            CHECK(rc == 0);
+            if (rc) fprintf(stderr, "  %s\n", err_msg());
+            continue;
+        }
+        char name[64];
+        for (int c = 0; next_choice(k, c, name, sizeof name) == 0; c++) {
+            int bound = read_by_name(k->path, name);
+            CHECK(bound);
+            if (!bound) fprintf(stderr, "  %s: choice '%s' is bound to nothing\n", k->path, name);
+        }
+    }
+    /* the check itself: a table that lacks a choice, repeats one or names another fails */
+    const cfg_choice short_table[] = {{"grpo", 0}, {NULL, 0}};
+    CHECK(cfg_choices_check("algo.estimator", short_table) == -1);
+    CHECK_CONTAINS(err_msg(), "the choice 'drgrpo' has no value");
+    const cfg_choice twice[] = {{"k1", 0}, {"k1", 1}, {NULL, 0}};
+    CHECK(cfg_choices_check("algo.kl.type", twice) == -1);
+    CHECK_CONTAINS(err_msg(), "binds 'k1' twice");
+    const cfg_choice extra[] = {{"k1", 0}, {"k2", 1}, {"k3", 2}, {"abs", 3}, {"k4", 4}, {NULL, 0}};
+    CHECK(cfg_choices_check("algo.kl.type", extra) == -1);
+    CHECK_CONTAINS(err_msg(), "'k4', which is not a choice");
+    /* a module asked for a name its table lacks says which */
+    rlvr_config c;
+    cfg_init(&c);
+    int v = -1;
+    CHECK(cfg_set(&c, "algo.kl.type=abs") == 0 && cfg_choice_value(&c, "algo.kl.type", loss_kl_choices, &v) == 0 &&
+          v == LOSS_KL_ABS);
+    CHECK(cfg_choice_value(&c, "algo.kl.type", short_table, &v) == -1);
+    CHECK_CONTAINS(err_msg(), "algo.kl.type: the choice 'abs' is not known");
+    cfg_free(&c);
+}
+
 int main(void) {
     test_schema_is_consistent();
     test_defaults_file_and_set();
     test_bad_files();
     test_bad_sets();
+    test_enum_choices_bound_by_name();
     if (tmp_path[0]) unlink(tmp_path);
     CHECK_DONE();
 }

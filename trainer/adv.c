@@ -6,18 +6,26 @@
 
 #include <math.h>
 
+const cfg_choice adv_estimator_choices[] = {
+    {"grpo", ADV_GRPO}, {"drgrpo", ADV_DRGRPO}, {"batch", ADV_BATCH},           {"none", ADV_NONE},
+    {"psr", ADV_PSR},   {"nsr", ADV_NSR},       {"wreinforce", ADV_WREINFORCE}, {"degrpo", ADV_DEGRPO},
+    {NULL, 0}};
+const cfg_choice adv_metric_choices[] = {{"acc", ADV_METRIC_ACC}, {"reward", ADV_METRIC_REWARD}, {NULL, 0}};
+
 int adv_opts_from_cfg(const rlvr_config *c, adv_opts *o) {
     if (!c || !o) return err_set("adv_opts_from_cfg: NULL argument");
     const cfg_algo *a = &c->algo;
-    if (a->estimator < ADV_GRPO || a->estimator > ADV_DEGRPO)
-        return err_set("algo.estimator: value %d out of range", a->estimator);
-    o->estimator = (adv_estimator)a->estimator;
+    int estimator, metric;
+    if (cfg_choice_value(c, "algo.estimator", adv_estimator_choices, &estimator) ||
+        cfg_choice_value(c, "algo.dynamic_sampling.metric", adv_metric_choices, &metric))
+        return -1;
+    o->estimator = (adv_estimator)estimator;
     o->std_ddof = (int)a->std_ddof;
     o->std_eps = a->std_eps;
     o->degrpo_std = a->degrpo.std;
     o->wreinforce_lambda = a->wreinforce.lambda;
     o->dynamic_sampling = a->dynamic_sampling.enabled;
-    o->dynamic_metric = a->dynamic_sampling.metric ? ADV_METRIC_REWARD : ADV_METRIC_ACC;
+    o->dynamic_metric = (adv_metric)metric;
     o->max_draws = a->dynamic_sampling.max_draws;
     return 0;
 }

@@ -15,7 +15,6 @@
 
 #include <stdint.h>
 
-/* In the order of the config enum algo.estimator. */
 typedef enum {
     ADV_GRPO,       /* (R - group mean) / (group std + eps) */
     ADV_DRGRPO,     /* R - group mean */
@@ -28,6 +27,10 @@ typedef enum {
 } adv_estimator;
 
 typedef enum { ADV_METRIC_ACC, ADV_METRIC_REWARD } adv_metric;
+
+/* The config names of each: algo.estimator and algo.dynamic_sampling.metric (cfg_choice). */
+extern const cfg_choice adv_estimator_choices[];
+extern const cfg_choice adv_metric_choices[];
 
 typedef struct adv_opts {
     adv_estimator estimator;

@@ -34,25 +34,45 @@ int loss_opts_check(const loss_opts *o) {
     return 0;
 }
 
+const cfg_choice loss_agg_choices[] = {{"auto", LOSS_AGG_AUTO},
+                                       {"seq_mean_token_mean", LOSS_AGG_SEQ_MEAN_TOKEN_MEAN},
+                                       {"token_mean", LOSS_AGG_TOKEN_MEAN},
+                                       {"constant", LOSS_AGG_CONSTANT},
+                                       {"seq_mean_token_sum", LOSS_AGG_SEQ_MEAN_TOKEN_SUM},
+                                       {"degrpo", LOSS_AGG_DEGRPO},
+                                       {NULL, 0}};
+const cfg_choice loss_kl_choices[] = {
+    {"k1", LOSS_KL_K1}, {"k2", LOSS_KL_K2}, {"k3", LOSS_KL_K3}, {"abs", LOSS_KL_ABS}, {NULL, 0}};
+const cfg_choice loss_ratio_level_choices[] = {
+    {"token", LOSS_RATIO_TOKEN}, {"sequence", LOSS_RATIO_SEQUENCE}, {NULL, 0}};
+const cfg_choice loss_resp_norm_choices[] = {{"batch", 0}, {"sample", 1}, {NULL, 0}};
+
 int loss_opts_from_cfg(const rlvr_config *c, loss_opts *o) {
     if (!c || !o) return err_set("loss_opts_from_cfg: NULL argument");
     const cfg_algo *a = &c->algo;
     memset(o, 0, sizeof *o);
+    int agg, kl, level, per_sample, estimator;
+    if (cfg_choice_value(c, "algo.aggregation", loss_agg_choices, &agg) ||
+        cfg_choice_value(c, "algo.kl.type", loss_kl_choices, &kl) ||
+        cfg_choice_value(c, "algo.ratio_level", loss_ratio_level_choices, &level) ||
+        cfg_choice_value(c, "algo.degrpo.resp_norm", loss_resp_norm_choices, &per_sample) ||
+        cfg_choice_value(c, "algo.estimator", adv_estimator_choices, &estimator))
+        return -1;
     o->eps_low = a->clip.eps_low;
     o->eps_high = a->clip.eps_high;
     o->dual_clip = a->clip.dual;
     o->log_ratio_clamp = a->clip.log_ratio;
-    o->ratio_level = (loss_ratio_level)a->ratio_level;
-    o->agg = (loss_agg)a->aggregation;
+    o->ratio_level = (loss_ratio_level)level;
+    o->agg = (loss_agg)agg;
     if (o->agg == LOSS_AGG_AUTO)
-        o->agg = a->estimator == ADV_DRGRPO   ? LOSS_AGG_CONSTANT
-                 : a->estimator == ADV_DEGRPO ? LOSS_AGG_DEGRPO
-                                              : LOSS_AGG_TOKEN_MEAN;
+        o->agg = estimator == ADV_DRGRPO   ? LOSS_AGG_CONSTANT
+                 : estimator == ADV_DEGRPO ? LOSS_AGG_DEGRPO
+                                           : LOSS_AGG_TOKEN_MEAN;
     o->constant_divisor = a->constant_divisor;
     o->degrpo_alpha = a->degrpo.alpha;
-    o->degrpo_per_sample = a->degrpo.resp_norm == 1;
+    o->degrpo_per_sample = per_sample;
     o->kl_coef = a->kl.coef;
-    o->kl_type = (loss_kl)a->kl.type;
+    o->kl_type = (loss_kl)kl;
     o->entropy_coef = a->entropy_coef;
     o->mask_truncated = a->mask_truncated;
     return loss_opts_check(o);

@@ -22,7 +22,7 @@
 
 #include <stdint.h>
 
-/* In the order of the config enum algo.aggregation; AUTO is resolved by loss_opts_from_cfg. */
+/* AUTO is resolved by loss_opts_from_cfg. */
 typedef enum {
     LOSS_AGG_AUTO,
     LOSS_AGG_SEQ_MEAN_TOKEN_MEAN, /* 1 / (B_nonempty * T_i) */
@@ -32,8 +32,15 @@ typedef enum {
     LOSS_AGG_DEGRPO               /* control token: alpha / B_ctrl; others: 1 / sum_j (T_j - 1) */
 } loss_agg;
 
-typedef enum { LOSS_KL_K1, LOSS_KL_K2, LOSS_KL_K3, LOSS_KL_ABS } loss_kl; /* algo.kl.type order */
+typedef enum { LOSS_KL_K1, LOSS_KL_K2, LOSS_KL_K3, LOSS_KL_ABS } loss_kl;
 typedef enum { LOSS_RATIO_TOKEN, LOSS_RATIO_SEQUENCE } loss_ratio_level;
+
+/* The config names of each (cfg_choice): algo.aggregation, algo.kl.type, algo.ratio_level, and
+ * algo.degrpo.resp_norm (1: a mean per sample). */
+extern const cfg_choice loss_agg_choices[];
+extern const cfg_choice loss_kl_choices[];
+extern const cfg_choice loss_ratio_level_choices[];
+extern const cfg_choice loss_resp_norm_choices[];
 
 typedef struct loss_opts {
     double eps_low, eps_high;   /* ratio clipped to [1 - eps_low, 1 + eps_high] */

@@ -39,6 +39,8 @@ static void arch_hash(const model_config *mc, char out[17]) {
     snprintf(out, 17, "%016llx", (unsigned long long)data_fnv1a64(DATA_FNV_OFFSET, buf, (size_t)n));
 }
 
+const cfg_choice trainer_dtype_choices[] = {{"f32", TS_F32}, {"bf16", TS_BF16}, {NULL, 0}};
+
 int trainer_policy_load(trainer_policy *p, const rlvr_config *c, const char *dir, const ts_device *pick) {
     memset(p, 0, sizeof *p);
     if (!dir) dir = c->model.path;
@@ -50,7 +52,9 @@ int trainer_policy_load(trainer_policy *p, const rlvr_config *c, const char *dir
     char path[1200];
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (!(p->config_json = io_read_file(path, 1 << 20, NULL))) goto fail;
-    if (!(p->m = model_load(dir, dev, c->model.dtype == 1 ? TS_BF16 : TS_F32))) goto fail;
+    int dtype;
+    if (cfg_choice_value(c, "model.dtype", trainer_dtype_choices, &dtype)) goto fail;
+    if (!(p->m = model_load(dir, dev, (ts_dtype)dtype))) goto fail;
     if (!(p->tok = tok_load(dir))) goto fail;
     const model_config *mc = model_get_config(p->m);
     if (tok_vocab_size(p->tok) > mc->vocab_size) {
@@ -67,16 +71,15 @@ int trainer_policy_load(trainer_policy *p, const rlvr_config *c, const char *dir
         err_set("%s: no EOS token in config.json (eos_token_id) or tokenizer_config.json (eos_token)", dir);
         goto fail;
     }
-    static const char *const names[] = {"auto", "none", "chatml", "qwen2", "qwen2.5", "qwen3", "llama3"};
-    int t = c->model.chat_template;
-    if (t == 0) {
+    const char *tmpl = cfg_enum_name(c, "model.chat_template"); /* a name chat_template_init knows */
+    if (!strcmp(tmpl, "auto")) {
         const char *jinja = tok_chat_template(p->tok);
         if (jinja && jinja[0]) {
             if (chat_template_detect(&p->tmpl, jinja, NULL)) goto fail;
             p->use_template = 1;
         }
-    } else if (t > 1) {
-        if (chat_template_init(&p->tmpl, names[t], p->tok)) goto fail;
+    } else if (strcmp(tmpl, "none")) {
+        if (chat_template_init(&p->tmpl, tmpl, p->tok)) goto fail;
         p->use_template = 1;
     }
     arch_hash(mc, p->arch_hash);

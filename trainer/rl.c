@@ -807,7 +807,7 @@ static int job_init(rl_job *j, const rlvr_config *c) {
         j->oo.total_steps = c->train.steps * (j->lr_per_rl_step ? 1 : c->train.mini_batches * c->train.epochs);
     if (optim_opts_check(&j->oo)) return -1;
     /* rank 0 prepares the run directory; the others wait, then check it the same way */
-    if (j->rank == 0 && trainer_run_dir_prepare(c, c->train.resume == 0)) return -1;
+    if (j->rank == 0 && trainer_run_dir_prepare(c, !strcmp(cfg_enum_name(c, "train.resume"), "auto"))) return -1;
     if (dist_barrier(j->dist)) return -1;
     ts_device dev = dist_device(j->dist), *pick = dist_get_backend(j->dist) == DIST_NCCL ? &dev : NULL;
     if (trainer_policy_load(&j->pol, c, NULL, pick) || trainer_policy_trainable(&j->pol)) return -1;

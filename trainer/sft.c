@@ -24,14 +24,13 @@ typedef struct sft_row {
 /* Tokens of example i: the prompt as the policy renders it; the response, then EOS. */
 static int make_row(const trainer_policy *p, const rlvr_config *c, const data_example *e,
                     uint64_t draw, sft_row *row) {
-    const char *resp = e->response;
-    int mode = c->sft.mode; /* both think short */
-    if (mode == 2 || (mode == 0 && e->response_short && (rng_uniform(c->run.seed, 0x5f7, draw, 0, 0) < 0.5)))
+    const char *resp = e->response, *mode = cfg_enum_name(c, "sft.mode");
+    int short_only = !strcmp(mode, "short"), both = !strcmp(mode, "both");
+    if (short_only || (both && e->response_short && (rng_uniform(c->run.seed, 0x5f7, draw, 0, 0) < 0.5)))
         resp = e->response_short ? e->response_short : NULL;
     if (!resp)
         return err_set("example %lld of the training set has no %s response: SFT needs targets "
-                       "(data.fields.response for JSONL)", (long long)draw,
-                       mode == 2 ? "<short>" : "");
+                       "(data.fields.response for JSONL)", (long long)draw, short_only ? "<short>" : "");
     if (trainer_policy_prompt(p, e->prompt, &row->prompt)) return -1;
     row->resp.n = 0;
     if (tok_encode(p->tok, resp, strlen(resp), 0, &row->resp) || tok_ids_push(&row->resp, p->eos[0]))
@@ -82,7 +81,7 @@ int trainer_sft(const rlvr_config *c) {
     dist_free(d);
     if (world != 1)
         return world ? err_set("rlvr sft runs as one process, not %d ranks: launch it without mpirun", world) : -1;
-    if (trainer_run_dir_prepare(c, c->train.resume == 0)) return -1;
+    if (trainer_run_dir_prepare(c, !strcmp(cfg_enum_name(c, "train.resume"), "auto"))) return -1;
     if (trainer_policy_load(&p, c, NULL, NULL)) return -1;
     if (trainer_policy_trainable(&p)) goto out;
     optim_opts oo;

@@ -34,6 +34,8 @@ typedef struct trainer_policy {
 /* Load model.path (or `dir` when non-NULL) in model.dtype on model.device (or *dev when
  * non-NULL: the GPU a rank was given). */
 int trainer_policy_load(trainer_policy *p, const rlvr_config *c, const char *dir, const ts_device *dev);
+/* The config names of model.dtype (cfg_choice): f32 and bf16 as ts_dtype values. */
+extern const cfg_choice trainer_dtype_choices[];
 void trainer_policy_free(trainer_policy *p);
 /* Make every parameter a leaf that requires grad (the policy being trained; a frozen reference
  * stays without). */
