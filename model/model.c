@@ -643,11 +643,33 @@ static int rope_tables(const model *m, const ts_tensor *pos, ts_tensor **cos, ts
  * -> (B, 1, T, S) bool. */
 static ts_tensor *allowed_mask(const ts_tensor *valid, int64_t off, int64_t T, ts_device dev) {
     int64_t S = ts_size(valid, 1);
+    if (T == 1 && S == off + 1) /* one new token that sees every slot: the mask is valid itself */
+        return ts_view(valid, (int64_t[]){ts_size(valid, 0), 1, 1, S}, 4);
     ts_tensor *j = ts_view(ts_arange(0, (double)S, 1, TS_I64, dev), (int64_t[]){1, S}, 2);
     ts_tensor *i = ts_view(ts_arange((double)off, (double)(off + T), 1, TS_I64, dev), (int64_t[]){T, 1}, 2);
     ts_tensor *causal = ts_le(j, i); /* (T, S) */
     ts_tensor *keys = ts_reshape(valid, (int64_t[]){ts_size(valid, 0), 1, 1, S}, 4);
     return ts_logical_or(ts_logical_and(causal, keys), ts_eq(j, i));
+}
+
+/* The queries, keys and values of normalised x (B, T, D), RoPE applied (cos, sin broadcast to
+ * (B, 1, T, E)): q (B, H, T, E), k and v (B, Hkv, T, E). */
+static int qkv(const model *m, const layer *l, const ts_tensor *x, const ts_tensor *cos, const ts_tensor *sin,
+               ts_tensor **q, ts_tensor **k, ts_tensor **v) {
+    const model_config *c = &m->cfg;
+    int64_t B = ts_size(x, 0), T = ts_size(x, 1), H = c->num_heads, Hkv = c->num_kv_heads, E = c->head_dim;
+    ts_tensor *qh = ts_view(ts_linear(x, l->wq, l->bq), (int64_t[]){B, T, H, E}, 4);
+    ts_tensor *kh = ts_view(ts_linear(x, l->wk, l->bk), (int64_t[]){B, T, Hkv, E}, 4);
+    ts_tensor *vh = ts_view(ts_linear(x, l->wv, l->bv), (int64_t[]){B, T, Hkv, E}, 4);
+    if (c->arch == MODEL_QWEN3) {
+        qh = rms_norm(qh, l->q_norm, c->rms_norm_eps);
+        kh = rms_norm(kh, l->k_norm, c->rms_norm_eps);
+    }
+    *q = rope(ts_transpose(qh, 1, 2), cos, sin);
+    *k = rope(ts_transpose(kh, 1, 2), cos, sin);
+    *v = ts_transpose(vh, 1, 2);
+    TS_CHECK(*q && *k && *v);
+    return 0;
 }
 
 /* Self-attention of one layer. x (B, T, D) normalised; allowed (B, 1, T, S); kc, vc: the layer's
@@ -656,37 +678,32 @@ static ts_tensor *allowed_mask(const ts_tensor *valid, int64_t off, int64_t T, t
 static ts_tensor *attention(const model *m, const layer *l, const ts_tensor *x, const ts_tensor *cos,
                             const ts_tensor *sin, const ts_tensor *allowed, ts_tensor *kc, ts_tensor *vc,
                             int64_t off) {
-    const model_config *c = &m->cfg;
-    int64_t B = ts_size(x, 0), T = ts_size(x, 1), H = c->num_heads, Hkv = c->num_kv_heads, E = c->head_dim;
-    ts_tensor *q = ts_view(ts_linear(x, l->wq, l->bq), (int64_t[]){B, T, H, E}, 4);
-    ts_tensor *k = ts_view(ts_linear(x, l->wk, l->bk), (int64_t[]){B, T, Hkv, E}, 4);
-    ts_tensor *v = ts_view(ts_linear(x, l->wv, l->bv), (int64_t[]){B, T, Hkv, E}, 4);
-    if (c->arch == MODEL_QWEN3) {
-        q = rms_norm(q, l->q_norm, c->rms_norm_eps);
-        k = rms_norm(k, l->k_norm, c->rms_norm_eps);
-    }
-    q = rope(ts_transpose(q, 1, 2), cos, sin); /* (B, H, T, E) */
-    k = rope(ts_transpose(k, 1, 2), cos, sin); /* (B, Hkv, T, E) */
-    v = ts_transpose(v, 1, 2);
+    int64_t B = ts_size(x, 0), T = ts_size(x, 1), E = m->cfg.head_dim;
+    ts_tensor *q, *k, *v;
+    if (qkv(m, l, x, cos, sin, &q, &k, &v)) return NULL;
     if (kc) {
         if (ts_copy_(ts_narrow(kc, 2, off, T), k) || ts_copy_(ts_narrow(vc, 2, off, T), v)) return NULL;
         k = ts_narrow(kc, 2, 0, off + T);
         v = ts_narrow(vc, 2, 0, off + T);
     }
     ts_tensor *a = ts_scaled_dot_product_attention(q, k, v, allowed, 1.0 / sqrt((double)E)); /* (B, H, T, E) */
-    ts_tensor *o = ts_reshape(ts_transpose(a, 1, 2), (int64_t[]){B, T, H * E}, 3);
+    ts_tensor *o = ts_reshape(ts_transpose(a, 1, 2), (int64_t[]){B, T, m->cfg.num_heads * E}, 3);
     return ts_linear(o, l->wo, l->bo);
 }
 
-/* x (B, T, D) -> x + attn(norm(x)) + mlp(norm(.)), SwiGLU: down(silu(gate(h)) * up(h)). */
+/* SwiGLU: down(silu(gate(x)) * up(x)). */
+static ts_tensor *mlp(const layer *l, const ts_tensor *x) {
+    return ts_linear(ts_mul(ts_silu(ts_linear(x, l->gate, NULL)), ts_linear(x, l->up, NULL)), l->down, NULL);
+}
+
+/* The decoder layer, for training, prefill and decode alike: x (B, T, D) ->
+ * h = x + attn(norm(x)), h + mlp(norm(h)). */
 static ts_tensor *layer_forward(const model *m, const layer *l, const ts_tensor *x, const ts_tensor *cos,
                                 const ts_tensor *sin, const ts_tensor *allowed, ts_tensor *kc, ts_tensor *vc,
                                 int64_t off) {
     double eps = m->cfg.rms_norm_eps;
     ts_tensor *h = ts_add(x, attention(m, l, rms_norm(x, l->input_norm, eps), cos, sin, allowed, kc, vc, off));
-    ts_tensor *n = rms_norm(h, l->post_norm, eps);
-    ts_tensor *mlp = ts_linear(ts_mul(ts_silu(ts_linear(n, l->gate, NULL)), ts_linear(n, l->up, NULL)), l->down, NULL);
-    return ts_add(h, mlp);
+    return ts_add(h, mlp(l, rms_norm(h, l->post_norm, eps)));
 }
 
 struct model_cache {
@@ -940,33 +957,6 @@ out:
     return out;
 }
 
-/* One layer for one new token per row: x (B, D); cos, sin (B, 1, E); allowed (B, 1, 1, S) over the
- * slots 0..off. Rows stay 2-d (no T axis) so that each projection is one GEMM call. */
-static ts_tensor *decode_layer(const model *m, const layer *l, const ts_tensor *x, const ts_tensor *cos,
-                               const ts_tensor *sin, const ts_tensor *allowed, ts_tensor *kc, ts_tensor *vc,
-                               int64_t off) {
-    const model_config *c = &m->cfg;
-    int64_t B = ts_size(x, 0), H = c->num_heads, Hkv = c->num_kv_heads, E = c->head_dim;
-    double eps = c->rms_norm_eps;
-    ts_tensor *n = rms_norm(x, l->input_norm, eps);
-    ts_tensor *q = ts_view(ts_linear(n, l->wq, l->bq), (int64_t[]){B, H, E}, 3);
-    ts_tensor *k = ts_view(ts_linear(n, l->wk, l->bk), (int64_t[]){B, Hkv, E}, 3);
-    ts_tensor *v = ts_view(ts_linear(n, l->wv, l->bv), (int64_t[]){B, Hkv, 1, E}, 4);
-    if (c->arch == MODEL_QWEN3) {
-        q = rms_norm(q, l->q_norm, eps);
-        k = rms_norm(k, l->k_norm, eps);
-    }
-    q = ts_view(rope(q, cos, sin), (int64_t[]){B, H, 1, E}, 4);
-    k = ts_view(rope(k, cos, sin), (int64_t[]){B, Hkv, 1, E}, 4);
-    if (ts_copy_(ts_narrow(kc, 2, off, 1), k) || ts_copy_(ts_narrow(vc, 2, off, 1), v)) return NULL;
-    ts_tensor *a = ts_scaled_dot_product_attention(q, ts_narrow(kc, 2, 0, off + 1), ts_narrow(vc, 2, 0, off + 1),
-                                                   allowed, 1.0 / sqrt((double)E)); /* (B, H, 1, E) */
-    ts_tensor *h = ts_add(x, ts_linear(ts_view(a, (int64_t[]){B, H * E}, 2), l->wo, l->bo));
-    n = rms_norm(h, l->post_norm, eps);
-    ts_tensor *mlp = ts_linear(ts_mul(ts_silu(ts_linear(n, l->gate, NULL)), ts_linear(n, l->up, NULL)), l->down, NULL);
-    return ts_add(h, mlp);
-}
-
 ts_tensor *model_decode_step(model *m, model_cache *c, const ts_tensor *ids) {
     char buf[64];
     if (!ids || ts_ndim(ids) != 1 || ts_get_dtype(ids) != TS_I64) {
@@ -982,27 +972,16 @@ ts_tensor *model_decode_step(model *m, model_cache *c, const ts_tensor *ids) {
         err_set("model_decode_step: the cache is full (%lld slots)", (long long)c->max_len);
         return NULL;
     }
-    const model_config *cfg = &m->cfg;
     int64_t B = c->batch, off = c->len;
     ts_tensor *out = NULL;
     ts_no_grad_begin();
     ts_scope_begin();
-    ts_tensor *pos = c->next_pos, *cos, *sin;
-    if (rope_lookup(c, ts_unsqueeze(pos, 1), &cos, &sin)) goto out; /* (B, 1, E) */
-    ts_tensor *allowed = ts_view(ts_narrow(c->valid, 1, 0, off + 1), (int64_t[]){B, 1, 1, off + 1}, 4);
-    ts_device d = ts_get_device(ids);
-    ts_tensor *dev_ids = d.type == m->device.type && d.index == m->device.index ? (ts_tensor *)ids : ts_to_device(ids, m->device);
-    ts_tensor *x = ts_embedding(m->embed, dev_ids);
-    if (!allowed || !x || ts_fill_(ts_select(c->valid, 1, off), 1)) goto out;
-    for (int i = 0; i < cfg->num_layers; i++) {
-        ts_scope_begin();
-        ts_tensor *y = ts_keep(decode_layer(m, &m->layers[i], x, cos, sin, allowed, c->k[i], c->v[i], off));
-        ts_scope_end();
-        if (!y) goto out;
-        x = y;
-    }
-    ts_tensor *logits = ts_to_dtype(ts_linear(rms_norm(x, m->norm, cfg->rms_norm_eps), m->lm_head, NULL), TS_F32);
-    if (!logits || ts_copy_(c->next_pos, ts_add_scalar(pos, 1))) goto out;
+    ts_tensor *col = ts_view(ts_to_device(ids, m->device), (int64_t[]){B, 1}, 2);
+    ts_tensor *pos = ts_view(c->next_pos, (int64_t[]){B, 1}, 2);
+    if (!col || !pos || ts_fill_(ts_select(c->valid, 1, off), 1)) goto out;
+    ts_tensor *h = forward_hidden(m, col, pos, ts_narrow(c->valid, 1, 0, off + 1), c, off); /* (B, 1, D) */
+    ts_tensor *logits = ts_to_dtype(ts_linear(ts_select(h, 1, 0), m->lm_head, NULL), TS_F32);
+    if (!logits || ts_copy_(c->next_pos, ts_add_scalar(c->next_pos, 1))) goto out;
     c->len++;
     out = ts_keep(logits);
 out:
