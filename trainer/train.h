@@ -47,6 +47,9 @@ int trainer_policy_prompt(const trainer_policy *p, const char *text, tok_ids *ou
 int trainer_run_dir_prepare(const rlvr_config *c, int may_resume);
 /* Open run.dir/name for appending; NULL with err_set. */
 FILE *trainer_run_file(const rlvr_config *c, const char *name);
+/* Append `, "key": v` to a JSON line being written, v printed with the printf format fmt (one
+ * double), or null when v is not finite: JSON has no inf or NaN. key is ASCII without quotes or backslashes. */
+void trainer_json_number(FILE *f, const char *key, const char *fmt, double v);
 
 /* Set by SIGINT/SIGTERM once trainer_catch_signals() is installed. */
 extern volatile int trainer_stop_requested;
