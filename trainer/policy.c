@@ -27,6 +27,7 @@ void trainer_catch_signals(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL); /* what Open MPI's mpirun forwards: it aborts on the other two */
 }
 
 /* Hash of the fields that decide the shapes and meaning of the weights. */
