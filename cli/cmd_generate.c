@@ -14,6 +14,7 @@
 #include "rollout/rollout.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,22 @@ static int generate(model *m, const tok_tokenizer *tok, const tok_ids *prompt, i
     return rollout_generate(m, &o, 1, &ids, &len, &key, n, out);
 }
 
+/* A number for option opt in the interval from lo to hi, each end closed when its flag is set;
+ * -1 with err_set naming the option and the interval. */
+static int parse_real(const char *opt, const char *v, int lo_closed, double lo, double hi, int hi_closed,
+                      double *out) {
+    char *end;
+    double x = strtod(v, &end);
+    int ok = end != v && !*end && (lo_closed ? x >= lo : x > lo) && (hi_closed ? x <= hi : x < hi);
+    if (ok) {
+        *out = x;
+        return 0;
+    }
+    if (isinf(hi)) return err_set("%s: expected a number %s %g, got '%s'", opt, lo_closed ? ">=" : ">", lo, v);
+    return err_set("%s: expected a number in %c%g,%g%c, got '%s'", opt, lo_closed ? '[' : '(', lo, hi,
+                   hi_closed ? ']' : ')', v);
+}
+
 static void print_ids(const char *key, const tok_ids *ids) {
     printf("\"%s\": [", key);
     for (int i = 0; i < ids->n; i++) printf(i ? ", %d" : "%d", ids->v[i]);
@@ -77,7 +94,7 @@ int cmd_generate(int argc, char **argv) {
     int raw = 0, json = 0, think = 1, greedy = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end = NULL;
+        int bad = 0;
         if (!strcmp(a, "--greedy")) greedy = 1;
         else if (!strcmp(a, "--raw")) raw = 1;
         else if (!strcmp(a, "--json")) json = 1;
@@ -92,31 +109,24 @@ int cmd_generate(int argc, char **argv) {
             else if (!strcmp(a, "--system")) system = v;
             else if (!strcmp(a, "--chat")) chat = v;
             else if (!strcmp(a, "--device")) device = v;
-            else if (!strcmp(a, "--max-new-tokens")) max_new = strtoll(v, &end, 10);
-            else if (!strcmp(a, "--seed")) seed = strtoll(v, &end, 10);
-            else if (!strcmp(a, "--n")) n = strtoll(v, &end, 10);
-            else if (!strcmp(a, "--min-p")) s.min_p = strtod(v, &end);
-            else if (!strcmp(a, "--top-k")) s.top_k = strtoll(v, &end, 10);
-            else if (!strcmp(a, "--temperature")) s.temperature = strtod(v, &end);
-            else if (!strcmp(a, "--top-p")) s.top_p = strtod(v, &end);
+            else if (!strcmp(a, "--max-new-tokens")) bad = cli_parse_int(a, v, 1, INT64_MAX, &max_new);
+            else if (!strcmp(a, "--seed")) bad = cli_parse_int(a, v, 0, INT64_MAX, &seed);
+            else if (!strcmp(a, "--n")) bad = cli_parse_int(a, v, 1, 65536, &n);
+            else if (!strcmp(a, "--top-k")) bad = cli_parse_int(a, v, 0, INT64_MAX, &s.top_k);
+            else if (!strcmp(a, "--temperature")) bad = parse_real(a, v, 0, 0, INFINITY, 0, &s.temperature);
+            else if (!strcmp(a, "--top-p")) bad = parse_real(a, v, 0, 0, 1, 1, &s.top_p);
+            else if (!strcmp(a, "--min-p")) bad = parse_real(a, v, 1, 0, 1, 0, &s.min_p);
             else {
                 fprintf(stderr, "rlvr generate: unknown option '%s'\n\n%s", a, usage);
                 return 2;
             }
-            if (end && (*end || end == v)) {
-                fprintf(stderr, "rlvr generate: %s: '%s' is not a number\n", a, v);
-                return 2;
-            }
         }
+        if (bad) return cli_fail(NULL);
     }
     if (!dir || !prompt) {
         fprintf(stderr, "rlvr generate: --model DIR and --prompt TEXT are required\n\n%s", usage);
         return 2;
     }
-    if (max_new < 1 || seed < 0 || n < 1 || n > 65536 || s.top_k < 0 || !(s.temperature > 0) ||
-        !(s.top_p > 0 && s.top_p <= 1) || !(s.min_p >= 0 && s.min_p < 1))
-        return cli_fail("need --max-new-tokens >= 1, --seed >= 0, 1 <= --n <= 65536, --top-k >= 0, --temperature > 0, "
-                        "0 < --top-p <= 1, 0 <= --min-p < 1");
     if (greedy) s = (sampler_params){0, 0, 1, 0};
     ts_device dev;
     if (ts_device_parse(device, &dev)) return cli_fail(NULL);

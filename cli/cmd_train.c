@@ -57,6 +57,26 @@ int cmd_train(int argc, char **argv) { return run_job(argc, argv, train_usage, t
 
 int cmd_sft(int argc, char **argv) { return run_job(argc, argv, sft_usage, trainer_sft); }
 
+/* Take --out FILE (or --out=FILE) out of argv, before the config options are read, so that FILE
+ * is never taken for the config file; *argc shrinks, the order of the rest is kept. */
+static int take_out_option(int *argc, char **argv, const char **out) {
+    int n = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (!strcmp(argv[i], "--out")) {
+            if (i + 1 >= *argc || !argv[i + 1][0] || !strncmp(argv[i + 1], "--", 2))
+                return err_set("--out needs a value: the file to write the JSON report to");
+            *out = argv[++i];
+        } else if (!strncmp(argv[i], "--out=", 6)) {
+            if (!argv[i][6]) return err_set("--out needs a value: the file to write the JSON report to");
+            *out = argv[i] + 6;
+        } else {
+            argv[n++] = argv[i];
+        }
+    }
+    *argc = n;
+    return 0;
+}
+
 int cmd_eval(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs(eval_usage, stdout);
@@ -67,18 +87,18 @@ int cmd_eval(int argc, char **argv) {
     int nrest = 0, status = 1;
     const char *out = NULL;
     if (!rest) return cli_fail("out of memory");
+    if (take_out_option(&argc, argv, &out)) {
+        free(rest);
+        return cli_fail(NULL);
+    }
     if (cli_load_config(argc, argv, &c, 1, rest, &nrest)) {
         status = cli_fail(NULL);
         goto done;
     }
-    for (int i = 1; i < nrest; i++) {
-        if (!strcmp(rest[i], "--out") && i + 1 < nrest) {
-            out = rest[++i];
-        } else {
-            fprintf(stderr, "rlvr: error: unexpected argument '%s'\n%s", rest[i], eval_usage);
-            status = 2;
-            goto done;
-        }
+    if (nrest > 1) {
+        fprintf(stderr, "rlvr: error: unexpected argument '%s'\n%s", rest[1], eval_usage);
+        status = 2;
+        goto done;
     }
     status = trainer_eval_job(&c, out) ? cli_fail(NULL) : 0;
 done:

@@ -252,11 +252,12 @@ static int set_json(rlvr_config *c, const cfg_key *k, const cJSON *v, const char
         *(int *)field(c, k) = cJSON_IsTrue(v);
         return 0;
     case CFG_INT:
-        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
-            fabs(v->valuedouble) > 9007199254740992.0)
+        if (!cJSON_IsNumber(v))
             return err_set("%s%s: expected an integer%s%s, got %s", where, k->path,
-                           k->range ? " in " : "", k->range ? k->range : "",
-                           cJSON_IsNumber(v) ? "a fraction" : json_kind(v));
+                           k->range ? " in " : "", k->range ? k->range : "", json_kind(v));
+        if (v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 9007199254740992.0)
+            return err_set("%s%s: expected an integer%s%s, got %.15g", where, k->path,
+                           k->range ? " in " : "", k->range ? k->range : "", v->valuedouble);
         snprintf(buf, sizeof buf, "%.0f", v->valuedouble);
         return set_text(c, k, buf, where);
     case CFG_FLOAT:

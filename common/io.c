@@ -17,6 +17,12 @@ char *io_read_file(const char *path, size_t max, size_t *len) {
         err_set("%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
+    struct stat st;
+    if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(fp);
+        err_set("%s: is a directory, expected a file", path);
+        return NULL;
+    }
     char *buf = NULL;
     size_t n = 0, cap = 0, got;
     do {
@@ -40,11 +46,11 @@ char *io_read_file(const char *path, size_t max, size_t *len) {
             return NULL;
         }
     } while (got);
-    int bad = ferror(fp);
+    int bad = ferror(fp) ? errno : 0;
     fclose(fp);
     if (bad) {
         free(buf);
-        err_set("%s: read error", path);
+        err_set("%s: read error: %s", path, strerror(bad));
         return NULL;
     }
     buf[n] = '\0';

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 /* ---- checksums ---- */
 
@@ -157,6 +158,21 @@ static int named(const char *field) { return field && field[0]; }
 
 /* A string field, copied into *out. required: a missing field is an error; otherwise *out stays
  * NULL. Numbers are accepted where `numbers` is set (answers: 42, 0.5), written back as text. */
+/* The offset of the first byte of s that does not start or continue a well-formed UTF-8
+ * character (utf8proc's decoder decides: no overlong forms, surrogates or code points above
+ * U+10FFFF), or -1 when all of s is valid. */
+static long utf8_invalid_at(const char *s) {
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+    utf8proc_ssize_t left = (utf8proc_ssize_t)strlen(s), at = 0;
+    while (at < left) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t n = utf8proc_iterate(p + at, left - at, &cp);
+        if (n <= 0) return (long)at;
+        at += n;
+    }
+    return -1;
+}
+
 static int take_string(const cJSON *row, const char *field, int required, int numbers,
                        const char *where, char **out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, field);
@@ -168,6 +184,10 @@ static int take_string(const cJSON *row, const char *field, int required, int nu
     const char *s = NULL;
     if (cJSON_IsString(v)) {
         s = v->valuestring;
+        long bad = utf8_invalid_at(s);
+        if (bad >= 0)
+            return err_set("%s: field '%s' is not valid UTF-8 (byte 0x%02x at offset %ld of the string)",
+                           where, field, (unsigned char)s[bad], bad);
     } else if (numbers && cJSON_IsNumber(v)) {
         double x = v->valuedouble;
         if (x == floor(x) && fabs(x) < 9007199254740992.0) snprintf(num, sizeof num, "%lld", (long long)x);

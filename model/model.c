@@ -142,10 +142,16 @@ static int parse_token_ids(const char *label, const cJSON *root, model_config *c
 }
 
 int model_config_check(const model_config *c) {
-    if (c->vocab_size <= 0 || c->hidden_size <= 0 || c->intermediate_size <= 0 || c->num_layers <= 0 ||
-        c->num_heads <= 0 || c->num_kv_heads <= 0 || c->head_dim <= 0)
-        return err_set("vocab_size, hidden_size, intermediate_size, num_hidden_layers, num_attention_heads, "
-                       "num_key_value_heads and head_dim must be positive");
+    const struct {
+        const char *name;
+        int64_t v;
+    } sizes[] = {{"vocab_size", c->vocab_size},          {"hidden_size", c->hidden_size},
+                 {"intermediate_size", c->intermediate_size}, {"num_hidden_layers", c->num_layers},
+                 {"num_attention_heads", c->num_heads},   {"num_key_value_heads", c->num_kv_heads},
+                 {"head_dim", c->head_dim}};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+        if (sizes[i].v <= 0)
+            return err_set("%s must be a positive integer, got %lld", sizes[i].name, (long long)sizes[i].v);
     if (c->num_heads % c->num_kv_heads)
         return err_set("num_attention_heads %lld is not a multiple of num_key_value_heads %lld",
                        (long long)c->num_heads, (long long)c->num_kv_heads);
@@ -412,8 +418,20 @@ static ts_tensor *rope_inv_freq(const model_config *c, ts_device dev) {
 }
 
 /* A model struct with its parameter table laid out but no tensors yet. */
+/* A CUDA device that this process can use: libtorch built with CUDA and the index visible. */
+static int device_check(ts_device dev) {
+    if (dev.type != TS_CUDA) return 0;
+    int n = ts_cuda_device_count();
+    if (n == 0 && !strstr(ts_build_config(), "USE_CUDA=ON"))
+        return err_set("device cuda:%d: this build of libtorch has no CUDA support (CPU only): use cpu", dev.index);
+    if (n == 0) return err_set("device cuda:%d: no CUDA device is visible (driver, CUDA_VISIBLE_DEVICES?)", dev.index);
+    if (dev.index >= n)
+        return err_set("device cuda:%d: no such device, %d visible (cuda:0 to cuda:%d)", dev.index, n, n - 1);
+    return 0;
+}
+
 static model *model_alloc(const model_config *c, ts_device dev, ts_dtype dtype) {
-    if (model_config_check(c)) return NULL;
+    if (model_config_check(c) || device_check(dev)) return NULL;
     if (dtype != TS_F32 && dtype != TS_BF16) {
         err_set("model dtype %s is not supported (f32 or bf16)", ts_dtype_name(dtype));
         return NULL;

@@ -874,6 +874,11 @@ tok_tokenizer *tok_load(const char *path) {
     if (S_ISDIR(s.st_mode)) {
         snprintf(json_path, n, "%s/tokenizer.json", path);
         if (!file_exists(json_path)) snprintf(json_path, n, "%s/tokenizer.json.gz", path);
+        if (!file_exists(json_path)) {
+            err_set("%s: no tokenizer.json (nor tokenizer.json.gz): expected a Hugging Face model "
+                    "directory with its tokenizer", path);
+            goto out;
+        }
         snprintf(cfg_path, n, "%s/tokenizer_config.json", path);
     } else {
         snprintf(json_path, n, "%s", path);

@@ -255,6 +255,7 @@ int reward_metrics(const reward *r, reward_metric *out, int cap) {
         n = put(out, n, cap, "external_timeouts", (double)s.timeouts);
         n = put(out, n, cap, "external_crashes", (double)s.crashes);
         n = put(out, n, cap, "external_malformed", (double)s.malformed);
+        n = put(out, n, cap, "external_mismatched", (double)s.mismatched);
         n = put(out, n, cap, "external_restarts", (double)s.restarts);
     }
     if (r->plugin) n = put(out, n, cap, "plugin_failures", (double)r->plugin_failures);

@@ -169,16 +169,21 @@ typedef struct reward_cosine_params {
 double reward_cosine(int64_t length, int correct, const reward_cosine_params *p);
 
 /* ---- external reward command: a long-lived subprocess speaking JSON lines ----
- * Request, one line on its stdin:  {"prompt": s, "completion": s, "reference": s, "metadata": v}
- * Reply, one line on its stdout:   {"score": x, "subscores": {"name": x, ...}}   (subscores optional)
- * Started with execve (no shell; argv[0] is looked up in PATH when it has no '/'), with
- * RLIMIT_CPU, RLIMIT_AS and RLIMIT_NOFILE set. A crash, a timeout or a malformed reply kills the
- * process and is counted; the next call starts a new one. */
+ * Request, one line on its stdin:
+ *     {"id": n, "prompt": s, "completion": s, "reference": s, "metadata": v}
+ * Reply, one line on its stdout:
+ *     {"id": n, "score": x, "subscores": {"name": x, ...}}   (the request's id; subscores optional)
+ * Scores are finite numbers; sub-score names are 1 to REWARD_EXTERNAL_NAME_MAX characters from
+ * [A-Za-z0-9_.-]. Started with execve (no shell; argv[0] is looked up in PATH when it has no '/'),
+ * with RLIMIT_CPU, RLIMIT_AS and RLIMIT_NOFILE set. A crash, a timeout, a malformed reply or a
+ * reply to another request kills the process and is counted; the next call starts a new one. */
+
+#define REWARD_EXTERNAL_NAME_MAX (REWARD_NAME_MAX - 10) /* room for "external." and the NUL */
 
 typedef struct reward_external reward_external;
 
 typedef struct reward_external_stats {
-    int64_t calls, failures, crashes, timeouts, malformed, restarts;
+    int64_t calls, failures, crashes, timeouts, malformed, mismatched, restarts;
 } reward_external_stats;
 
 /* argv: argc strings, copied. Returns NULL with err_set when the program cannot be started. */

@@ -1,9 +1,12 @@
 /* reward_external — a reward computed by another program: a long-lived subprocess started with
  * execve (no shell), fed one JSON request per line on stdin, answering one JSON line on stdout.
+ * Each request carries an id the reply must echo, so a command that writes more or fewer lines
+ * than it is asked for is caught at the next reply instead of shifting every later score by one.
  * Each call has a deadline; the child runs under CPU-time, address-space and open-file limits.
- * Any failure (the child died, did not answer in time, or answered something that is not
- * {"score": number, ...}) kills it, is counted, and the next call starts a fresh one, so a broken
- * reward script costs a failure score, never the training run.
+ * Any failure (the child died, did not answer in time, answered something that is not
+ * {"id": n, "score": finite number, ...}, or answered another request) kills it, is counted, and
+ * the next call starts a fresh one, so a broken reward script costs a failure score, never the
+ * training run.
  * Deliberately not here: a pool of workers (one process, one request at a time), sandboxing beyond
  * rlimits (run the command inside your own container or jail when the code is untrusted). */
 #define _GNU_SOURCE /* pipe2 */
@@ -14,6 +17,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +42,7 @@ struct reward_external {
     int to_child, from_child;
     char *buf; /* bytes read past the last reply line */
     size_t nbuf;
+    int64_t next_id; /* the id of the next request, counted from 1 over every process */
     reward_external_stats st;
 };
 
@@ -263,9 +268,10 @@ static long read_line(reward_external *x, double deadline, size_t *consumed) {
     }
 }
 
-static cJSON *request_json(const reward_input *in) {
+static cJSON *request_json(const reward_input *in, int64_t id) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "id", (double)id);
     cJSON_AddStringToObject(o, "prompt", in->prompt ? in->prompt : "");
     cJSON_AddStringToObject(o, "completion", in->completion ? in->completion : "");
     cJSON_AddStringToObject(o, "reference", in->answer ? in->answer : "");
@@ -282,6 +288,58 @@ static int fail(reward_external *x, int64_t *counter, const char *what) {
     return err_set("external reward '%s': %s", x->argv[0], what);
 }
 
+/* A sub-score name becomes the metric "reward/external.<name>" and a key of metrics.jsonl. */
+static int subscore_name_ok(const char *s) {
+    size_t n = strlen(s);
+    if (n < 1 || n > REWARD_EXTERNAL_NAME_MAX) return 0;
+    for (; *s; s++)
+        if (!(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z') && !(*s >= '0' && *s <= '9') &&
+            !strchr("_-.", *s))
+            return 0;
+    return 1;
+}
+
+/* Check a parsed reply against request `id` and take its scores; 0, or -1 after fail(). */
+static int take_reply(reward_external *x, const cJSON *rep, int64_t id, double *score,
+                      reward_subscore *sub, int *nsub, int cap) {
+    char what[160];
+    const cJSON *rid = cJSON_GetObjectItemCaseSensitive(rep, "id");
+    if (!cJSON_IsNumber(rid)) {
+        snprintf(what, sizeof what, "reply has no numeric \"id\" (expected %lld, the request's)", (long long)id);
+        return fail(x, &x->st.malformed, what);
+    }
+    if (rid->valuedouble != (double)id) {
+        snprintf(what, sizeof what,
+                 "reply carries id %.17g, expected %lld: the command wrote other than one reply per request",
+                 rid->valuedouble, (long long)id);
+        return fail(x, &x->st.mismatched, what);
+    }
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(rep, "score");
+    if (!cJSON_IsNumber(sc) || !isfinite(sc->valuedouble))
+        return fail(x, &x->st.malformed, "reply has no finite numeric \"score\"");
+    const cJSON *subs = cJSON_GetObjectItemCaseSensitive(rep, "subscores");
+    if (subs && !cJSON_IsObject(subs)) return fail(x, &x->st.malformed, "\"subscores\" is not an object");
+    for (const cJSON *it = subs ? subs->child : NULL; it; it = it->next) {
+        if (!subscore_name_ok(it->string)) {
+            snprintf(what, sizeof what,
+                     "sub-score name '%.40s' is not 1-%d letters, digits, '_', '-' or '.'",
+                     it->string, REWARD_EXTERNAL_NAME_MAX);
+            return fail(x, &x->st.malformed, what);
+        }
+        if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble)) {
+            snprintf(what, sizeof what, "sub-score \"%s\" is not a finite number", it->string);
+            return fail(x, &x->st.malformed, what);
+        }
+    }
+    *score = sc->valuedouble;
+    for (const cJSON *it = subs ? subs->child : NULL; it && *nsub < cap; it = it->next) {
+        snprintf(sub[*nsub].name, sizeof sub[*nsub].name, "external.%s", it->string);
+        sub[*nsub].value = it->valuedouble;
+        (*nsub)++;
+    }
+    return 0;
+}
+
 int reward_external_call(reward_external *x, const reward_input *in, double *score,
                          reward_subscore *sub, int *nsub, int cap) {
     *nsub = 0;
@@ -295,7 +353,8 @@ int reward_external_call(reward_external *x, const reward_input *in, double *sco
         }
         x->st.restarts++;
     }
-    cJSON *req = request_json(in);
+    int64_t id = ++x->next_id;
+    cJSON *req = request_json(in, id);
     char *line = req ? cJSON_PrintUnformatted(req) : NULL;
     cJSON_Delete(req);
     if (!line) {
@@ -317,26 +376,8 @@ int reward_external_call(reward_external *x, const reward_input *in, double *sco
     cJSON *rep = cJSON_Parse(x->buf);
     memmove(x->buf, x->buf + consumed, x->nbuf - consumed);
     x->nbuf -= consumed;
-    const cJSON *sc = rep ? cJSON_GetObjectItemCaseSensitive(rep, "score") : NULL;
-    if (!cJSON_IsNumber(sc)) {
-        cJSON_Delete(rep);
-        return fail(x, &x->st.malformed, "reply is not a JSON object with a numeric \"score\"");
-    }
-    *score = sc->valuedouble;
-    const cJSON *subs = cJSON_GetObjectItemCaseSensitive(rep, "subscores");
-    if (subs && !cJSON_IsObject(subs)) {
-        cJSON_Delete(rep);
-        return fail(x, &x->st.malformed, "\"subscores\" is not an object of numbers");
-    }
-    for (const cJSON *it = subs ? subs->child : NULL; it && *nsub < cap; it = it->next) {
-        if (!cJSON_IsNumber(it)) {
-            cJSON_Delete(rep);
-            return fail(x, &x->st.malformed, "\"subscores\" is not an object of numbers");
-        }
-        snprintf(sub[*nsub].name, sizeof sub[*nsub].name, "external.%s", it->string);
-        sub[*nsub].value = it->valuedouble;
-        (*nsub)++;
-    }
+    int rc = cJSON_IsObject(rep) ? take_reply(x, rep, id, score, sub, nsub, cap)
+                                 : fail(x, &x->st.malformed, "reply is not a JSON object");
     cJSON_Delete(rep);
-    return 0;
+    return rc;
 }

@@ -47,6 +47,19 @@ expect 1 "unknown key 'run.sede' (did you mean 'run.seed'?)" -- "$RLVR" config s
 expect 1 "run.threads: expected an integer in [0,1024], got 'x'" -- "$RLVR" config show --set run.threads=x
 expect 1 "--set needs a value" -- "$RLVR" config show --set
 expect 1 "more than one config file" -- "$RLVR" config show "$tmp/a.json" "$tmp/a.json"
+expect 1 "cannot read config file: $tmp: is a directory, expected a file" -- "$RLVR" config show "$tmp"
+printf '{"train": {"group_size": 1e30}}' > "$tmp/g.json"
+expect 1 "g.json: train.group_size: expected an integer in [1,4096], got 1e+30" -- "$RLVR" config show "$tmp/g.json"
+
+# eval --out: a missing value and an unwritable path are refused before the model is loaded; the
+# value is never taken for the config file, and a failed eval leaves no report file behind
+expect 1 "--out needs a value: the file to write the JSON report to" -- "$RLVR" eval "$tmp/a.json" --out
+expect 1 "--out needs a value" -- "$RLVR" eval "$tmp/a.json" --out --set run.seed=3
+expect 1 "cannot write the report to '$tmp': Is a directory" -- "$RLVR" eval "$tmp/a.json" --out "$tmp"
+expect 1 "cannot write the report to '$tmp': Is a directory" -- "$RLVR" eval --out "$tmp" "$tmp/a.json"
+expect 1 "cannot write the report to '$tmp/no/r.json': No such file or directory" -- "$RLVR" eval "$tmp/a.json" --out "$tmp/no/r.json"
+expect 1 "model.path is not set" -- "$RLVR" eval --out="$tmp/r.json" "$tmp/a.json"
+[ ! -e "$tmp/r.json" ] && ok || bad "a failed eval left $tmp/r.json behind"
 out=$("$RLVR" config show "$tmp/c.json" 2>&1 | wc -l)
 [ "$out" -eq 1 ] && ok || bad "a config error printed $out lines, expected one"
 

@@ -86,6 +86,8 @@ static void test_bad_files(void) {
     cfg_init(&c);
     CHECK(cfg_load_file(&c, "/nonexistent/x.json") == -1);
     CHECK_CONTAINS(err_msg(), "cannot read config file: /nonexistent/x.json: cannot open: No such file");
+    CHECK(cfg_load_file(&c, "/tmp") == -1);
+    CHECK_CONTAINS(err_msg(), "cannot read config file: /tmp: is a directory, expected a file");
 
     CHECK(load_text(&c, "{\"run\": {\"seed\": 7,}\n}") == -1);
     CHECK_CONTAINS(err_msg(), ":1:21: malformed JSON");
@@ -117,7 +119,11 @@ static void test_bad_files(void) {
     CHECK(load_text(&c, "{\"run\": {\"threads\": -1}}") == -1);
     CHECK_CONTAINS(err_msg(), "run.threads: expected an integer in [0,1024], got -1");
     CHECK(load_text(&c, "{\"run\": {\"threads\": 1e300}}") == -1);
-    CHECK_CONTAINS(err_msg(), "run.threads: expected an integer");
+    CHECK_CONTAINS(err_msg(), "run.threads: expected an integer in [0,1024], got 1e+300");
+    CHECK(load_text(&c, "{\"train\": {\"group_size\": 1e30}}") == -1);
+    CHECK_CONTAINS(err_msg(), "train.group_size: expected an integer in [1,4096], got 1e+30");
+    CHECK(load_text(&c, "{\"train\": {\"group_size\": 2.5}}") == -1);
+    CHECK_CONTAINS(err_msg(), "train.group_size: expected an integer in [1,4096], got 2.5");
     CHECK(load_text(&c, "{\"run\": {\"log_level\": \"loud\"}}") == -1);
     CHECK_CONTAINS(err_msg(), "run.log_level: expected one of debug|info|warn|error|quiet, got 'loud'");
     CHECK(load_text(&c, "{\"run\": {\"log_level\": 3}}") == -1);

@@ -39,7 +39,7 @@ static void test_jsonl_loads_fields_and_checksum(void) {
     const char text[] = "\xEF\xBB\xBF{\"prompt\": \"1+1?\", \"answer\": \"2\", \"metadata\": {\"level\": 1}}\n"
                         "\n"
                         "  \r\n"
-                        "{\"prompt\": \"half\", \"answer\": 0.5, \"task\": \"gsm8k\", \"extra\": [1]}\r\n"
+                        "{\"prompt\": \"half: \xc2\xbd \\u00e9 \xf0\x9f\x98\x80\", \"answer\": 0.5, \"task\": \"gsm8k\", \"extra\": [1]}\r\n"
                         "{\"prompt\": \"big\", \"answer\": 1234567, \"response\": \"<think>x</think>1234567\","
                         " \"metadata\": {\"task\": \"math\"}, \"task\": \"countdown\"}";
     const char *path = write_tmp(text, sizeof text - 1);
@@ -54,6 +54,7 @@ static void test_jsonl_loads_fields_and_checksum(void) {
     CHECK_STR(d->ex[0].metadata, "{\"level\":1}");
     CHECK(d->ex[0].response == NULL && d->ex[0].response_short == NULL);
     CHECK(d->ex[0].line == 1);
+    CHECK_STR(d->ex[1].prompt, "half: \xc2\xbd \xc3\xa9 \xf0\x9f\x98\x80"); /* multi-byte UTF-8 passes */
     CHECK_STR(d->ex[1].answer, "0.5");
     CHECK_STR(d->ex[1].metadata, "{\"task\":\"gsm8k\"}");
     CHECK(d->ex[1].line == 4);
@@ -108,6 +109,12 @@ static void test_jsonl_bad_lines_name_file_and_line(void) {
     expect_bad("[\"prompt\"]\n", 1, "expected a JSON object, got an array");
     expect_bad("{\"prompt\": \"p\", \"answer\": \"a\"} {\"x\": 1}\n", 1, "text after the JSON value");
     expect_bad("prompt,answer\n", 1, "not valid JSON");
+    snprintf(buf, sizeof buf, "%s{\"prompt\": \"1+1=\xff\", \"answer\": \"2\"}\n", ok);
+    expect_bad(buf, 2, "field 'prompt' is not valid UTF-8 (byte 0xff at offset 4 of the string)");
+    expect_bad("{\"prompt\": \"p\", \"answer\": \"\xed\xa0\x80\"}\n", 1,
+               "field 'answer' is not valid UTF-8 (byte 0xed at offset 0 of the string)");
+    expect_bad("{\"prompt\": \"p\", \"answer\": \"a\", \"response\": \"\xc3\xa9\xc0\x80\"}\n", 1,
+               "field 'response' is not valid UTF-8 (byte 0xc0 at offset 2 of the string)");
     expect_bad("", 0, "holds no example (empty dataset)");
     expect_bad("\n  \n\n", 0, "holds no example (empty dataset)");
     err_clear();

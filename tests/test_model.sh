@@ -81,7 +81,25 @@ expect 1 "--hidden: expected an integer >= 1, got 'wide'" "$BIN" init-model --ar
 expect 1 "num_attention_heads 4 is not a multiple of num_key_value_heads 3" "$BIN" init-model --arch llama --out "$tmp/x" --kv-heads 3
 expect 2 "--arch and --out are required" "$BIN" init-model --arch llama
 expect 2 "--model DIR and --prompt TEXT are required" "$BIN" generate --model "$m"
-expect 1 "--temperature > 0" "$BIN" generate --model "$m" --prompt hi --temperature 0
+expect 1 "--temperature: expected a number > 0, got '0'" "$BIN" generate --model "$m" --prompt hi --temperature 0
+# each bad option value is named alone, with its own range
+expect 1 "rlvr: error: --max-new-tokens: expected an integer >= 1, got '-1'" "$BIN" generate --model "$m" --prompt hi --max-new-tokens -1
+expect 1 "--seed: expected an integer >= 0, got 'x'" "$BIN" generate --model "$m" --prompt hi --seed x
+expect 1 "--n: expected an integer in [1,65536], got '70000'" "$BIN" generate --model "$m" --prompt hi --n 70000
+expect 1 "--top-k: expected an integer >= 0, got '-3'" "$BIN" generate --model "$m" --prompt hi --top-k -3
+expect 1 "--top-p: expected a number in (0,1], got '1.5'" "$BIN" generate --model "$m" --prompt hi --top-p 1.5
+expect 1 "--min-p: expected a number in [0,1), got '1'" "$BIN" generate --model "$m" --prompt hi --min-p 1
+if grep -q -- "--max-new-tokens >= 1, --seed" "$tmp/err"; then bad "a bad option still lists every constraint"; else ok; fi
+cp -r "$m" "$tmp/notok"
+rm "$tmp/notok/tokenizer.json"
+expect 1 "$tmp/notok: no tokenizer.json (nor tokenizer.json.gz): expected a Hugging Face model directory" "$BIN" generate --model "$tmp/notok" --prompt hi
+cp -r "$m" "$tmp/kv0"
+sed -i 's/"num_key_value_heads":[^,]*,/"num_key_value_heads": 0,/' "$tmp/kv0/config.json"
+expect 1 "$tmp/kv0/config.json: num_key_value_heads must be a positive integer, got 0" "$BIN" generate --model "$tmp/kv0" --prompt hi
+# a CUDA device this process cannot use: one line saying why, not libtorch's dispatcher table
+expect 1 "rlvr: error: device cuda:7: " "$BIN" generate --model "$m" --prompt hi --device cuda:7
+grep -qE "device cuda:7: (this build of libtorch has no CUDA support \(CPU only\): use cpu|no CUDA device is visible|no such device, [0-7] visible)" "$tmp/err" \
+    && [ "$(wc -l < "$tmp/err")" -eq 1 ] && ok || bad "--device cuda:7: $(head -c 300 "$tmp/err")"
 expect 2 "unknown or incomplete option '--bogus'" "$BIN" score --model "$m" --bogus
 
 echo "test_model.sh: $pass passed, $fail failed"

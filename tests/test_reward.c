@@ -1,7 +1,8 @@
 /* test_reward — the reward registry and every built-in term: the shaping test vectors of
  * docs/ALGORITHMS.md (DAPO overlong §4, DeGRPO table §5, L-GRPO §7, cosine §8), format,
  * countdown, knights-and-knaves, GSM8K, config keys and their errors, metrics, and the external
- * command under crash, timeout and malformed replies (scored as configured, counted, restarted). */
+ * command under crash, timeout, malformed and non-finite replies and replies out of step with
+ * their requests (scored as configured, counted, restarted). */
 #include "check.h"
 
 #include "common/cfg.h"
@@ -334,9 +335,79 @@ static void test_external_command(void) {
     if (r) {
         CHECK_CLOSE(score(r, "x", "1", -1).score, -1.0, 0, 0);
         CHECK(metric(r, "reward/external_malformed") == 1);
+        CHECK_CONTAINS(err_msg(), "reply has no numeric \"id\" (expected 1, the request's)");
     }
     reward_free(r);
     cfg_free(&c);
+}
+
+/* A Python reward command that answers by the completion's text, one reply per request unless
+ * the text asks otherwise; it keeps no state, so a restart changes nothing. */
+static const char replier_py[] =
+    "import json, sys\n"
+    "for line in sys.stdin:\n"
+    "    req = json.loads(line)\n"
+    "    i, c = req['id'], req['completion']\n"
+    "    replies = {\n"
+    "        'ok': '{\"id\": %d, \"score\": 0.5, \"subscores\": {\"len\": 2}}' % i,\n"
+    "        'inf': '{\"id\": %d, \"score\": 1e999}' % i,\n"
+    "        '-inf': '{\"id\": %d, \"score\": -1e999}' % i,\n"
+    "        'nan': json.dumps({'id': i, 'score': float('nan')}),\n"
+    "        'sub-inf': '{\"id\": %d, \"score\": 1, \"subscores\": {\"len\": 1e999}}' % i,\n"
+    "        'sub-name': '{\"id\": %d, \"score\": 1, \"subscores\": {\"a\\\\\"b\": 1}}' % i,\n"
+    "        'string': '{\"id\": %d, \"score\": \"high\"}' % i,\n"
+    "        'twice': '{\"id\": %d, \"score\": 0.25}\\n{\"id\": %d, \"score\": 0.25}' % (i, i),\n"
+    "        'old-id': '{\"id\": %d, \"score\": 0.75}' % (i - 1),\n"
+    "    }\n"
+    "    sys.stdout.write(replies[c] + '\\n')\n"
+    "    sys.stdout.flush()\n";
+
+/* Each bad reply scores failure_score, is counted under its cause with the message saying what
+ * was wrong, and the next request goes to a fresh process that answers normally. */
+static void expect_refused(reward *r, const char *completion, const char *counter, int64_t count,
+                           const char *message) {
+    CHECK_CLOSE(score(r, completion, "1", -1).score, -3.0, 0, 0);
+    CHECK_CONTAINS(err_msg(), message);
+    CHECK(metric(r, counter) == count);
+    reward_result ok = score(r, "ok", "1", -1);
+    CHECK_CLOSE(ok.score, 0.5, 0, 0);
+    CHECK_CLOSE(sub(&ok, "external.len"), 2.0, 0, 0);
+}
+
+static void test_external_reply_checks(void) {
+    char dir[] = "/tmp/test_reward.XXXXXX", script[64], cmd[160];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(script, sizeof script, "%s/replier.py", dir);
+    FILE *f = fopen(script, "w");
+    CHECK(f && fputs(replier_py, f) >= 0 && fclose(f) == 0);
+    snprintf(cmd, sizeof cmd, "reward.external.command=[\"/usr/bin/python3\", \"%s\"]", script);
+    const char *sets[] = {"reward.accuracy.weight=0", "reward.external.weight=1",
+                          "reward.external.failure_score=-3", cmd, NULL};
+    rlvr_config c;
+    reward *r = make(&c, sets);
+    CHECK(r != NULL);
+    if (r) {
+        CHECK_CLOSE(score(r, "ok", "1", -1).score, 0.5, 0, 0);
+        expect_refused(r, "inf", "reward/external_malformed", 1, "reply has no finite numeric \"score\"");
+        expect_refused(r, "-inf", "reward/external_malformed", 2, "reply has no finite numeric \"score\"");
+        expect_refused(r, "nan", "reward/external_malformed", 3, "reply is not a JSON object");
+        expect_refused(r, "sub-inf", "reward/external_malformed", 4, "sub-score \"len\" is not a finite number");
+        expect_refused(r, "sub-name", "reward/external_malformed", 5,
+                       "sub-score name 'a\"b' is not 1-22 letters, digits, '_', '-' or '.'");
+        expect_refused(r, "string", "reward/external_malformed", 6, "reply has no finite numeric \"score\"");
+        /* request 14 answered twice: its score stands; request 15 reads the spare reply */
+        CHECK_CLOSE(score(r, "twice", "1", -1).score, 0.25, 0, 0);
+        expect_refused(r, "ok", "reward/external_mismatched", 1,
+                       "reply carries id 14, expected 15: the command wrote other than one reply per request");
+        expect_refused(r, "old-id", "reward/external_mismatched", 2, "reply carries id 16, expected 17");
+        CHECK(metric(r, "reward/external_failures") == 8);
+        CHECK(metric(r, "reward/external_restarts") == 8);
+        CHECK(metric(r, "reward/external_crashes") == 0);
+        CHECK(metric(r, "reward/external_timeouts") == 0);
+    }
+    reward_free(r);
+    cfg_free(&c);
+    CHECK(remove(script) == 0 && remove(dir) == 0);
 }
 
 int main(void) {
@@ -351,5 +422,6 @@ int main(void) {
     test_gsm8k();
     test_config_errors();
     test_external_command();
+    test_external_reply_checks();
     CHECK_DONE();
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test_train_mpi — `rlvr train` under mpirun on this CPU machine: a 2-rank run samples the same
 # rollouts as a 1-rank run with the same global batch and ends with the same weights (within
-# rounding), two 2-rank runs are bit-identical, an uneven split is a config error, and a killed
-# rank ends the whole job with a message instead of a hang.
+# rounding), two 2-rank runs are bit-identical, an uneven split is a config error, a killed
+# rank ends the whole job with a message instead of a hang, and a graceful stop ends it with 0.
 set -u
 RLVR=${RLVR_BIN:?set RLVR_BIN to the rlvr binary}
 PY=/usr/bin/python3
@@ -77,6 +77,21 @@ status=$?; wait $job; jstatus=$?
 [ $status -eq 0 ] && [ $jstatus -ne 0 ] && ok || bad "job did not end after a rank was killed (status $status/$jstatus)"
 grep -qiE "exited|killed|signal|abort" "$tmp/kill.log" && ok || bad "no message after a rank was killed: $(tail -3 "$tmp/kill.log")"
 echo "ended $(( $(date +%s) - t0 )) s after the kill" >&2
+
+# a graceful stop ends the job with status 0 and a checkpoint: SIGUSR1 to mpirun (which forwards
+# it to every rank; SIGTERM or SIGINT to mpirun is Open MPI's abort and always exits 1), or
+# SIGTERM to the ranks themselves
+ranks() { pgrep -f "run.dir=$1" | while read -r p; do [ "$(ps -o comm= -p "$p")" = rlvr ] && echo "$p"; done; }
+for how in usr1-mpirun term-ranks; do
+  "${MPI[@]}" "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/$how" --set train.steps=100000 > "$tmp/$how.log" 2>&1 &
+  job=$!
+  for _ in $(seq 200); do [ -s "$tmp/$how/metrics.jsonl" ] && break; sleep 0.1; done
+  if [ $how = usr1-mpirun ]; then kill -USR1 $job; else kill -TERM $(ranks "$tmp/$how"); fi
+  timeout 60 tail --pid=$job -f /dev/null
+  wait $job; status=$?
+  [ $status -eq 0 ] && grep -q "stopping at step" "$tmp/$how.log" && ls "$tmp/$how"/ckpt-*.h5 >/dev/null 2>&1 && ok \
+    || bad "graceful stop by $how: status $status, $(tail -3 "$tmp/$how.log")"
+done
 
 echo "test_train_mpi: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -13,8 +13,11 @@
 #include "rollout/rollout.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EVAL_STEP_KEY 0xE7A1000000000000ull
 #define EVAL_MAX_GROUPS 16
@@ -151,7 +154,19 @@ done:
     return out;
 }
 
+/* Fail before the slow part when the report cannot be written to path: open it for appending,
+ * which keeps an existing file as it is, and remove it again if it was not there. */
+static int check_writable(const char *path) {
+    int existed = access(path, F_OK) == 0;
+    FILE *f = fopen(path, "a");
+    if (!f) return err_set("cannot write the report to '%s': %s", path, strerror(errno));
+    fclose(f);
+    if (!existed) remove(path);
+    return 0;
+}
+
 int trainer_eval_job(const rlvr_config *c, const char *out_path) {
+    if (out_path && check_writable(out_path)) return -1;
     trainer_policy p;
     if (trainer_policy_load(&p, c, NULL, NULL)) return -1;
     int rc = -1;
@@ -161,9 +176,10 @@ int trainer_eval_job(const rlvr_config *c, const char *out_path) {
         puts(json);
         if (out_path) {
             FILE *f = fopen(out_path, "w");
-            if (!f || fputs(json, f) < 0 || fputc('\n', f) == EOF) err_set("cannot write '%s'", out_path);
+            if (!f || fputs(json, f) < 0 || fputc('\n', f) == EOF)
+                err_set("cannot write the report to '%s': %s", out_path, strerror(errno));
             else rc = 0;
-            if (f && fclose(f)) rc = err_set("cannot write '%s'", out_path);
+            if (f && fclose(f)) rc = err_set("cannot write the report to '%s': %s", out_path, strerror(errno));
         } else {
             rc = 0;
         }

@@ -8,6 +8,7 @@
 #include "trainer/ckpt.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ void trainer_catch_signals(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL); /* what Open MPI's mpirun forwards: it aborts on the other two */
 }
 
 /* Hash of the fields that decide the shapes and meaning of the weights. */
@@ -135,4 +137,10 @@ FILE *trainer_run_file(const rlvr_config *c, const char *name) {
     FILE *f = fopen(path, "a");
     if (!f) err_set("cannot open '%s' for writing: %s", path, strerror(errno));
     return f;
+}
+
+void trainer_json_number(FILE *f, const char *key, const char *fmt, double v) {
+    fprintf(f, ", \"%s\": ", key);
+    if (isfinite(v)) fprintf(f, fmt, v);
+    else fputs("null", f);
 }

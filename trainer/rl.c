@@ -673,24 +673,40 @@ static int step_stats(rl_job *j, const step_data *d, step_metrics *sm) {
 }
 
 static void write_metrics(FILE *f, rl_job *j, int64_t step, const step_metrics *m) {
-    fprintf(f,
-            "{\"step\": %lld, \"reward\": %.6f, \"reward_std\": %.6f, \"accuracy\": %.6f, "
-            "\"length\": %.3f, \"length_max\": %.0f, \"truncated\": %.4f, \"think_ratio\": %.4f, "
-            "\"short_ratio\": %.4f, \"zero_std_groups\": %.4f, \"draws\": %d, \"kept\": %.4f, \"pg_loss\": %.6g, "
-            "\"kl\": %.6g, \"entropy\": %.6g, \"clip_low\": %.6f, \"clip_high\": %.6f, "
-            "\"clip_dual\": %.6f, \"ratio\": %.6f, \"grad_norm\": %.6g, \"lr\": %.6g, \"updates\": %d, "
-            "\"skipped\": %d, \"empty_updates\": %d, "
-            "\"logprob_gap_max\": %.3g, \"logprob_gap_mean\": %.3g, \"gen_tokens\": %lld, "
-            "\"gen_tok_s\": %.1f, \"train_tok_s\": %.1f, \"rollout_s\": %.4f, \"reward_s\": %.4f, "
-            "\"train_s\": %.4f, \"step_s\": %.4f",
-            (long long)step, m->reward_mean, m->reward_std, m->accuracy, m->len_mean, m->len_max,
-            m->truncated, m->think_ratio, m->short_ratio, m->zero_std_groups, m->draws, m->kept, m->lm.pg_loss,
-            m->lm.kl_mean, m->lm.entropy_mean, m->lm.clip_low, m->lm.clip_high, m->lm.clip_dual,
-            m->lm.ratio_mean, m->grad_norm, m->lr, m->updates, m->skipped, m->empty, m->lp_gap_max,
-            m->lp_gap_mean,
-            (long long)m->gen_tokens, m->gen_tok_s, m->train_tok_s, m->rollout_s, m->reward_s,
-            m->train_s, m->step_s);
-    for (int i = 0; i < j->n_rm; i++) fprintf(f, ", \"%s\": %.6g", j->rm[i].name, j->rm[i].value);
+    fprintf(f, "{\"step\": %lld", (long long)step);
+    trainer_json_number(f, "reward", "%.6f", m->reward_mean);
+    trainer_json_number(f, "reward_std", "%.6f", m->reward_std);
+    trainer_json_number(f, "accuracy", "%.6f", m->accuracy);
+    trainer_json_number(f, "length", "%.3f", m->len_mean);
+    trainer_json_number(f, "length_max", "%.0f", m->len_max);
+    trainer_json_number(f, "truncated", "%.4f", m->truncated);
+    trainer_json_number(f, "think_ratio", "%.4f", m->think_ratio);
+    trainer_json_number(f, "short_ratio", "%.4f", m->short_ratio);
+    trainer_json_number(f, "zero_std_groups", "%.4f", m->zero_std_groups);
+    trainer_json_number(f, "draws", "%.0f", m->draws);
+    trainer_json_number(f, "kept", "%.4f", m->kept);
+    trainer_json_number(f, "pg_loss", "%.6g", m->lm.pg_loss);
+    trainer_json_number(f, "kl", "%.6g", m->lm.kl_mean);
+    trainer_json_number(f, "entropy", "%.6g", m->lm.entropy_mean);
+    trainer_json_number(f, "clip_low", "%.6f", m->lm.clip_low);
+    trainer_json_number(f, "clip_high", "%.6f", m->lm.clip_high);
+    trainer_json_number(f, "clip_dual", "%.6f", m->lm.clip_dual);
+    trainer_json_number(f, "ratio", "%.6f", m->lm.ratio_mean);
+    trainer_json_number(f, "grad_norm", "%.6g", m->grad_norm);
+    trainer_json_number(f, "lr", "%.6g", m->lr);
+    trainer_json_number(f, "updates", "%.0f", m->updates);
+    trainer_json_number(f, "skipped", "%.0f", m->skipped);
+    trainer_json_number(f, "empty_updates", "%.0f", m->empty);
+    trainer_json_number(f, "logprob_gap_max", "%.3g", m->lp_gap_max);
+    trainer_json_number(f, "logprob_gap_mean", "%.3g", m->lp_gap_mean);
+    trainer_json_number(f, "gen_tokens", "%.0f", (double)m->gen_tokens);
+    trainer_json_number(f, "gen_tok_s", "%.1f", m->gen_tok_s);
+    trainer_json_number(f, "train_tok_s", "%.1f", m->train_tok_s);
+    trainer_json_number(f, "rollout_s", "%.4f", m->rollout_s);
+    trainer_json_number(f, "reward_s", "%.4f", m->reward_s);
+    trainer_json_number(f, "train_s", "%.4f", m->train_s);
+    trainer_json_number(f, "step_s", "%.4f", m->step_s);
+    for (int i = 0; i < j->n_rm; i++) trainer_json_number(f, j->rm[i].name, "%.6g", j->rm[i].value);
     fputs("}\n", f);
     fflush(f);
 }

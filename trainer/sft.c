@@ -129,10 +129,15 @@ int trainer_sft(const rlvr_config *c) {
         step++;
         ema = isnan(ema) ? loss : 0.95 * ema + 0.05 * loss;
         double dt = log_now() - t0;
-        fprintf(mf, "{\"step\": %lld, \"loss\": %.6f, \"lr\": %.6g, \"grad_norm\": %.6g, \"skipped\": %d, "
-                    "\"tokens\": %lld, \"tokens_per_s\": %.1f, \"step_s\": %.4f}\n",
-                (long long)step, loss, lr, info.grad_norm, info.skipped, (long long)tokens,
-                (double)tokens / dt, dt);
+        fprintf(mf, "{\"step\": %lld", (long long)step);
+        trainer_json_number(mf, "loss", "%.6f", loss);
+        trainer_json_number(mf, "lr", "%.6g", lr);
+        trainer_json_number(mf, "grad_norm", "%.6g", info.grad_norm);
+        trainer_json_number(mf, "skipped", "%.0f", info.skipped);
+        trainer_json_number(mf, "tokens", "%.0f", (double)tokens);
+        trainer_json_number(mf, "tokens_per_s", "%.1f", (double)tokens / dt);
+        trainer_json_number(mf, "step_s", "%.4f", dt);
+        fputs("}\n", mf);
         if (step % c->train.log_every == 0) {
             fflush(mf);
             log_progress_add(&prog, c->train.log_every);

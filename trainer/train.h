@@ -49,8 +49,13 @@ int trainer_policy_prompt(const trainer_policy *p, const char *text, tok_ids *ou
 int trainer_run_dir_prepare(const rlvr_config *c, int may_resume);
 /* Open run.dir/name for appending; NULL with err_set. */
 FILE *trainer_run_file(const rlvr_config *c, const char *name);
+/* Append `, "key": v` to a JSON line being written, v printed with the printf format fmt (one
+ * double), or null when v is not finite: JSON has no inf or NaN. key is ASCII without quotes or backslashes. */
+void trainer_json_number(FILE *f, const char *key, const char *fmt, double v);
 
-/* Set by SIGINT/SIGTERM once trainer_catch_signals() is installed. */
+/* Set by SIGINT, SIGTERM or SIGUSR1 once trainer_catch_signals() is installed. SIGUSR1 is the
+ * one to send to Open MPI's mpirun: it forwards it to every rank, whereas on SIGTERM or SIGINT it
+ * aborts the job (SIGTERM to the ranks, SIGKILL a second later, exit status 1 whatever they do). */
 extern volatile int trainer_stop_requested;
 void trainer_catch_signals(void);
 

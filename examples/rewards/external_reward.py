@@ -2,9 +2,11 @@
 """Example external reward for rlvr.c (reward.external.command).
 
 Protocol: one JSON object per line on stdin,
-    {"prompt": str, "completion": str, "reference": str, "metadata": object or null}
-and one JSON object per line on stdout, flushed at once,
-    {"score": float, "subscores": {"name": float, ...}}
+    {"id": int, "prompt": str, "completion": str, "reference": str, "metadata": object or null}
+and exactly one JSON object per line on stdout for each, flushed at once,
+    {"id": int, "score": float, "subscores": {"name": float, ...}}
+echoing the request's id (rlvr checks it, so a reply to another request is caught). Scores must
+be finite; sub-score names are 1-22 characters from letters, digits, '_', '-' and '.'.
 
 This one rewards a completion whose last non-empty line contains the reference answer, with a
 small bonus for brevity. It uses only the standard library and keeps no state between requests,
@@ -29,9 +31,10 @@ def main():
         if not line.strip():
             continue
         try:
-            reply = score(json.loads(line))
-        except (ValueError, AttributeError):
-            reply = {"score": 0.0, "subscores": {"hit": 0.0, "brevity": 0.0}}
+            req = json.loads(line)
+            reply = {"id": req["id"], **score(req)}
+        except (ValueError, AttributeError, KeyError, TypeError):
+            reply = {"id": None, "score": 0.0}
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()
 
