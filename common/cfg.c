@@ -147,16 +147,6 @@ static const char *type_name(cfg_type t) {
     return "?";
 }
 
-static const char *json_kind(const cJSON *v) {
-    if (cJSON_IsBool(v)) return "a boolean";
-    if (cJSON_IsNumber(v)) return "a number";
-    if (cJSON_IsString(v)) return "a string";
-    if (cJSON_IsArray(v)) return "an array";
-    if (cJSON_IsObject(v)) return "an object";
-    if (cJSON_IsNull(v)) return "null";
-    return "an invalid value";
-}
-
 /* ---- setting one value, from text (defaults, --set) or from JSON (files) ---- */
 
 static int set_strlist_json(cfg_strlist *l, const cJSON *arr, const cfg_key *k, const char *where) {
@@ -169,7 +159,7 @@ static int set_strlist_json(cfg_strlist *l, const cJSON *arr, const cfg_key *k, 
             for (int j = 0; j < i; j++) free(v[j]);
             free(v);
             return err_set("%s%s: expected a list of strings, element %d is %s", where, k->path, i,
-                           json_kind(it));
+                           io_json_kind(it));
         }
         v[i] = strdup(it->valuestring);
     }
@@ -248,13 +238,13 @@ static int set_json(rlvr_config *c, const cfg_key *k, const cJSON *v, const char
     switch (k->type) {
     case CFG_BOOL:
         if (!cJSON_IsBool(v))
-            return err_set("%s%s: expected true or false, got %s", where, k->path, json_kind(v));
+            return err_set("%s%s: expected true or false, got %s", where, k->path, io_json_kind(v));
         *(int *)field(c, k) = cJSON_IsTrue(v);
         return 0;
     case CFG_INT:
         if (!cJSON_IsNumber(v))
             return err_set("%s%s: expected an integer%s%s, got %s", where, k->path,
-                           k->range ? " in " : "", k->range ? k->range : "", json_kind(v));
+                           k->range ? " in " : "", k->range ? k->range : "", io_json_kind(v));
         if (v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 9007199254740992.0)
             return err_set("%s%s: expected an integer%s%s, got %.15g", where, k->path,
                            k->range ? " in " : "", k->range ? k->range : "", v->valuedouble);
@@ -263,14 +253,14 @@ static int set_json(rlvr_config *c, const cfg_key *k, const cJSON *v, const char
     case CFG_FLOAT:
         if (!cJSON_IsNumber(v))
             return err_set("%s%s: expected a number%s%s, got %s", where, k->path,
-                           k->range ? " in " : "", k->range ? k->range : "", json_kind(v));
+                           k->range ? " in " : "", k->range ? k->range : "", io_json_kind(v));
         snprintf(buf, sizeof buf, "%.17g", v->valuedouble);
         return set_text(c, k, buf, where);
     case CFG_STRING:
     case CFG_ENUM:
         if (!cJSON_IsString(v))
             return err_set("%s%s: expected %s, got %s", where, k->path,
-                           k->type == CFG_ENUM ? k->choices : "a string", json_kind(v));
+                           k->type == CFG_ENUM ? k->choices : "a string", io_json_kind(v));
         return set_text(c, k, v->valuestring, where);
     case CFG_STRLIST:
         if (cJSON_IsString(v)) { /* a single string is a one-element list */
@@ -282,7 +272,7 @@ static int set_json(rlvr_config *c, const cfg_key *k, const cJSON *v, const char
             return rc;
         }
         if (!cJSON_IsArray(v))
-            return err_set("%s%s: expected a list of strings, got %s", where, k->path, json_kind(v));
+            return err_set("%s%s: expected a list of strings, got %s", where, k->path, io_json_kind(v));
         return set_strlist_json(field(c, k), v, k, where);
     }
     return err_set("config schema: bad type for '%s'", k->path);
@@ -370,7 +360,7 @@ int cfg_load_file(rlvr_config *c, const char *path) {
     snprintf(where, sizeof where, "%s: ", path);
     int rc;
     if (!cJSON_IsObject(root))
-        rc = err_set("%s: expected a JSON object at the top level, got %s", path, json_kind(root));
+        rc = err_set("%s: expected a JSON object at the top level, got %s", path, io_json_kind(root));
     else
         rc = apply_object(c, root, "", where);
     cJSON_Delete(root);

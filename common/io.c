@@ -65,6 +65,16 @@ int io_write_file(const char *path, const void *data, size_t len) {
     return ok ? 0 : err_set("%s: cannot write: %s", path, strerror(errno));
 }
 
+const char *io_json_kind(const cJSON *j) {
+    if (cJSON_IsString(j)) return "a string";
+    if (cJSON_IsNumber(j)) return "a number";
+    if (cJSON_IsBool(j)) return "a boolean";
+    if (cJSON_IsNull(j)) return "null";
+    if (cJSON_IsArray(j)) return "an array";
+    if (cJSON_IsObject(j)) return "an object";
+    return "an invalid value";
+}
+
 int io_write_json(const char *dir, const char *name, const cJSON *j) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);

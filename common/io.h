@@ -14,6 +14,9 @@ int io_write_file(const char *path, const void *data, size_t len);
 /* dir/name as pretty-printed JSON and a final newline. Returns 0, or -1 with err_set. */
 struct cJSON;
 int io_write_json(const char *dir, const char *name, const struct cJSON *j);
+/* What a JSON value is, for messages: "a string", "a number", "a boolean", "null", "an array",
+ * "an object". */
+const char *io_json_kind(const struct cJSON *j);
 /* mkdir -p: create path and its missing parents (mode 0755). Returns 0, or -1 with err_set. */
 int io_mkdir_p(const char *path);
 

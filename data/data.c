@@ -4,6 +4,7 @@
 #include "data.h"
 
 #include "common/err.h"
+#include "common/io.h"
 #include "common/rng.h"
 
 #include <cjson/cJSON.h>
@@ -144,16 +145,6 @@ void data_set_free(data_set *d) {
     free(d);
 }
 
-static const char *json_type_name(const cJSON *v) {
-    if (cJSON_IsString(v)) return "a string";
-    if (cJSON_IsNumber(v)) return "a number";
-    if (cJSON_IsBool(v)) return "a boolean";
-    if (cJSON_IsNull(v)) return "null";
-    if (cJSON_IsArray(v)) return "an array";
-    if (cJSON_IsObject(v)) return "an object";
-    return "an unknown value";
-}
-
 static int named(const char *field) { return field && field[0]; }
 
 /* A string field, copied into *out. required: a missing field is an error; otherwise *out stays
@@ -195,7 +186,7 @@ static int take_string(const cJSON *row, const char *field, int required, int nu
         s = num;
     } else {
         return err_set("%s: field '%s' must be a string%s, got %s", where, field,
-                       numbers ? " or a number" : "", json_type_name(v));
+                       numbers ? " or a number" : "", io_json_kind(v));
     }
     if (!(*out = strdup(s))) return err_set("%s: out of memory", where);
     return 0;
@@ -217,7 +208,7 @@ static int parse_row(const char *text, size_t len, const data_fields *f, const c
         }
     int rc = -1;
     if (!cJSON_IsObject(row)) {
-        err_set("%s: expected a JSON object, got %s", where, json_type_name(row));
+        err_set("%s: expected a JSON object, got %s", where, io_json_kind(row));
         goto out;
     }
     if (take_string(row, f->prompt, 1, 0, where, &e->prompt)) goto out;
@@ -228,7 +219,7 @@ static int parse_row(const char *text, size_t len, const data_fields *f, const c
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(row, f->metadata);
         if (m && !cJSON_IsNull(m)) {
             if (!cJSON_IsObject(m)) {
-                err_set("%s: field '%s' must be an object, got %s", where, f->metadata, json_type_name(m));
+                err_set("%s: field '%s' must be an object, got %s", where, f->metadata, io_json_kind(m));
                 goto out;
             }
             meta = cJSON_DetachItemViaPointer(row, (cJSON *)m);
@@ -239,7 +230,7 @@ static int parse_row(const char *text, size_t len, const data_fields *f, const c
         if (t && !cJSON_IsNull(t)) {
             if (!cJSON_IsString(t)) {
                 cJSON_Delete(meta);
-                err_set("%s: field '%s' must be a string, got %s", where, f->task, json_type_name(t));
+                err_set("%s: field '%s' must be a string, got %s", where, f->task, io_json_kind(t));
                 goto out;
             }
             if (!meta) meta = cJSON_CreateObject();

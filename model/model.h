@@ -60,6 +60,9 @@ const char *model_arch_name(model_arch a);
  * is an error naming the value. */
 int model_config_parse(const char *json, size_t len, const char *label, model_config *c);
 int model_config_load(const char *path, model_config *c);
+/* Write dir/config.json (HF's fields for the architecture; torch_dtype from dtype) and
+ * dir/generation_config.json (BOS and EOS ids). dir must exist. Returns 0, or -1 with err_set. */
+int model_config_save(const model_config *c, ts_dtype dtype, const char *dir);
 /* Check the sizes of c (positive, H divisible by Hkv, even E); -1 with err_set. */
 int model_config_check(const model_config *c);
 
