@@ -45,7 +45,7 @@ static int train_step(model *m, const ts_tensor *ids) {
     ts_scope_begin();
     ts_tensor *lp;
     int rc = model_forward_logprobs(m, ids, NULL, 0, &lp, NULL) || ts_backward(ts_sum(lp)) ? -1 : 0;
-    for (int i = 0; i < model_num_params(m); i++) ts_grad_clear(model_param(m, i, NULL));
+    model_zero_grad(m);
     ts_scope_end();
     return rc;
 }

@@ -327,6 +327,14 @@ ts_tensor *model_param(const model *m, int i, const char **name) {
     return m->params[i];
 }
 
+model_param_table model_params(const model *m) {
+    return (model_param_table){.n = m->nparams, .t = m->params, .names = (const char *const *)m->names};
+}
+
+void model_zero_grad(const model *m) {
+    for (int i = 0; i < m->nparams; i++) ts_grad_clear(m->params[i]);
+}
+
 int64_t model_num_elements(const model *m) {
     int64_t n = 0;
     for (int i = 0; i < m->nparams; i++) n += ts_numel(m->params[i]);

@@ -88,6 +88,16 @@ ts_dtype model_dtype(const model *m);
  * tensor names. */
 int model_num_params(const model *m);
 ts_tensor *model_param(const model *m, int i, const char **name);
+/* The whole table, lent: n parameters in HF order beside their names, valid until model_free. The
+ * optimiser, checkpoints, the all-reduce and the replica check all read this one table. */
+typedef struct model_param_table {
+    int n;
+    ts_tensor *const *t;
+    const char *const *names;
+} model_param_table;
+model_param_table model_params(const model *m);
+/* Drop every parameter's gradient (the next backward starts from none, as zero_grad(set_to_none)). */
+void model_zero_grad(const model *m);
 int64_t model_num_elements(const model *m);
 
 /* ---- full sequence (training, scoring) ---- */

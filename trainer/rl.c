@@ -467,20 +467,17 @@ static int plan_micro(rl_job *j, const step_data *d, int g0, int g1, micro **out
     return 0;
 }
 
-static void clear_grads(model *m) {
-    for (int i = 0; i < model_num_params(m); i++) ts_grad_clear(model_param(m, i, NULL));
-}
-
 /* Sum the gradients over ranks: with the loss normalised by global counts, the sum is the
  * gradient of the whole step. */
 static int allreduce_grads(rl_job *j) {
-    int n = model_num_params(j->pol.m), rc = -1;
-    ts_tensor **g = malloc(sizeof(ts_tensor *) * (size_t)n);
+    model_param_table p = model_params(j->pol.m);
+    int rc = -1;
+    ts_tensor **g = malloc(sizeof(ts_tensor *) * (size_t)p.n);
     if (!g) return err_set("out of memory");
     ts_scope_begin();
     int ok = 1;
-    for (int i = 0; i < n && ok; i++) ok = (g[i] = ts_grad(model_param(j->pol.m, i, NULL))) != NULL;
-    if (ok) rc = dist_allreduce_tensors(j->dist, g, n, DIST_SUM);
+    for (int i = 0; i < p.n && ok; i++) ok = (g[i] = ts_grad(p.t[i])) != NULL;
+    if (ok) rc = dist_allreduce_tensors(j->dist, g, p.n, DIST_SUM);
     ts_scope_end();
     free(g);
     return rc;
@@ -573,7 +570,7 @@ static int update(rl_job *j, const step_data *d, int64_t step, step_metrics *sm)
             }
             loss_metrics lm;
             memset(&lm, 0, sizeof lm);
-            clear_grads(j->pol.m);
+            model_zero_grad(j->pol.m);
             if (minibatch_backward(j, &mbs[mb], ep == 0, &lm, sm)) goto out;
             if (j->world > 1 && allreduce_grads(j)) goto out;
             int64_t at = j->lr_per_rl_step ? step : (step * epochs + ep) * nmb + mb;
@@ -618,7 +615,7 @@ static int update(rl_job *j, const step_data *d, int64_t step, step_metrics *sm)
     sm->grad_norm *= inv;
     rc = 0;
 out:
-    clear_grads(j->pol.m);
+    model_zero_grad(j->pol.m);
     minibatches_free(mbs, nmb);
     return rc;
 }
@@ -778,35 +775,16 @@ static int plan_owners(rl_job *j) {
 
 /* Every rank starts from rank 0's weights, and says so if it did not before. */
 static int sync_replicas(rl_job *j) {
-    int n = model_num_params(j->pol.m), rc = -1;
-    ts_tensor **t = malloc(sizeof(ts_tensor *) * (size_t)n);
-    const char **names = malloc(sizeof(char *) * (size_t)n);
-    if (t && names) {
-        for (int i = 0; i < n; i++) t[i] = model_param(j->pol.m, i, &names[i]);
-        ts_no_grad_begin();
-        rc = dist_broadcast_tensors(j->dist, t, n, 0);
-        ts_no_grad_end();
-    } else {
-        err_set("out of memory");
-    }
-    free(t);
-    free(names);
+    model_param_table p = model_params(j->pol.m);
+    ts_no_grad_begin();
+    int rc = dist_broadcast_tensors(j->dist, p.t, p.n, 0);
+    ts_no_grad_end();
     return rc;
 }
 
 static int check_replicas(rl_job *j) {
-    int n = model_num_params(j->pol.m), rc = -1;
-    ts_tensor **t = malloc(sizeof(ts_tensor *) * (size_t)n);
-    const char **names = malloc(sizeof(char *) * (size_t)n);
-    if (t && names) {
-        for (int i = 0; i < n; i++) t[i] = model_param(j->pol.m, i, &names[i]);
-        rc = dist_check_replicas(j->dist, t, names, n);
-    } else {
-        err_set("out of memory");
-    }
-    free(t);
-    free(names);
-    return rc;
+    model_param_table p = model_params(j->pol.m);
+    return dist_check_replicas(j->dist, p.t, p.names, p.n);
 }
 
 static int job_init(rl_job *j, const rlvr_config *c) {
@@ -832,16 +810,8 @@ static int job_init(rl_job *j, const rlvr_config *c) {
         j->have_ref = 1;
     }
     if (!(j->rw = reward_init(c))) return -1;
-    int np = model_num_params(j->pol.m);
-    ts_tensor **params = malloc(sizeof(ts_tensor *) * (size_t)np);
-    const char **names = malloc(sizeof(char *) * (size_t)np);
-    if (params && names) {
-        for (int i = 0; i < np; i++) params[i] = model_param(j->pol.m, i, &names[i]);
-        j->opt = optim_init(params, names, np, &j->oo);
-    }
-    free(params);
-    free(names);
-    if (!j->opt) return -1;
+    model_param_table p = model_params(j->pol.m);
+    if (!(j->opt = optim_init(p.t, p.names, p.n, &j->oo))) return -1;
     if (!(j->ds = data_open(c, DATA_SPLIT_TRAIN)) || !(j->smp = data_sampler_open(c, j->ds->n))) return -1;
     rollout_options_from_cfg(c, &j->ro);
     j->ro.eos_ids = j->pol.eos;
