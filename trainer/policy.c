@@ -163,11 +163,15 @@ int trainer_run_dir_sync(const rlvr_config *c, int64_t step) {
     return rc;
 }
 
-int trainer_run_has_model(const rlvr_config *c) {
-    char path[1100];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/model", c->run.dir);
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+int trainer_run_has_model(const rlvr_config *c, int64_t step) {
+    char model[1100], ckpt[1100];
+    struct stat m, k;
+    snprintf(model, sizeof model, "%s/model/config.json", c->run.dir);
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt-%08lld.h5", c->run.dir, (long long)step);
+    if (stat(model, &m) != 0) return 0;
+    if (stat(ckpt, &k) != 0) return 1;
+    return m.st_mtim.tv_sec > k.st_mtim.tv_sec ||
+           (m.st_mtim.tv_sec == k.st_mtim.tv_sec && m.st_mtim.tv_nsec >= k.st_mtim.tv_nsec);
 }
 
 FILE *trainer_run_file(const rlvr_config *c, const char *name) {

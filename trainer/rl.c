@@ -788,7 +788,7 @@ int trainer_rl(const rlvr_config *c) {
     if (resumed < 0 || sync_replicas(&j)) goto out;
     if (resumed) saved = step;
     /* a run stopped after its last checkpoint but before model/ was in place ends below */
-    if (step >= c->train.steps && trainer_run_has_model(c)) {
+    if (step >= c->train.steps && trainer_run_has_model(c, step)) {
         err_set("run.dir '%s' is already at step %lld of train.steps %lld: nothing to do (raise "
                 "train.steps to continue, or use another run.dir)", c->run.dir, (long long)step,
                 (long long)c->train.steps);

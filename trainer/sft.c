@@ -110,7 +110,7 @@ int trainer_sft(const rlvr_config *c) {
     if (resumed < 0) goto out;
     if (resumed) saved = step;
     /* a run stopped after its last checkpoint but before model/ was in place ends below */
-    if (step >= c->sft.steps && trainer_run_has_model(c)) {
+    if (step >= c->sft.steps && trainer_run_has_model(c, step)) {
         err_set("run.dir '%s' is already at step %lld of sft.steps %lld: nothing to do (raise sft.steps to "
                 "continue, or use another run.dir)", c->run.dir, (long long)step, (long long)c->sft.steps);
         goto out;

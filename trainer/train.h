@@ -48,8 +48,10 @@ int trainer_run_dir_prepare(const rlvr_config *c, int may_resume);
  * of steps 1..step (a killed run may have logged steps past its last checkpoint), and write the
  * resolved config as config.json (atomically). */
 int trainer_run_dir_sync(const rlvr_config *c, int64_t step);
-/* 1 when run.dir/model exists (a model directory is put in place whole, so it is complete). */
-int trainer_run_has_model(const rlvr_config *c);
+/* 1 when run.dir/model holds the model of step: it exists (a model directory is put in place
+ * whole, so it is complete) and was written after run.dir's checkpoint of step (a model/ from
+ * before it is that of an earlier, shorter run). */
+int trainer_run_has_model(const rlvr_config *c, int64_t step);
 /* Open run.dir/name for appending; NULL with err_set. */
 FILE *trainer_run_file(const rlvr_config *c, const char *name);
 
