@@ -864,7 +864,8 @@ int trainer_rl(const rlvr_config *c) {
     }
     rc = 0;
 out:
-    if (mf && fclose(mf) != 0 && rc == 0) rc = err_set("cannot write '%s/metrics.jsonl': %s", c->run.dir, strerror(errno));
+    if (mf && fclose(mf) != 0 && rc == 0)
+        rc = err_set("cannot write '%s/metrics.jsonl': %s", c->run.dir, strerror(errno));
     if (rc == 0) {
         rc = rolloutlog_close(rlog);
     } else { /* the first error is the one to report */

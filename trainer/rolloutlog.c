@@ -279,7 +279,10 @@ rolloutlog *rolloutlog_open(const char *path, int64_t next_step) {
         rc = l->file < 0 ? fail(l, "opening") : reopen_file(l, next_step);
     } else {
         l->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-        rc = l->file < 0 ? fail(l, "creating") : reserve(l, 0) ? -1 : init_file(l) ? fail(l, "creating the datasets") : 0;
+        rc = l->file < 0  ? fail(l, "creating")
+             : reserve(l, 0) ? -1
+             : init_file(l)  ? fail(l, "creating the datasets")
+                             : 0;
     }
     if (rc == 0 && H5Fflush(l->file, H5F_SCOPE_GLOBAL) < 0) rc = fail(l, "flushing");
     if (rc) {

@@ -174,7 +174,8 @@ out_loop:
     }
 out:
     free(rows);
-    if (mf && fclose(mf) != 0 && rc == 0) rc = err_set("cannot write '%s/metrics.jsonl': %s", c->run.dir, strerror(errno));
+    if (mf && fclose(mf) != 0 && rc == 0)
+        rc = err_set("cannot write '%s/metrics.jsonl': %s", c->run.dir, strerror(errno));
     optim_free(o);
     data_sampler_free(smp);
     data_set_free(ds);
