@@ -235,6 +235,11 @@ ckpt_writer *ckpt_writer_open(const char *dir, const ckpt_meta *m) {
         return err_set("checkpoint: directory path too long: '%s'", dir), NULL;
     }
     h5_quiet();
+    if (h5space_check(dir, META_SLACK)) {
+        err_set("checkpoint: cannot create '%s': %s", w->tmp, strerror(errno));
+        free(w);
+        return NULL;
+    }
     w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (w->file < 0) {
         char why[512];

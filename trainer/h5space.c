@@ -44,6 +44,14 @@ int h5space_reserve(hid_t file, uint64_t more, uint64_t *reserved) {
     return 0;
 }
 
+int h5space_check(const char *dir, uint64_t bytes) {
+    struct statvfs v;
+    if (statvfs(dir, &v) != 0) return -1;
+    if ((uint64_t)v.f_bavail * v.f_frsize >= bytes) return 0;
+    errno = ENOSPC;
+    return -1;
+}
+
 void h5space_release(hid_t file, uint64_t *reserved) {
     int fd = h5_fd(file);
     struct stat st;

@@ -278,6 +278,14 @@ rolloutlog *rolloutlog_open(const char *path, int64_t next_step) {
         l->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
         rc = l->file < 0 ? fail(l, "opening") : reopen_file(l, next_step);
     } else {
+        char dir[1024];
+        const char *slash = strrchr(path, '/');
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path + 1) : 1, slash ? path : ".");
+        if (h5space_check(dir, META_SLACK)) {
+            err_set("rollout log '%s': cannot create it: %s", path, strerror(errno));
+            rolloutlog_close(l);
+            return NULL;
+        }
         l->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
         rc = l->file < 0  ? fail(l, "creating")
              : reserve(l, 0) ? -1
