@@ -15,10 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static const char usage[] =
     "usage: rlvr init-model --arch llama|qwen2|qwen3 --out DIR [options]\n\n"
+    "  --force               replace a non-empty DIR whole (else DIR must be empty or missing)\n"
     "  --hidden N            hidden width D (64)\n"
     "  --layers N            decoder layers L (2)\n"
     "  --heads N             query heads H (4)\n"
@@ -58,12 +58,13 @@ int cmd_init_model(int argc, char **argv) {
     int64_t hidden = 64, layers = 2, heads = 4, kv_heads = 0, head_dim = 0, inter = 0, vocab = 512, max_pos = 4096,
             original = 8192, seed = 0, shard_mb = 4096;
     double theta = 0, eps = 0, std = 0.02;
-    int tie = 0, attn_bias = 0;
+    int tie = 0, attn_bias = 0, force = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc = 0, takes = 1;
         if (!strcmp(a, "--tie")) tie = 1, takes = 0;
         else if (!strcmp(a, "--attention-bias")) attn_bias = 1, takes = 0;
+        else if (!strcmp(a, "--force")) force = 1, takes = 0;
         else if (!v) {
             fprintf(stderr, "rlvr init-model: unknown or incomplete option '%s'\n\n%s", a, usage);
             return 2;
@@ -112,17 +113,23 @@ int cmd_init_model(int argc, char **argv) {
     else if (chat && !strcmp(chat, "chatml")) style = TOK_STYLE_CHATML;
     else if (chat) return cli_fail("--chat: expected chatml or llama3");
 
-    if (mkdir(out, 0755) && errno != EEXIST) {
-        err_set("%s: cannot create: %s", out, strerror(errno));
+    int full = io_dir_nonempty(out);
+    if (full < 0) return cli_fail(NULL);
+    if (full && !force) {
+        err_set("--out: '%s' is not empty: pass --force to replace it whole", out);
         return cli_fail(NULL);
     }
     size_t corpus_len = 0;
     char *corpus = corpus_path ? io_read_file(corpus_path, 0, &corpus_len) : NULL;
     if (corpus_path && !corpus) return cli_fail(NULL);
-    int rc = tok_write_tiny(out, corpus, corpus_len, (int)vocab, style);
+    char tmp[4200]; /* the model is built here, then put in place of out whole */
+    int rc = io_dir_stage(out, tmp, sizeof tmp) || tok_write_tiny(tmp, corpus, corpus_len, (int)vocab, style);
     free(corpus);
-    tok_tokenizer *tok = rc ? NULL : tok_load(out);
-    if (!tok) return cli_fail(NULL);
+    tok_tokenizer *tok = rc ? NULL : tok_load(tmp);
+    if (!tok) {
+        io_remove_tree(tmp);
+        return cli_fail(NULL);
+    }
     c.vocab_size = tok_vocab_size(tok);
     c.bos_token_id = tok_bos_id(tok);
     c.eos_token_ids[c.n_eos++] = tok_eos_id(tok);
@@ -148,8 +155,9 @@ int cmd_init_model(int argc, char **argv) {
         c.rope_original_max_position = original;
     }
     model *m = model_init_random(&c, (uint64_t)seed, std);
-    if (!m || model_save(m, out, dtype, (size_t)shard_mb << 20)) {
+    if (!m || model_save(m, tmp, dtype, (size_t)shard_mb << 20) || io_dir_commit(tmp, out)) {
         model_free(m);
+        io_remove_tree(tmp);
         err_prefix("init-model %s", out);
         return cli_fail(NULL);
     }

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "common/err.h"
+#include "common/io.h"
 #include "trainer/state.h"
 #include "trainer/train.h"
 
@@ -29,9 +30,10 @@ static const char eval_usage[] =
     "difficulty. --out also writes it to FILE.\n";
 
 static const char export_usage[] =
-    "usage: rlvr export CHECKPOINT.h5 DIR\n\n"
+    "usage: rlvr export CHECKPOINT.h5 DIR [--force]\n\n"
     "Writes the checkpoint's model as a Hugging Face directory: config.json,\n"
-    "model.safetensors, generation_config.json and the tokenizer files.\n";
+    "model.safetensors, generation_config.json and the tokenizer files. DIR must be empty or\n"
+    "missing; --force replaces a non-empty DIR whole (no file of the old one is kept).\n";
 
 /* Load the config and run a job; unknown arguments are an error. */
 static int run_job(int argc, char **argv, const char *usage, int (*job)(const rlvr_config *)) {
@@ -112,9 +114,16 @@ int cmd_export(int argc, char **argv) {
         fputs(export_usage, stdout);
         return 0;
     }
-    if (argc != 3) {
+    int force = argc == 4 && !strcmp(argv[3], "--force");
+    if (argc != 3 && !force) {
         fputs(export_usage, stderr);
         return 2;
+    }
+    int full = io_dir_nonempty(argv[2]);
+    if (full < 0) return cli_fail(NULL);
+    if (full && !force) {
+        err_set("export: '%s' is not empty: pass --force to replace it whole", argv[2]);
+        return cli_fail(NULL);
     }
     if (trainer_export_checkpoint(argv[1], argv[2])) return cli_fail(NULL);
     printf("exported %s to %s\n", argv[1], argv[2]);

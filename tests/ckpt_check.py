@@ -2,11 +2,14 @@
 """ckpt_check — read a checkpoint written by tests/test_ckpt.c with h5py and check every item of
 the layout that docs/DATA.md documents: root attributes, tensors under HF names with their dtype
 attribute (bf16 as uint16 bit patterns, f16 as numpy float16), AdamW moments, 0-d scalars, byte
-blobs, the config string and the dataset checksums.
+blobs, the config string and the dataset checksums, and every item's crc32 attribute against
+Python's zlib.crc32 of its data (and the root's, of step, arch_hash and config_hash).
 
 Usage: /usr/bin/python3 tests/ckpt_check.py CHECKPOINT.h5
 """
+import struct
 import sys
+import zlib
 
 import h5py
 import numpy as np
@@ -26,7 +29,7 @@ def main(path):
     with h5py.File(path, "r") as f:
         a = f.attrs
         expect(a["format"] == "rlvr.ckpt", "format attribute: %r" % a.get("format"))
-        expect(int(a["format_version"]) == 1, "format_version: %r" % a.get("format_version"))
+        expect(int(a["format_version"]) == 2, "format_version: %r" % a.get("format_version"))
         expect(int(a["step"]) == 42, "step: %r" % a.get("step"))
         expect(a["arch_hash"] == "arch-abc", "arch_hash: %r" % a.get("arch_hash"))
         expect(a["config_hash"] == "cfg-123", "config_hash: %r" % a.get("config_hash"))
@@ -63,6 +66,16 @@ def main(path):
         expect(cfg.asstr()[()] == '{"run": {"seed": 1}}', "config text %r" % cfg[()])
         sums = dict(f["data_checksums"].attrs)
         expect(sums == {"builtin:addition/train": 0x0123456789ABCDEF}, "checksums %r" % sums)
+
+        meta = struct.pack("<q", 42) + b"arch-abc\0" + b"cfg-123"
+        expect(int(a["crc32"]) == zlib.crc32(meta), "root crc32 %r" % a.get("crc32"))
+        items = []
+        f.visititems(lambda name, obj: items.append(name) if isinstance(obj, h5py.Dataset) else None)
+        expect(len(items) == 11, "items %r" % items)
+        for name in items:
+            d = f[name]
+            data = d.asstr()[()].encode() if d.attrs["kind"] == "string" else d[()].tobytes()
+            expect(int(d.attrs["crc32"]) == zlib.crc32(data), "crc32 of %s" % name)
     print("ckpt_check: ok")
 
 

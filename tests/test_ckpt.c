@@ -1,8 +1,11 @@
 /* test_ckpt — checkpoints: every kind of item written and read back bit for bit, the h5py view
- * (tests/ckpt_check.py), refusal of another architecture and of wrong shapes or dtypes (with
- * nothing loaded), format versions, keep-last-N, temporary files, byte-identical files for equal
- * content, and a full disk during a write (a real small tmpfs when the test may mount one, else a
- * real RLIMIT_FSIZE limit): the error is clear and the previous checkpoint stays intact. */
+ * (tests/ckpt_check.py, which also recomputes every CRC-32), refusal of another architecture and
+ * of wrong shapes or dtypes (with nothing loaded), format versions, damaged data (16 flipped bytes
+ * in a weight, in an AdamW moment, in the data cursor; a rewritten string; a changed step) caught
+ * on every read and by ckpt_verify, keep-last-N, temporary files, byte-identical files for equal
+ * content, and a full disk during a write at several fill levels down to 0 bytes free (a real
+ * small tmpfs when the test may mount one, else a real RLIMIT_FSIZE limit): the error is clear,
+ * the previous checkpoint stays intact, and once space is freed the same write succeeds. */
 #include "check.h"
 
 #include "common/err.h"
@@ -12,12 +15,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 static const ckpt_meta meta42 = {42, "arch-abc", "cfg-123"};
@@ -228,12 +233,13 @@ static void test_bad_files_and_arguments(const char *dir) {
     ckpt_writer_free(w);
     f = H5Fopen(ck, H5F_ACC_RDWR, H5P_DEFAULT);
     hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
-    int64_t v2 = 2;
-    H5Awrite(a, H5T_NATIVE_INT64, &v2);
+    int64_t v3 = 3;
+    H5Awrite(a, H5T_NATIVE_INT64, &v3);
     H5Aclose(a);
     H5Fclose(f);
     CHECK(ckpt_open(ck, NULL) == NULL);
-    CHECK_CONTAINS(err_msg(), "format version 2, but this build reads version 1");
+    CHECK_CONTAINS(err_msg(), "format version 3, but this build reads version 2");
+    CHECK(ckpt_check_file(ck, NULL) == CKPT_INCOMPATIBLE);
     unlink(ck);
     rmdir(sub);
 
@@ -259,6 +265,101 @@ static void test_bad_files_and_arguments(const char *dir) {
     ckpt_close(NULL);
     snprintf(path, sizeof path, "%s/ckpt-00000042.h5.tmp", dir);
     CHECK(access(path, F_OK) != 0);
+}
+
+/* XOR n bytes at offset `at` of item's data in the file at path with 0x5a (twice restores them). */
+static int flip(const char *path, const char *item, long at, int n) {
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = f >= 0 ? H5Dopen2(f, item, H5P_DEFAULT) : -1;
+    haddr_t addr = d >= 0 ? H5Dget_offset(d) : HADDR_UNDEF;
+    if (d >= 0) H5Dclose(d);
+    if (f >= 0) H5Fclose(f);
+    FILE *fp = addr == HADDR_UNDEF ? NULL : fopen(path, "r+b");
+    if (!fp) return -1;
+    unsigned char b[64];
+    int ok = n <= 64 && fseek(fp, (long)addr + at, SEEK_SET) == 0 && fread(b, 1, (size_t)n, fp) == (size_t)n;
+    for (int i = 0; ok && i < n; i++) b[i] ^= 0x5a;
+    ok = ok && fseek(fp, (long)addr + at, SEEK_SET) == 0 && fwrite(b, 1, (size_t)n, fp) == (size_t)n;
+    return fclose(fp) == 0 && ok ? 0 : -1;
+}
+
+/* Damaged data are caught by the read of the item, by ckpt_verify and by ckpt_check_file, which
+ * tells them from an intact checkpoint of another architecture. */
+static void test_damage_is_caught(const char *base) {
+    char dir[256], path[512];
+    snprintf(dir, sizeof dir, "%s/damage", base);
+    CHECK(write_fixture(dir, 0, path, sizeof path) == 0);
+    CHECK(ckpt_check_file(path, "arch-abc") == CKPT_FINE);
+    CHECK(ckpt_check_file(path, "arch-xyz") == CKPT_INCOMPATIBLE);
+    CHECK_CONTAINS(err_msg(), "is of another architecture");
+    fixture f;
+    fixture_init(&f);
+    ts_tensor *emb = ts_zeros_like(f.emb), *m = ts_zeros_like(f.m), *zero = ts_zeros_like(f.emb);
+
+    /* 16 bytes inside a weight: 4 of its 12 floats */
+    CHECK(flip(path, "model/model.embed_tokens.weight", 16, 16) == 0);
+    ckpt_reader *r = ckpt_open(path, "arch-abc");
+    CHECK(r != NULL);
+    CHECK(ckpt_get_tensor(r, "model/model.embed_tokens.weight", emb) == -1);
+    CHECK_CONTAINS(err_msg(), "is damaged: the data of 'model/model.embed_tokens.weight' have CRC-32");
+    CHECK(same_bytes(emb, zero)); /* nothing copied */
+    CHECK(ckpt_verify(r) == -1);
+    CHECK_CONTAINS(err_msg(), "'model/model.embed_tokens.weight'");
+    CHECK(ckpt_get_tensor(r, "optim/exp_avg/model.embed_tokens.weight", m) == 0 && same_bytes(m, f.m));
+    ckpt_close(r);
+    CHECK(ckpt_check_file(path, "arch-abc") == CKPT_DAMAGED);
+    CHECK(flip(path, "model/model.embed_tokens.weight", 16, 16) == 0); /* restored: fine again */
+    CHECK(ckpt_check_file(path, "arch-abc") == CKPT_FINE);
+
+    /* an AdamW moment, the data cursor */
+    CHECK(flip(path, "optim/exp_avg/model.embed_tokens.weight", 0, 16) == 0);
+    CHECK(ckpt_check_file(path, NULL) == CKPT_DAMAGED);
+    CHECK_CONTAINS(err_msg(), "the data of 'optim/exp_avg/model.embed_tokens.weight'");
+    CHECK(flip(path, "optim/exp_avg/model.embed_tokens.weight", 0, 16) == 0);
+    CHECK(flip(path, "state/data_cursor", 8, 16) == 0);
+    r = ckpt_open(path, NULL);
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    CHECK(r && ckpt_get_bytes(r, "state/data_cursor", &bytes, &n) == -1 && bytes == NULL);
+    CHECK_CONTAINS(err_msg(), "the data of 'state/data_cursor'");
+    ckpt_close(r);
+    CHECK(flip(path, "state/data_cursor", 8, 16) == 0);
+
+    /* a string rewritten behind the checkpoint's back, then the step */
+    hid_t h = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t d = H5Dopen2(h, "config", H5P_DEFAULT), t = H5Dget_type(d);
+    const char *other = "{\"run\": {\"seed\": 2}}";
+    CHECK(H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &other) >= 0);
+    H5Tclose(t);
+    H5Dclose(d);
+    H5Fclose(h);
+    r = ckpt_open(path, NULL);
+    CHECK(r && ckpt_get_string(r, "config") == NULL);
+    CHECK_CONTAINS(err_msg(), "the data of 'config'");
+    ckpt_close(r);
+    h = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t a = H5Aopen(h, "step", H5P_DEFAULT);
+    int64_t step = 41;
+    CHECK(H5Awrite(a, H5T_NATIVE_INT64, &step) >= 0);
+    H5Aclose(a);
+    H5Fclose(h);
+    CHECK(ckpt_open(path, NULL) == NULL);
+    CHECK_CONTAINS(err_msg(), "is damaged: its step, arch_hash and config_hash do not match their CRC-32");
+    CHECK(ckpt_check_file(path, "arch-abc") == CKPT_DAMAGED);
+
+    /* not HDF5 at all */
+    FILE *fp = fopen(path, "r+b");
+    CHECK(fp && fwrite("garbage!", 1, 8, fp) == 8);
+    if (fp) fclose(fp);
+    CHECK(ckpt_check_file(path, "arch-abc") == CKPT_DAMAGED);
+    CHECK_CONTAINS(err_msg(), "not a readable HDF5 file");
+    ts_free(emb);
+    ts_free(m);
+    ts_free(zero);
+    fixture_free(&f);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
 }
 
 static int count_entries(const char *dir, const char *suffix) {
@@ -303,6 +404,9 @@ static void test_keep_last_and_latest(const char *base) {
     snprintf(path, sizeof path, "%s/ckpt-00000090.h5", dir);
     CHECK(access(path, F_OK) != 0);
     CHECK(ckpt_latest(dir, latest, 8) == -1); /* does not fit */
+    int64_t s = 0;
+    CHECK(ckpt_previous(dir, 120, latest, sizeof latest, &s) == 1 && s == 110);
+    CHECK(ckpt_previous(dir, 100, latest, sizeof latest, &s) == 0);
     /* a checkpoint step past 8 digits keeps its order */
     ckpt_meta big = {123456789, "arch", NULL};
     ckpt_writer *w = ckpt_writer_open(dir, &big);
@@ -329,44 +433,38 @@ static void test_same_content_same_bytes(const char *base) {
     CHECK(system(cmd) == 0);
 }
 
-/* A full disk in the middle of a checkpoint: the write fails with the system's reason, the
- * temporary file is gone and the previous checkpoint reads back unchanged. */
-static void test_full_disk_keeps_previous(const char *base) {
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s/small", base);
-    CHECK(mkdir(dir, 0777) == 0);
-    /* RLVR_TEST_NO_MOUNT=1 takes the RLIMIT_FSIZE path even where mounting works */
-    int mounted = !getenv("RLVR_TEST_NO_MOUNT") && mount("tmpfs", dir, "tmpfs", 0, "size=256k") == 0;
-    struct rlimit old;
-    getrlimit(RLIMIT_FSIZE, &old);
-    if (!mounted) {
-        printf("no tmpfs mounted (%s): limiting the file size with RLIMIT_FSIZE instead\n",
-               getenv("RLVR_TEST_NO_MOUNT") ? "RLVR_TEST_NO_MOUNT" : strerror(errno));
-        signal(SIGXFSZ, SIG_IGN);
-    }
-    char first[512], latest[512];
-    CHECK(write_fixture(dir, 2, first, sizeof first) == 0);
-    if (!mounted) {
-        struct rlimit lim = {256 * 1024, old.rlim_max};
-        setrlimit(RLIMIT_FSIZE, &lim);
-    }
-    const int64_t big = 1 << 20; /* 4 MiB of f32: does not fit */
-    ts_tensor *t = ts_zeros(&big, 1, TS_F32, TS_CPU_DEVICE);
+/* Fill the filesystem of dir with dir/filler until `left` bytes are free (0: until a write
+ * fails). Returns the bytes free afterwards, or -1. */
+static long long fill_to(const char *dir, long long left) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/filler", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return -1;
+    static char page[4096];
+    struct statvfs v;
+    while (statvfs(dir, &v) == 0 && (long long)(v.f_bavail * v.f_frsize) > left)
+        if (write(fd, page, sizeof page) != (ssize_t)sizeof page) break;
+    close(fd);
+    return statvfs(dir, &v) == 0 ? (long long)(v.f_bavail * v.f_frsize) : -1;
+}
+
+/* The checkpoint of step 43: the fixture's items and a 256 KiB tensor. */
+static int write_big(const char *dir, const ts_tensor *big) {
     ckpt_meta m = {43, "arch-abc", "cfg-123"};
     ckpt_writer *w = ckpt_writer_open(dir, &m);
-    CHECK(w != NULL);
-    int rc = w ? ckpt_put_tensor(w, "model/big", t) : -1;
-    if (rc == 0) rc = ckpt_writer_commit(w, 2, NULL, 0);
-    CHECK(rc == -1);
-    CHECK_CONTAINS(err_msg(), mounted ? "No space left on device" : "File too large");
-    /* A full disk is freed by dropping the file's data; a size limit is not, and HDF5 could not
-     * close the file under it, so the limit is lifted first. */
-    if (!mounted) setrlimit(RLIMIT_FSIZE, &old);
+    int rc = !w || ckpt_put_i64(w, "optim/step", 8) || ckpt_put_tensor(w, "model/big", big) ||
+             ckpt_writer_commit(w, 2, NULL, 0);
     ckpt_writer_free(w);
-    ts_free(t);
+    return rc ? -1 : 0;
+}
+
+/* The newest checkpoint of dir is the fixture's, intact, and no temporary file is left. */
+static void check_previous_intact(const char *dir, const char *first) {
+    char latest[512];
     CHECK(count_entries(dir, ".tmp") == 0);
     CHECK(ckpt_latest(dir, latest, sizeof latest) == 1);
     CHECK_STR(latest, first);
+    CHECK(ckpt_check_file(latest, "arch-abc") == CKPT_FINE);
     ckpt_reader *r = ckpt_open(latest, "arch-abc");
     CHECK(r && ckpt_step(r) == 42);
     fixture f;
@@ -376,6 +474,64 @@ static void test_full_disk_keeps_previous(const char *base) {
     ts_free(emb);
     fixture_free(&f);
     ckpt_close(r);
+}
+
+/* A full disk in the middle of a checkpoint, at several fill levels down to 0 bytes free: the
+ * write fails with the system's reason, the temporary file is gone, the previous checkpoint reads
+ * back unchanged, and once the space is freed the same write succeeds. */
+static void test_full_disk_keeps_previous(const char *base) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/small", base);
+    CHECK(mkdir(dir, 0777) == 0);
+    /* RLVR_TEST_NO_MOUNT=1 takes the RLIMIT_FSIZE path even where mounting works */
+    int mounted = !getenv("RLVR_TEST_NO_MOUNT") && mount("tmpfs", dir, "tmpfs", 0, "size=1m") == 0;
+    struct rlimit old;
+    getrlimit(RLIMIT_FSIZE, &old);
+    if (!mounted) {
+        printf("no tmpfs mounted (%s): limiting the file size with RLIMIT_FSIZE instead\n",
+               getenv("RLVR_TEST_NO_MOUNT") ? "RLVR_TEST_NO_MOUNT" : strerror(errno));
+        signal(SIGXFSZ, SIG_IGN);
+    }
+    char first[512], filler[600];
+    snprintf(filler, sizeof filler, "%s/filler", dir);
+    CHECK(write_fixture(dir, 2, first, sizeof first) == 0);
+    const int64_t n = 1 << 16; /* 256 KiB of f32 */
+    ts_tensor *big = ts_zeros(&n, 1, TS_F32, TS_CPU_DEVICE);
+    if (mounted) {
+        const long long levels[] = {0, 4096, 64 << 10, 200 << 10};
+        for (int i = 0; i < 4; i++) {
+            long long left = fill_to(dir, levels[i]);
+            CHECK(left >= 0 && left <= levels[i] + 4096);
+            printf("%lld bytes free: ", left);
+            CHECK(write_big(dir, big) == -1);
+            printf("%s\n", err_msg());
+            CHECK_CONTAINS(err_msg(), "No space left on device");
+            CHECK_CONTAINS(err_msg(), "ckpt-00000043.h5.tmp");
+            check_previous_intact(dir, first);
+            CHECK(unlink(filler) == 0);
+            CHECK(write_big(dir, big) == 0); /* space freed: the same write succeeds */
+            char done[600];
+            snprintf(done, sizeof done, "%s/ckpt-00000043.h5", dir);
+            CHECK(ckpt_check_file(done, "arch-abc") == CKPT_FINE);
+            CHECK(unlink(done) == 0);
+        }
+    } else {
+        /* A size limit also holds for the memory file a given-up checkpoint is closed into
+         * (h5space.h), so it is lifted before the writer is freed. */
+        struct rlimit lim = {128 * 1024, old.rlim_max};
+        setrlimit(RLIMIT_FSIZE, &lim);
+        ckpt_meta m = {43, "arch-abc", "cfg-123"};
+        ckpt_writer *w = ckpt_writer_open(dir, &m);
+        CHECK(w != NULL);
+        int rc = w ? ckpt_put_tensor(w, "model/big", big) : -1;
+        if (rc == 0) rc = ckpt_writer_commit(w, 2, NULL, 0);
+        CHECK(rc == -1);
+        CHECK_CONTAINS(err_msg(), "File too large");
+        setrlimit(RLIMIT_FSIZE, &old);
+        ckpt_writer_free(w);
+        check_previous_intact(dir, first);
+    }
+    ts_free(big);
     if (mounted) CHECK(umount(dir) == 0);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -388,6 +544,7 @@ int main(void) {
     int64_t live = ts_live_handles();
     test_round_trip_bit_for_bit(base);
     test_bad_files_and_arguments(base);
+    test_damage_is_caught(base);
     test_keep_last_and_latest(base);
     test_same_content_same_bytes(base);
     test_full_disk_keeps_previous(base);

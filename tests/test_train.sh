@@ -2,14 +2,17 @@
 # test_train — `rlvr sft`, `rlvr train`, `rlvr eval` and `rlvr export` end to end on a tiny model
 # and the built-in addition task: the determinism contract (two runs give identical metrics and
 # weights), exact resume (N steps = k steps + resume + N-k steps, bit for bit), micro-batch
-# invariance within rounding, export round trip, SFT learning, and every bad input's message.
+# invariance within rounding, export round trip, SFT learning, and every bad input's message;
+# damaged checkpoints (resume falls back to the newest that verifies), crash windows (kill -9
+# between steps, a finish without model/, a stop on a save step), a full disk at several fill
+# levels (a real tmpfs) for train and sft, and export / init-model refusing a non-empty directory.
 set -u
 RLVR=${RLVR_BIN:?set RLVR_BIN to the rlvr binary}
 SRC=${RLVR_SRC:-.}
 PY=/usr/bin/python3
 pass=0 fail=0
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'umount "$tmp/disk" 2>/dev/null; rm -rf "$tmp"' EXIT
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAILED: $*" >&2; }
 expect() { # STATUS FRAGMENT -- CMD...
@@ -23,6 +26,22 @@ expect() { # STATUS FRAGMENT -- CMD...
 # metrics lines without the timing fields
 metrics() { sed -E 's/"(gen_tok_s|train_tok_s|rollout_s|reward_s|train_s|step_s|tokens_per_s)": [0-9.e+-]+//g' "$1"; }
 same_weights() { cmp -s "$1/model.safetensors" "$2/model.safetensors"; }
+# XOR 16 bytes in the middle of a checkpoint item's data (as a bad disk or a stray write would)
+flip16() {
+  $PY - "$1" "$2" <<'PYEOF'
+import sys
+import h5py
+path, item = sys.argv[1], sys.argv[2]
+with h5py.File(path, "r") as f:
+    at = f[item].id.get_offset() + 16
+with open(path, "r+b") as fp:
+    fp.seek(at)
+    b = fp.read(16)
+    fp.seek(at)
+    fp.write(bytes(x ^ 0x5A for x in b))
+PYEOF
+}
+steps_of() { sed -E 's/^\{"step": ([0-9]+).*/\1/' "$1" | tr '\n' ' '; }
 # max |a - b| over every tensor of two model directories, printed
 weight_diff() {
   $PY - "$1/model.safetensors" "$2/model.safetensors" <<'PYEOF'
@@ -101,6 +120,88 @@ same_weights "$tmp/a/model" "$tmp/r/model" && ok || bad "2 + resume + 2 steps di
 diff <(metrics "$tmp/a/metrics.jsonl") <(metrics "$tmp/r/metrics.jsonl") >/dev/null && ok || bad "resumed metrics differ"
 expect 1 "already at step 4 of train.steps 4" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/r" --set model.path="$MODEL"
 expect 1 "already holds checkpoints" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/r" --set model.path="$MODEL" --set train.resume=never --set train.steps=6
+
+# ---- damaged checkpoints: resume takes the newest that verifies, says so, deletes nothing ----
+expect 0 "model written" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/s6" --set model.path="$MODEL" --set train.steps=6
+for item in model/model.embed_tokens.weight optim/model.embed_tokens.weight.exp_avg data/cursor; do
+  d="$tmp/dmg-${item%%/*}"; cp -r "$tmp/a" "$d"   # checkpoints of steps 2 and 4, model/, metrics
+  flip16 "$d/ckpt-00000004.h5" "$item"
+  out=$("$RLVR" train "$tmp/cfg.json" --set run.dir="$d" --set model.path="$MODEL" --set train.steps=6 2>&1); status=$?
+  if [ $status -eq 0 ] && [[ "$out" == *"ckpt-00000004.h5' is damaged: the data of '$item'"* ]] &&
+     [[ "$out" == *"resumed from $d/ckpt-00000002.h5, the newest checkpoint that verifies"* ]]; then ok
+  else bad "damaged $item: status $status: $(echo "$out" | grep -v ' step ' | tail -4)"; fi
+  [ -f "$d/ckpt-00000004.h5.damaged" ] && [ -f "$d/ckpt-00000002.h5" ] && [ -f "$d/ckpt-00000006.h5" ] && ok \
+    || bad "damaged $item: checkpoints left: $(ls "$d" | tr '\n' ' ')"
+  same_weights "$d/model" "$tmp/s6/model" && ok || bad "damaged $item: the run from step 2 differs from a straight one"
+  diff <(metrics "$d/metrics.jsonl") <(metrics "$tmp/s6/metrics.jsonl") >/dev/null && ok \
+    || bad "damaged $item: metrics steps $(steps_of "$d/metrics.jsonl")"
+done
+expect 1 "is damaged: the data of 'model/model.embed_tokens.weight' have CRC-32" -- "$RLVR" export "$tmp/dmg-model/ckpt-00000004.h5.damaged" "$tmp/xdmg"
+[ ! -e "$tmp/xdmg" ] && ok || bad "a failed export left $tmp/xdmg"
+d="$tmp/dmg2"; cp -r "$tmp/a" "$d"
+flip16 "$d/ckpt-00000002.h5" model/model.norm.weight
+flip16 "$d/ckpt-00000004.h5" optim/model.norm.weight.exp_avg_sq
+cp "$d/config.json" "$tmp/config.before"
+expect 1 "has 2 checkpoints and none verifies (the newest: checkpoint '$d/ckpt-00000004.h5' is damaged" -- \
+  "$RLVR" train "$tmp/cfg.json" --set run.dir="$d" --set model.path="$MODEL" --set train.steps=6 --set optim.lr=5e-4
+cmp -s "$d/config.json" "$tmp/config.before" && ok || bad "a failed resume rewrote config.json"
+[ -f "$d/ckpt-00000002.h5" ] && [ -f "$d/ckpt-00000004.h5" ] && ok || bad "a failed resume moved checkpoints: $(ls "$d")"
+expect 0 "exported" -- "$RLVR" export "$d/ckpt-00000004.h5" "$tmp/xopt" # its model is intact; only what is read is needed
+
+# ---- crash windows ----
+# killed after the final checkpoint, before model/ was in place (the state such a kill leaves):
+# the rerun writes model/ from the checkpoint, writes no checkpoint, and then has nothing to do
+d="$tmp/fin"; cp -r "$tmp/a" "$d"; rm -rf "$d/model"
+out=$("$RLVR" train "$tmp/cfg.json" --set run.dir="$d" --set model.path="$MODEL" 2>&1); status=$?
+[ $status -eq 0 ] && [[ "$out" == *"model written to $d/model"* ]] && [[ "$out" != *"checkpoint $d"* ]] && ok \
+  || bad "finishing without model/: status $status: $(echo "$out" | tail -3)"
+same_weights "$d/model" "$tmp/a/model" && ok || bad "the model/ written on finishing differs"
+expect 1 "already at step 4 of train.steps 4" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$d" --set model.path="$MODEL"
+# a model/ older than the final checkpoint is that of an earlier, shorter run: it is replaced
+d="$tmp/fin2"; cp -r "$tmp/a" "$d"; rm -rf "$d/model"; cp -r "$MODEL" "$d/model"; touch -d '1 hour ago' "$d/model/config.json"
+expect 0 "model written to $d/model" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$d" --set model.path="$MODEL"
+same_weights "$d/model" "$tmp/a/model" && ok || bad "a stale model/ was kept"
+d="$tmp/sfin"; cp -r "$tmp/sft" "$d"; rm -rf "$d/model"
+expect 0 "model written to $d/model" -- "$RLVR" sft "$tmp/cfg.json" --set run.dir="$d"
+same_weights "$d/model" "$tmp/sft/model" && ok || bad "the SFT model/ written on finishing differs"
+expect 1 "already at step 40 of sft.steps 40" -- "$RLVR" sft "$tmp/cfg.json" --set run.dir="$d"
+
+# kill -9 between checkpoints (step 5, 6 or 7 logged, the checkpoint of step 4 the newest): the
+# resumed run cuts metrics.jsonl back to step 4 and ends as a straight run does
+expect 0 "model written" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/s8" --set model.path="$MODEL" --set train.steps=8
+KILL=(--set model.path="$MODEL" --set train.steps=8 --set train.save_every=4)
+hit=0
+for try in 1 2 3 4 5 6 7 8; do
+  rm -rf "$tmp/k"
+  "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/k" "${KILL[@]}" > "$tmp/k.log" 2>&1 &
+  pid=$!
+  while kill -0 $pid 2>/dev/null; do
+    if [ -f "$tmp/k/ckpt-00000004.h5" ] && [ "$(wc -l < "$tmp/k/metrics.jsonl")" -ge 5 ]; then kill -9 $pid; break; fi
+    sleep 0.005
+  done
+  wait $pid 2>/dev/null
+  n=$(wc -l < "$tmp/k/metrics.jsonl")
+  if [ "$n" -ge 5 ] && [ ! -e "$tmp/k/ckpt-00000008.h5" ]; then hit=1; break; fi
+done
+[ $hit -eq 1 ] && ok || bad "no kill landed between the checkpoints of steps 4 and 8 in 8 tries"
+echo "killed with steps $(steps_of "$tmp/k/metrics.jsonl")logged (try $try)"
+expect 0 "resumed from $tmp/k/ckpt-00000004.h5" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/k" "${KILL[@]}"
+[ "$(steps_of "$tmp/k/metrics.jsonl")" = "1 2 3 4 5 6 7 8 " ] && ok || bad "metrics steps after kill and resume: $(steps_of "$tmp/k/metrics.jsonl")"
+diff <(metrics "$tmp/k/metrics.jsonl") <(metrics "$tmp/s8/metrics.jsonl") >/dev/null && ok || bad "metrics after kill and resume differ"
+same_weights "$tmp/k/model" "$tmp/s8/model" && ok || bad "weights after kill and resume differ"
+
+# a stop that falls on a save_every step writes that checkpoint once (train and sft)
+for job in train sft; do
+  "$RLVR" $job "$tmp/cfg.json" --set run.dir="$tmp/st-$job" --set model.path="$MODEL" --set train.steps=100000 \
+    --set sft.steps=100000 --set train.save_every=1 --set sft.save_every=1 > "$tmp/st-$job.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 200); do [ -f "$tmp/st-$job/metrics.jsonl" ] && [ "$(wc -l < "$tmp/st-$job/metrics.jsonl")" -ge 3 ] && break; sleep 0.05; done
+  kill -INT $pid
+  wait $pid; status=$?
+  twice=$(grep -o "checkpoint $tmp/st-$job/ckpt-[0-9]*.h5" "$tmp/st-$job.log" | sort | uniq -d)
+  [ $status -eq 0 ] && [ -z "$twice" ] && grep -q "checkpoint $tmp/st-$job/ckpt" "$tmp/st-$job.log" && ok \
+    || bad "$job stopped on a save step: status $status, written twice: $twice"
+done
 
 # ---- micro-batches and mini-batches: the same update within rounding ----
 expect 0 "model written" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/m" --set model.path="$MODEL" --set train.micro_batch_tokens=60
@@ -182,6 +283,22 @@ echo '{"text": "0012+0034=<think>2460;1340;</think>46"}' > "$tmp/s.jsonl"
 "$RLVR" score --model "$tmp/exp" < "$tmp/s.jsonl" > "$tmp/s2" 2>/dev/null
 [ -s "$tmp/s1" ] && cmp -s "$tmp/s1" "$tmp/s2" && ok || bad "exported model scores differently"
 
+# ---- export and init-model refuse a non-empty directory; --force replaces it whole ----
+touch "$tmp/exp/stale.bin"; cp "$tmp/exp/config.json" "$tmp/exp.config"
+expect 1 "export: '$tmp/exp' is not empty: pass --force to replace it whole" -- "$RLVR" export "$ck" "$tmp/exp"
+[ -f "$tmp/exp/stale.bin" ] && cmp -s "$tmp/exp/config.json" "$tmp/exp.config" && ok || bad "a refused export touched the directory"
+expect 0 "exported" -- "$RLVR" export "$ck" "$tmp/exp" --force
+[ ! -e "$tmp/exp/stale.bin" ] && [ -f "$tmp/exp/model.safetensors" ] && ok || bad "export --force kept a stale file: $(ls "$tmp/exp")"
+expect 2 "usage: rlvr export" -- "$RLVR" export "$ck" "$tmp/exp" --forced
+INIT=(init-model --arch qwen2 --hidden 32 --layers 1 --heads 4 --tie --seed 9)
+"$RLVR" "${INIT[@]}" --out "$tmp/im" --shard-mb 1 >/dev/null && touch "$tmp/im/notes.txt" && ok || bad "init-model"
+expect 1 "--out: '$tmp/im' is not empty: pass --force to replace it whole" -- "$RLVR" "${INIT[@]}" --out "$tmp/im"
+[ -f "$tmp/im/notes.txt" ] && ok || bad "a refused init-model touched the directory"
+expect 0 "wrote $tmp/im" -- "$RLVR" "${INIT[@]}" --out "$tmp/im" --force
+[ "$(ls "$tmp/im" | tr '\n' ' ')" = "config.json generation_config.json model.safetensors tokenizer.json tokenizer_config.json " ] \
+  && ok || bad "init-model --force left: $(ls "$tmp/im" | tr '\n' ' ')"
+[ -z "$(ls -d "$tmp"/*.tmp-* 2>/dev/null)" ] && ok || bad "staging directories left: $(ls -d "$tmp"/*.tmp-*)"
+
 # ---- eval: the report has what it promises ----
 out=$("$RLVR" eval "$tmp/cfg.json" --set model.path="$tmp/a/model" --out "$tmp/ev.json" 2>&1)
 [ -f "$tmp/ev.json" ] && ok || bad "eval wrote no report: $out"
@@ -198,6 +315,69 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 assert [r["step"] for r in rows] == [2, 4], rows
 assert all(r["eval"]["all"]["problems"] == 8 and "1" in r["eval"]["all"]["pass_at_k"] for r in rows)
 PYEOF
+
+# ---- a full disk (a real tmpfs, filled to several levels down to 0 bytes free): one clear error
+# naming the file and the cause, exit 1, the earlier checkpoint intact; once space is freed the
+# run resumes and ends as a straight run does ----
+mkdir -p "$tmp/disk"
+if mount -t tmpfs -o size=3m tmpfs "$tmp/disk" 2>/dev/null; then
+  # leave $1 bytes free on the tmpfs (0: fill until a write fails)
+  fill() {
+    $PY - "$tmp/disk/filler" "$1" <<'PYEOF'
+import os, sys
+path, left = sys.argv[1], int(sys.argv[2])
+page = bytes(4096)
+with open(path, "wb") as f:
+    try:
+        while True:
+            v = os.statvfs(os.path.dirname(path))
+            if v.f_bavail * v.f_frsize <= left:
+                break
+            f.write(page)
+            f.flush()
+    except OSError:
+        pass
+v = os.statvfs(os.path.dirname(path))
+print(v.f_bavail * v.f_frsize)
+PYEOF
+  }
+  FULL=(--set run.dir="$tmp/disk/run" --set model.path="$MODEL")
+  for left in 0 16384 131072 393216 573440; do
+    rm -rf "$tmp/disk/run" "$tmp/disk/filler"
+    expect 0 "model written" -- "$RLVR" train "$tmp/cfg.json" "${FULL[@]}" --set train.steps=2
+    free=$(fill $left)
+    out=$("$RLVR" train "$tmp/cfg.json" "${FULL[@]}" 2>&1); status=$?
+    echo "full disk, $free bytes free: status $status: $(echo "$out" | tail -1)"
+    [ $status -eq 1 ] && [[ "$(echo "$out" | tail -1)" == "rlvr: error: "*"$tmp/disk/run/"*"No space left on device"* ]] && ok \
+      || bad "full disk ($free bytes free): status $status: $(echo "$out" | tail -2)"
+    [ -z "$(ls "$tmp/disk/run" | grep '\.tmp')" ] && ok || bad "full disk ($free bytes free) left $(ls "$tmp/disk/run")"
+    rm -f "$tmp/disk/filler"
+    ck2=$(ls "$tmp/disk/run"/ckpt-*.h5 | head -1)
+    [ "$ck2" = "$tmp/disk/run/ckpt-00000002.h5" ] && "$RLVR" export "$ck2" "$tmp/disk/x" >/dev/null 2>&1 && ok \
+      || bad "full disk ($free bytes free): the checkpoint of step 2 is not intact"
+    rm -rf "$tmp/disk/x"
+    expect 0 "model written" -- "$RLVR" train "$tmp/cfg.json" "${FULL[@]}"
+    same_weights "$tmp/disk/run/model" "$tmp/a/model" && diff <(metrics "$tmp/disk/run/metrics.jsonl") <(metrics "$tmp/a/metrics.jsonl") >/dev/null \
+      && ok || bad "full disk ($free bytes free): resumed after freeing space, the run differs from a straight one"
+  done
+  # sft: the checkpoint does not fit; metrics.jsonl keeps every step logged; with space it completes
+  rm -rf "$tmp/disk/run"
+  free=$(fill 262144)
+  out=$("$RLVR" sft "$tmp/cfg.json" --set run.dir="$tmp/disk/sft" 2>&1); status=$?
+  echo "sft on a full disk, $free bytes free: status $status: $(echo "$out" | tail -1)"
+  [ $status -eq 1 ] && [[ "$(echo "$out" | tail -1)" == *"ckpt-00000040.h5.tmp"*"No space left on device"* ]] && ok \
+    || bad "sft, full disk: status $status: $(echo "$out" | tail -2)"
+  [ "$(wc -l < "$tmp/disk/sft/metrics.jsonl")" -eq 40 ] && ok || bad "sft, full disk: metrics.jsonl has $(wc -l < "$tmp/disk/sft/metrics.jsonl") lines"
+  rm -f "$tmp/disk/filler"; free=$(fill 0)
+  expect 1 "No space left on device" -- "$RLVR" sft "$tmp/cfg.json" --set run.dir="$tmp/disk/sft"
+  rm -f "$tmp/disk/filler"
+  expect 0 "model written" -- "$RLVR" sft "$tmp/cfg.json" --set run.dir="$tmp/disk/sft"
+  same_weights "$tmp/disk/sft/model" "$tmp/sft/model" && [ "$(wc -l < "$tmp/disk/sft/metrics.jsonl")" -eq 40 ] && ok \
+    || bad "sft after freeing space differs from a straight run"
+  umount "$tmp/disk"
+else
+  echo "skipping the full-disk runs: cannot mount a tmpfs here (needs root)"
+fi
 
 # ---- bad input ----
 expect 1 "train.prompts_per_step (4) must be a multiple of train.mini_batches (3)" -- \

@@ -3,6 +3,7 @@
  * err_set with the innermost HDF5 reason), parallel HDF5. */
 #include "ckpt.h"
 
+#include "h5space.h"
 #include "h5why.h"
 
 #include "common/err.h"
@@ -16,9 +17,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define PATH_CAP 4096
 #define CHECKSUM_GROUP "data_checksums"
+/* Disk space reserved beyond an item's data for the metadata HDF5 may allocate with it. */
+#define META_SLACK ((uint64_t)64 << 10)
 
 /* ---- HDF5 helpers ---- */
 
@@ -142,6 +146,21 @@ static int attr_read_i64(hid_t obj, const char *name, int64_t *v) {
     return rc;
 }
 
+/* CRC-32 (zlib's, the one of Python's zlib.crc32) of an item's data as stored: a tensor's or a
+ * scalar's bytes in the file's little-endian layout, a string's UTF-8 bytes. */
+static uint32_t item_crc(const void *data, size_t n) {
+    return (uint32_t)crc32_z(crc32_z(0, Z_NULL, 0), data, n);
+}
+
+/* CRC-32 of the identity attributes: step (8 bytes, little-endian), arch_hash, NUL, config_hash. */
+static uint32_t meta_crc(int64_t step, const char *arch, const char *chash) {
+    uint8_t le[8];
+    for (int i = 0; i < 8; i++) le[i] = (uint8_t)((uint64_t)step >> (8 * i));
+    uLong c = crc32_z(crc32_z(0, Z_NULL, 0), le, 8);
+    c = crc32_z(c, (const Bytef *)arch, strlen(arch) + 1);
+    return (uint32_t)crc32_z(c, (const Bytef *)chash, strlen(chash));
+}
+
 /* The HDF5 file type of a tensor dtype (caller closes it). */
 static hid_t tensor_type(ts_dtype dt) {
     switch (dt) {
@@ -168,23 +187,25 @@ static hid_t tensor_type(ts_dtype dt) {
 struct ckpt_writer {
     hid_t file;
     int committed, failed;
+    uint64_t reserved;   /* disk blocks of the file reserved so far (h5space.h) */
+    uint64_t names;      /* bytes of item names so far: groups' name heaps grow with them */
     char dir[PATH_CAP], tmp[PATH_CAP], final[PATH_CAP];
 };
 
-/* Drop an uncommitted file. Its data are first truncated away: after a full disk, HDF5 must write
- * its cached metadata to close the file, and a close that fails leaves an open file behind that
- * crashes HDF5 at exit. */
+/* Drop an uncommitted file: closed without writing to the disk (h5space.h), then removed. */
 static void abandon(ckpt_writer *w) {
-    if (w->file >= 0) {
-        int *fd = NULL;
-        if (H5Fget_vfd_handle(w->file, H5P_DEFAULT, (void **)&fd) >= 0 && fd) {
-            int rc = ftruncate(*fd, 0); /* best effort: the close below is tried either way */
-            (void)rc;
-        }
-        if (H5Fclose(w->file) >= 0) w->file = -1;
-        H5Eclear2(H5E_DEFAULT);
-    }
+    if (w->file >= 0) h5space_discard(w->file);
+    w->file = -1;
     unlink(w->tmp);
+}
+
+/* Reserve the disk space for `bytes` of data and the metadata that comes with them. */
+static int reserve(ckpt_writer *w, uint64_t bytes, const char *what) {
+    uint64_t more = bytes + META_SLACK + 4 * w->names;
+    if (h5space_reserve(w->file, more, &w->reserved) == 0) return 0;
+    w->failed = 1;
+    return err_set("checkpoint '%s': no room for %s (%llu bytes more): %s", w->tmp, what,
+                   (unsigned long long)more, strerror(errno));
 }
 
 static int wfail(ckpt_writer *w, const char *what, const char *path) {
@@ -214,17 +235,29 @@ ckpt_writer *ckpt_writer_open(const char *dir, const ckpt_meta *m) {
         return err_set("checkpoint: directory path too long: '%s'", dir), NULL;
     }
     h5_quiet();
+    if (h5space_check(dir, META_SLACK)) {
+        err_set("checkpoint: cannot create '%s': %s", w->tmp, strerror(errno));
+        free(w);
+        return NULL;
+    }
     w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (w->file < 0) {
         char why[512];
         err_set("checkpoint: cannot create '%s': %s", w->tmp, h5_why(why, sizeof why));
+        unlink(w->tmp);
         free(w);
         return NULL;
     }
     int64_t version = CKPT_FORMAT_VERSION;
+    const char *chash = m->config_hash ? m->config_hash : "";
+    uint32_t crc = meta_crc(m->step, m->arch_hash, chash);
+    if (reserve(w, 0, "the root attributes")) {
+        ckpt_writer_free(w);
+        return NULL;
+    }
     if (attr_str(w->file, "format", CKPT_FORMAT) || attr_write(w->file, "format_version", H5T_STD_I64LE, &version) ||
         attr_write(w->file, "step", H5T_STD_I64LE, &m->step) || attr_str(w->file, "arch_hash", m->arch_hash) ||
-        attr_str(w->file, "config_hash", m->config_hash ? m->config_hash : "")) {
+        attr_str(w->file, "config_hash", chash) || attr_write(w->file, "crc32", H5T_STD_U32LE, &crc)) {
         wfail(w, "writing", "root attributes");
         ckpt_writer_free(w);
         return NULL;
@@ -232,7 +265,8 @@ ckpt_writer *ckpt_writer_open(const char *dir, const ckpt_meta *m) {
     return w;
 }
 
-/* One dataset: type, rank-0 or rank-n shape, the data in the file type's layout, its kind. */
+/* One dataset: type, rank-0 or rank-n shape, the data in the file type's layout (for a string,
+ * a pointer to it), its kind. */
 static int put(ckpt_writer *w, const char *path, const char *kind, hid_t type, int rank, const hsize_t *dims,
                const void *data, const char *dtype) {
     if (w->failed || w->committed)
@@ -241,14 +275,23 @@ static int put(ckpt_writer *w, const char *path, const char *kind, hid_t type, i
         return err_set("checkpoint '%s': bad item path '%s' (expected a/b/c without empty, '.' or '..' parts)",
                        w->tmp, path ? path : "(null)");
     if (path_exists(w->file, path)) return err_set("checkpoint '%s': item '%s' written twice", w->tmp, path);
-    if (make_parents(w->file, path)) return wfail(w, "creating the groups of", path);
     hsize_t numel = 1;
     for (int i = 0; i < rank; i++) numel *= dims[i];
+    int is_str = H5Tget_class(type) == H5T_STRING;
+    const void *bytes = is_str ? *(const char *const *)data : data;
+    size_t nbytes = is_str ? strlen(bytes) : (size_t)numel * H5Tget_size(type);
+    uint32_t crc = item_crc(bytes, nbytes);
+    w->names += strlen(path) + 16;
+    char what[PATH_CAP + 8];
+    snprintf(what, sizeof what, "'%s'", path);
+    if (reserve(w, nbytes, what)) return -1;
+    if (make_parents(w->file, path)) return wfail(w, "creating the groups of", path);
     hid_t space = rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, dims, NULL);
     hid_t dcpl = plist_untimed(H5P_DATASET_CREATE);
     hid_t d = H5Dcreate2(w->file, path, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     int ok = d >= 0 && (numel == 0 || H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0) &&
-             attr_str(d, "kind", kind) == 0 && (!dtype || attr_str(d, "dtype", dtype) == 0);
+             attr_str(d, "kind", kind) == 0 && (!dtype || attr_str(d, "dtype", dtype) == 0) &&
+             attr_write(d, "crc32", H5T_STD_U32LE, &crc) == 0;
     /* the reason now: every later HDF5 call clears the error stack */
     int rc = ok ? 0 : wfail(w, "writing", path);
     if (d >= 0) H5Dclose(d);
@@ -307,6 +350,8 @@ int ckpt_put_f64(ckpt_writer *w, const char *path, double v) {
 int ckpt_put_checksum(ckpt_writer *w, const char *dataset, uint64_t checksum) {
     if (!w || !dataset || !*dataset) return err_set("checkpoint: no writer or no dataset name");
     if (w->failed || w->committed) return err_set("checkpoint '%s': writer already used up", w->tmp);
+    w->names += strlen(dataset) + 16;
+    if (reserve(w, 0, "a dataset checksum")) return -1;
     hid_t g;
     if (path_exists(w->file, CHECKSUM_GROUP)) {
         g = H5Gopen2(w->file, CHECKSUM_GROUP, H5P_DEFAULT);
@@ -403,6 +448,12 @@ int ckpt_writer_commit(ckpt_writer *w, int keep_last, char *path, size_t cap) {
     if (!w) return err_set("checkpoint: no writer");
     if (w->failed || w->committed)
         return err_set("checkpoint '%s': writer already %s", w->tmp, w->failed ? "failed" : "committed");
+    if (reserve(w, 0, "its metadata")) {
+        char msg[ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", err_msg());
+        abandon(w);
+        return err_set("%s; it was removed and the earlier checkpoints in '%s' are untouched", msg, w->dir);
+    }
     char why[512] = "";
     const char *step = NULL;
     if (H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0) {
@@ -411,6 +462,7 @@ int ckpt_writer_commit(ckpt_writer *w, int keep_last, char *path, size_t cap) {
     } else if (H5Fclose(w->file) < 0) {
         step = "closing";
         h5_why(why, sizeof why);
+        w->file = -1; /* a file whose close failed is never touched again */
     } else {
         w->file = -1;
     }
@@ -421,6 +473,7 @@ int ckpt_writer_commit(ckpt_writer *w, int keep_last, char *path, size_t cap) {
                        "are untouched",
                        step, w->tmp, why, w->dir);
     }
+    h5space_trim(w->tmp);
     if (fsync_path(w->tmp, O_RDONLY) != 0 || rename(w->tmp, w->final) != 0) {
         int e = errno;
         w->failed = 1;
@@ -453,7 +506,34 @@ struct ckpt_reader {
     char arch[256], cfg_hash[256];
 };
 
-ckpt_reader *ckpt_open(const char *path, const char *arch_hash) {
+static int attr_read_u32(hid_t obj, const char *name, uint32_t *v) {
+    if (H5Aexists(obj, name) <= 0) return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t ft = H5Aget_type(a);
+    int rc = H5Tget_class(ft) == H5T_INTEGER && H5Aread(a, H5T_NATIVE_UINT32, v) >= 0 ? 0 : -1;
+    H5Tclose(ft);
+    H5Aclose(a);
+    return rc;
+}
+
+/* Compare an item's data as read with the CRC-32 stored with it. */
+static int check_crc(const ckpt_reader *r, hid_t d, const char *path, const void *data, size_t n) {
+    uint32_t want = 0, have = item_crc(data, n);
+    if (attr_read_u32(d, "crc32", &want)) {
+        H5Eclear2(H5E_DEFAULT);
+        return err_set("checkpoint '%s' is damaged: item '%s' has no crc32 attribute", r->path, path);
+    }
+    if (have != want)
+        return err_set("checkpoint '%s' is damaged: the data of '%s' have CRC-32 %08x, not the %08x stored with "
+                       "them",
+                       r->path, path, (unsigned)have, (unsigned)want);
+    return 0;
+}
+
+/* ckpt_open, telling a damaged file (*incompatible 0) from one of another format version or
+ * architecture (*incompatible 1). */
+static ckpt_reader *open_reader(const char *path, const char *arch_hash, int *incompatible) {
+    *incompatible = 0;
     if (!path) return err_set("checkpoint: no path"), NULL;
     struct stat st;
     if (stat(path, &st) != 0) return err_set("checkpoint '%s': %s", path, strerror(errno)), NULL;
@@ -470,23 +550,34 @@ ckpt_reader *ckpt_open(const char *path, const char *arch_hash) {
     }
     char fmt[64];
     int64_t version = 0;
+    uint32_t crc = 0;
     if (attr_read_str(r->file, "format", fmt, sizeof fmt) || strcmp(fmt, CKPT_FORMAT) != 0) {
         err_set("checkpoint '%s': not an rlvr checkpoint (no format attribute \"%s\")", path, CKPT_FORMAT);
     } else if (attr_read_i64(r->file, "format_version", &version) || version != CKPT_FORMAT_VERSION) {
         err_set("checkpoint '%s': format version %lld, but this build reads version %d", path, (long long)version,
                 CKPT_FORMAT_VERSION);
+        *incompatible = 1;
     } else if (attr_read_i64(r->file, "step", &r->step) || attr_read_str(r->file, "arch_hash", r->arch, sizeof r->arch) ||
-               attr_read_str(r->file, "config_hash", r->cfg_hash, sizeof r->cfg_hash)) {
-        err_set("checkpoint '%s': missing step, arch_hash or config_hash attribute", path);
+               attr_read_str(r->file, "config_hash", r->cfg_hash, sizeof r->cfg_hash) ||
+               attr_read_u32(r->file, "crc32", &crc)) {
+        err_set("checkpoint '%s': missing step, arch_hash, config_hash or crc32 attribute", path);
+    } else if (crc != meta_crc(r->step, r->arch, r->cfg_hash)) {
+        err_set("checkpoint '%s' is damaged: its step, arch_hash and config_hash do not match their CRC-32", path);
     } else if (arch_hash && strcmp(arch_hash, r->arch) != 0) {
         err_set("checkpoint '%s' is of another architecture: its arch_hash is %s, the model's is %s", path, r->arch,
                 arch_hash);
+        *incompatible = 1;
     } else {
         return r;
     }
     H5Eclear2(H5E_DEFAULT);
     ckpt_close(r);
     return NULL;
+}
+
+ckpt_reader *ckpt_open(const char *path, const char *arch_hash) {
+    int incompatible;
+    return open_reader(path, arch_hash, &incompatible);
 }
 
 void ckpt_close(ckpt_reader *r) {
@@ -562,7 +653,7 @@ static int read_tensor(ckpt_reader *r, const char *path, hid_t d, ts_tensor *dst
     if (!buf) err_set("checkpoint '%s': out of memory for tensor '%s'", r->path, path);
     else if (nbytes && H5Dread(d, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
         err_set("checkpoint '%s': reading tensor '%s' failed: %s", r->path, path, h5_why(why, sizeof why));
-    else {
+    else if (check_crc(r, d, path, buf, nbytes) == 0) {
         ts_tensor *src = ts_from_data(buf, shape, nd, dt);
         ts_no_grad_begin();
         rc = src && ts_copy_(dst, src) == 0 ? 0 : err_prefix("checkpoint '%s': tensor '%s'", r->path, path);
@@ -644,7 +735,7 @@ int ckpt_get_bytes(ckpt_reader *r, const char *path, uint8_t **data, size_t *n) 
     else if (!buf) err_set("checkpoint '%s': out of memory for '%s'", r->path, path);
     else if (len && H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
         err_set("checkpoint '%s': reading '%s' failed", r->path, path);
-    else {
+    else if (check_crc(r, d, path, buf, (size_t)len) == 0) {
         *data = buf;
         *n = (size_t)len;
         buf = NULL;
@@ -664,7 +755,7 @@ char *ckpt_get_string(ckpt_reader *r, const char *path) {
     char *s = NULL, *out = NULL;
     if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &s) < 0 || !s)
         err_set("checkpoint '%s': reading string '%s' failed", r->path, path);
-    else if (!(out = strdup(s)))
+    else if (check_crc(r, d, path, s, strlen(s)) == 0 && !(out = strdup(s)))
         err_set("checkpoint '%s': out of memory for '%s'", r->path, path);
     H5free_memory(s);
     H5Tclose(t);
@@ -679,7 +770,7 @@ static int get_scalar(ckpt_reader *r, const char *path, const char *kind, hid_t 
     if (d < 0) return -1;
     int rc = H5Dread(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0
                  ? err_set("checkpoint '%s': reading '%s' failed", r->path, path)
-                 : 0;
+                 : check_crc(r, d, path, v, 8);
     H5Dclose(d);
     H5Eclear2(H5E_DEFAULT);
     return rc;
@@ -704,9 +795,81 @@ int ckpt_get_checksum(ckpt_reader *r, const char *dataset, uint64_t *checksum) {
     return rc ? err_set("checkpoint '%s' has no checksum for dataset '%s'", r->path, dataset) : 0;
 }
 
+/* ---- verifying ---- */
+
+typedef struct verify_ctx {
+    ckpt_reader *r;
+    int failed;
+} verify_ctx;
+
+/* One dataset's data against its CRC-32: a string's bytes, anything else as stored. */
+static int verify_item(ckpt_reader *r, hid_t d, const char *path) {
+    char kind[32] = "";
+    if (attr_read_str(d, "kind", kind, sizeof kind))
+        return err_set("checkpoint '%s' is damaged: item '%s' has no kind", r->path, path);
+    hid_t ft = H5Dget_type(d), space = H5Dget_space(d);
+    hssize_t n = H5Sget_simple_extent_npoints(space);
+    size_t size = H5Tget_size(ft);
+    int rc = -1;
+    if (strcmp(kind, "string") == 0) {
+        hid_t t = str_type();
+        char *s = NULL;
+        if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &s) >= 0 && s) rc = check_crc(r, d, path, s, strlen(s));
+        else err_set("checkpoint '%s' is damaged: reading string '%s' failed", r->path, path);
+        H5free_memory(s);
+        H5Tclose(t);
+    } else if (n < 0 || size == 0 || H5Tget_class(ft) == H5T_STRING || H5Tis_variable_str(ft) > 0) {
+        err_set("checkpoint '%s' is damaged: item '%s' has no readable shape or type", r->path, path);
+    } else {
+        size_t nbytes = (size_t)n * size;
+        void *buf = malloc(nbytes ? nbytes : 1);
+        if (!buf) err_set("checkpoint '%s': out of memory for '%s' (%zu bytes)", r->path, path, nbytes);
+        else if (nbytes && H5Dread(d, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+            err_set("checkpoint '%s' is damaged: reading '%s' failed", r->path, path);
+        else rc = check_crc(r, d, path, buf, nbytes);
+        free(buf);
+    }
+    H5Sclose(space);
+    H5Tclose(ft);
+    H5Eclear2(H5E_DEFAULT);
+    return rc;
+}
+
+/* H5Ovisit callback: verify every dataset, stop at the first that fails. */
+static herr_t verify_visit(hid_t root, const char *name, const H5O_info_t *info, void *data) {
+    verify_ctx *x = data;
+    if (info->type != H5O_TYPE_DATASET) return 0;
+    hid_t d = H5Dopen2(root, name, H5P_DEFAULT);
+    int rc = d < 0 ? err_set("checkpoint '%s' is damaged: cannot open item '%s'", x->r->path, name)
+                   : verify_item(x->r, d, name);
+    if (d >= 0) H5Dclose(d);
+    x->failed = rc != 0;
+    return rc ? 1 : 0;
+}
+
+int ckpt_verify(ckpt_reader *r) {
+    if (!r) return err_set("checkpoint: no reader to verify");
+    verify_ctx x = {r, 0};
+    herr_t v = H5Ovisit2(r->file, H5_INDEX_NAME, H5_ITER_INC, verify_visit, &x, H5O_INFO_BASIC);
+    H5Eclear2(H5E_DEFAULT);
+    if (x.failed) return -1;
+    return v < 0 ? err_set("checkpoint '%s' is damaged: its items cannot be listed", r->path) : 0;
+}
+
+ckpt_fault ckpt_check_file(const char *path, const char *arch_hash) {
+    int incompatible;
+    ckpt_reader *r = open_reader(path, arch_hash, &incompatible);
+    if (!r) return incompatible ? CKPT_INCOMPATIBLE : CKPT_DAMAGED;
+    int rc = ckpt_verify(r);
+    ckpt_close(r);
+    return rc ? CKPT_DAMAGED : CKPT_FINE;
+}
+
 /* ---- finding ---- */
 
-int ckpt_latest(const char *dir, char *path, size_t cap) {
+int ckpt_latest(const char *dir, char *path, size_t cap) { return ckpt_previous(dir, INT64_MAX, path, cap, NULL); }
+
+int ckpt_previous(const char *dir, int64_t before, char *path, size_t cap, int64_t *step) {
     if (!dir || !path || !cap) return err_set("checkpoint: bad arguments to find the latest");
     DIR *d = opendir(dir);
     if (!d) {
@@ -716,10 +879,11 @@ int ckpt_latest(const char *dir, char *path, size_t cap) {
     int64_t best = -1, s;
     struct dirent *e;
     while ((e = readdir(d)))
-        if (ckpt_name(e->d_name, &s) == 1 && s > best) best = s;
+        if (ckpt_name(e->d_name, &s) == 1 && s > best && s < before) best = s;
     closedir(d);
     if (best < 0) return 0;
     if ((size_t)snprintf(path, cap, "%s/ckpt-%08lld.h5", dir, (long long)best) >= cap)
         return err_set("checkpoint: path of the latest checkpoint in '%s' does not fit", dir);
+    if (step) *step = best;
     return 1;
 }

@@ -1,19 +1,21 @@
 /* ckpt — checkpoints: everything a run needs to continue bit for bit, in one HDF5 file per step.
  *
  * A checkpoint is dir/ckpt-<step, 8+ digits>.h5. Its root carries the attributes format
- * ("rlvr.ckpt"), format_version (CKPT_FORMAT_VERSION, checked on load), step, arch_hash and
- * config_hash; below it every item is a dataset at a path the caller chooses, tagged with its kind:
- * tensors (model weights under "model/<HF name>", AdamW moments under "optim/exp_avg/<HF name>"
- * ...), byte blobs (RNG states, the data cursor), strings (the resolved config JSON) and 64-bit
- * scalars; the group "data_checksums" holds one attribute per dataset. docs/DATA.md shows the
- * layout as h5py sees it.
+ * ("rlvr.ckpt"), format_version (CKPT_FORMAT_VERSION, checked on load), step, arch_hash,
+ * config_hash and crc32 (of the three before it); below it every item is a dataset at a path the
+ * caller chooses, tagged with its kind and the CRC-32 of its data: tensors (model weights under
+ * "model/<HF name>", AdamW moments under "optim/exp_avg/<HF name>" ...), byte blobs (RNG states,
+ * the data cursor), strings (the resolved config JSON) and 64-bit scalars; the group
+ * "data_checksums" holds one attribute per dataset. docs/DATA.md shows the layout as h5py sees it.
  *
  * Writing is atomic: the file is written under a temporary name in the same directory, flushed,
  * fsync'ed, renamed into place, and the directory is fsync'ed; then all but the newest keep_last
- * checkpoints are removed. A failure at any point (a full disk included) removes the temporary
- * file, leaves every earlier checkpoint as it was and returns -1 with the reason. Reading checks
- * the format version, refuses a checkpoint of another architecture (naming both hashes), and
- * checks each tensor's dtype and shape against the tensor it is loaded into.
+ * checkpoints are removed. The disk space of each item is reserved before HDF5 writes it, so a
+ * full disk is an error like any other: a failure at any point removes the temporary file, leaves
+ * every earlier checkpoint as it was and returns -1 with the reason. Reading checks the format
+ * version, refuses a checkpoint of another architecture (naming both hashes), checks each
+ * tensor's dtype and shape against the tensor it is loaded into, and checks every item it reads
+ * against its CRC-32; ckpt_verify checks a whole file.
  *
  * Tensor dtypes map to HDF5 as f32/f64 -> IEEE floats, f16 -> IEEE half (numpy float16 in h5py),
  * i64/i32/u8 -> integers, bf16 -> uint16 bit patterns and bool -> uint8; each tensor dataset has a
@@ -30,7 +32,7 @@
 #include <stdint.h>
 
 #define CKPT_FORMAT "rlvr.ckpt"
-#define CKPT_FORMAT_VERSION 1
+#define CKPT_FORMAT_VERSION 2
 
 /* The identity of a checkpoint, stored as root attributes. */
 typedef struct ckpt_meta {
@@ -82,8 +84,9 @@ int ckpt_has(const ckpt_reader *r, const char *path);
  * without recording autograd. -1 with err_set naming the tensor and both shapes otherwise. */
 int ckpt_get_tensor(ckpt_reader *r, const char *path, ts_tensor *dst);
 /* Load n tensors stored under prefix/names[i] into dst[i], after checking first that every one
- * exists with the right dtype and shape and that prefix holds no other tensor: on failure no
- * tensor has been touched. */
+ * exists with the right dtype and shape and that prefix holds no other tensor: on such a failure
+ * no tensor has been touched. A tensor whose data fail their CRC-32 stops the load there (check
+ * the file with ckpt_verify first to load all or nothing). */
 int ckpt_load_tensors(ckpt_reader *r, const char *prefix, const char *const *names, ts_tensor *const *dst,
                       int n);
 /* Byte blob into a new buffer (*data, caller frees; *n bytes). */
@@ -95,11 +98,29 @@ int ckpt_get_f64(ckpt_reader *r, const char *path, double *v);
 /* The stored checksum of a dataset; -1 with err_set when the checkpoint has none for it. */
 int ckpt_get_checksum(ckpt_reader *r, const char *dataset, uint64_t *checksum);
 
+/* ---- verifying ---- */
+
+/* Read every item of r and check it against its CRC-32. 0, or -1 with err_set naming the first
+ * damaged item. */
+int ckpt_verify(ckpt_reader *r);
+
+typedef enum ckpt_fault {
+    CKPT_FINE = 0,      /* opens and every item verifies */
+    CKPT_DAMAGED,       /* unreadable, not a checkpoint, or an item that fails its CRC-32 */
+    CKPT_INCOMPATIBLE,  /* intact, but of another format version or (arch_hash non-NULL) architecture */
+} ckpt_fault;
+
+/* Open path as ckpt_open does and verify it; err_set says why when the answer is not CKPT_FINE. */
+ckpt_fault ckpt_check_file(const char *path, const char *arch_hash);
+
 /* ---- finding ---- */
 
 /* The newest checkpoint of dir (highest step among ckpt-<step>.h5; temporary files are never
  * complete and are ignored). 1 with its path in path, 0 when dir has none or does not exist, -1
  * with err_set when dir cannot be read or the path does not fit. */
 int ckpt_latest(const char *dir, char *path, size_t cap);
+/* Likewise, the newest checkpoint of dir whose step is below `before`; its step into *step when
+ * step is not NULL. */
+int ckpt_previous(const char *dir, int64_t before, char *path, size_t cap, int64_t *step);
 
 #endif

@@ -10,8 +10,12 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 volatile int trainer_stop_requested;
 
@@ -123,12 +127,56 @@ int trainer_run_dir_prepare(const rlvr_config *c, int may_resume) {
     if (!may_resume && ckpt_latest(c->run.dir, path, sizeof path) == 1)
         return err_set("run.dir '%s' already holds checkpoints (%s) and train.resume is never: choose "
                        "another run.dir or set train.resume=auto", c->run.dir, path);
+    return 0;
+}
+
+/* Cut run.dir/name back to its lines of steps 1..step ({"step": N, ...}, N rising); a line cut
+ * short by a crash, and every line after it, goes too. A missing file is fine. */
+static int trim_steps(const rlvr_config *c, const char *name, int64_t step) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s", c->run.dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f) return errno == ENOENT ? 0 : err_set("cannot read '%s': %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    off_t keep = 0;
+    long long s, prev = 0;
+    while ((n = getline(&line, &cap, f)) > 0 && line[n - 1] == '\n' &&
+           sscanf(line, "{\"step\": %lld", &s) == 1 && s > prev && s <= step) {
+        keep += n;
+        prev = s;
+    }
+    free(line);
+    fclose(f);
+    if (truncate(path, keep) != 0) return err_set("cannot cut '%s' back to step %lld: %s", path, (long long)step,
+                                                  strerror(errno));
+    return 0;
+}
+
+int trainer_run_dir_sync(const rlvr_config *c, int64_t step) {
+    if (trim_steps(c, "metrics.jsonl", step) || trim_steps(c, "eval.jsonl", step)) return -1;
     char *json = cfg_to_json(c);
     if (!json) return err_set("out of memory");
+    char path[1100], tmp[1200];
     snprintf(path, sizeof path, "%s/config.json", c->run.dir);
-    int rc = io_write_file(path, json, strlen(json));
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int rc = io_write_file(tmp, json, strlen(json));
     free(json);
+    if (rc == 0 && rename(tmp, path) != 0) rc = err_set("cannot write '%s': %s", path, strerror(errno));
+    if (rc) unlink(tmp);
     return rc;
+}
+
+int trainer_run_has_model(const rlvr_config *c, int64_t step) {
+    char model[1100], ckpt[1100];
+    struct stat m, k;
+    snprintf(model, sizeof model, "%s/model/config.json", c->run.dir);
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt-%08lld.h5", c->run.dir, (long long)step);
+    if (stat(model, &m) != 0) return 0;
+    if (stat(ckpt, &k) != 0) return 1;
+    return m.st_mtim.tv_sec > k.st_mtim.tv_sec ||
+           (m.st_mtim.tv_sec == k.st_mtim.tv_sec && m.st_mtim.tv_nsec >= k.st_mtim.tv_nsec);
 }
 
 FILE *trainer_run_file(const rlvr_config *c, const char *name) {

@@ -23,6 +23,7 @@
 #include "state.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -669,7 +670,7 @@ static int step_stats(rl_job *j, const step_data *d, step_metrics *sm) {
     return 0;
 }
 
-static void write_metrics(FILE *f, rl_job *j, int64_t step, const step_metrics *m) {
+static int write_metrics(FILE *f, rl_job *j, int64_t step, const step_metrics *m) {
     fprintf(f, "{\"step\": %lld", (long long)step);
     trainer_json_number(f, "reward", "%.6f", m->reward_mean);
     trainer_json_number(f, "reward_std", "%.6f", m->reward_std);
@@ -705,7 +706,9 @@ static void write_metrics(FILE *f, rl_job *j, int64_t step, const step_metrics *
     trainer_json_number(f, "step_s", "%.4f", m->step_s);
     for (int i = 0; i < j->n_rm; i++) trainer_json_number(f, j->rm[i].name, "%.6g", j->rm[i].value);
     fputs("}\n", f);
-    fflush(f);
+    if (fflush(f) != 0 || ferror(f))
+        return err_set("cannot write '%s/metrics.jsonl': %s", j->c->run.dir, strerror(errno));
+    return 0;
 }
 
 /* The reward module's sub-score means and counters over every rank (ranks score the same terms,
@@ -876,16 +879,19 @@ int trainer_rl(const rlvr_config *c) {
     FILE *mf = NULL;
     rolloutlog *rlog = NULL;
     int rc = -1, stop = 0;
-    int64_t step = 0;
+    int64_t step = 0, saved = -1; /* saved: the step of the newest checkpoint */
     if (job_init(&j, c)) goto out;
-    int resumed = trainer_resume(c, &j.pol, j.opt, j.smp, j.ds, &step);
+    int resumed = trainer_resume(c, &j.pol, j.opt, j.smp, j.ds, j.rank == 0, &step);
     if (resumed < 0 || sync_replicas(&j)) goto out;
-    if (step >= c->train.steps) {
+    if (resumed) saved = step;
+    /* a run stopped after its last checkpoint but before model/ was in place ends below */
+    if (step >= c->train.steps && trainer_run_has_model(c, step)) {
         err_set("run.dir '%s' is already at step %lld of train.steps %lld: nothing to do (raise "
                 "train.steps to continue, or use another run.dir)", c->run.dir, (long long)step,
                 (long long)c->train.steps);
         goto out;
     }
+    if (j.rank == 0 && trainer_run_dir_sync(c, step)) goto out;
     char path[1100];
     /* one rollout log per rank: each holds the prompts that rank sampled */
     if (j.rank == 0) snprintf(path, sizeof path, "%s/rollouts.h5", c->run.dir);
@@ -929,7 +935,7 @@ int trainer_rl(const rlvr_config *c) {
             sm.train_tok_s = (double)sm.train_tokens * c->train.epochs / sm.train_s;
             bad = log_rollouts(rlog, &j, step, &d);
             sm.step_s = log_now() - t0;
-            if (mf) write_metrics(mf, &j, step, &sm);
+            bad = bad || (mf && write_metrics(mf, &j, step, &sm));
             if (j.rank == 0 && (step % c->train.log_every == 0 || step == c->train.steps))
                 log_info("step %lld/%lld reward %.3f acc %.3f len %.1f think %.2f gap %.1e grad %.3f "
                          "%.2fs (rollout %.2f reward %.2f train %.2f)",
@@ -941,11 +947,13 @@ int trainer_rl(const rlvr_config *c) {
         if (bad) goto out;
         if (dist_check_due(j.dist, step) && check_replicas(&j)) goto out;
         if (c->train.eval_every && step % c->train.eval_every == 0 && periodic_eval(&j, step)) goto out;
-        if (c->train.save_every && step % c->train.save_every == 0 && step < c->train.steps && save(&j, step))
-            goto out;
+        if (c->train.save_every && step % c->train.save_every == 0 && step < c->train.steps) {
+            if (save(&j, step)) goto out;
+            saved = step;
+        }
     }
     if (stop && j.rank == 0) log_warn("stopping at step %lld on a signal", (long long)step);
-    if (save(&j, step)) goto out;
+    if (step != saved && save(&j, step)) goto out;
     if (!stop && j.rank == 0) {
         snprintf(path, sizeof path, "%s/model", c->run.dir);
         if (trainer_export_policy(&j.pol, path)) goto out;
@@ -953,8 +961,16 @@ int trainer_rl(const rlvr_config *c) {
     }
     rc = 0;
 out:
-    if (mf) fclose(mf);
-    if (rolloutlog_close(rlog) && rc == 0) rc = -1;
+    if (mf && fclose(mf) != 0 && rc == 0)
+        rc = err_set("cannot write '%s/metrics.jsonl': %s", c->run.dir, strerror(errno));
+    if (rc == 0) {
+        rc = rolloutlog_close(rlog);
+    } else { /* the first error is the one to report */
+        char first[ERR_MSG_MAX];
+        snprintf(first, sizeof first, "%s", err_msg());
+        rolloutlog_close(rlog);
+        err_set("%s", first);
+    }
     if (rc && j.world > 1) { /* the other ranks may be waiting in a collective: end them all */
         char msg[ERR_MSG_MAX + 32];
         snprintf(msg, sizeof msg, "rank %d: %s", j.rank, err_msg());

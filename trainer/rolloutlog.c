@@ -3,18 +3,22 @@
  * err_set), buffering across steps (each append is written and flushed at once). */
 #include "rolloutlog.h"
 
+#include "h5space.h"
 #include "h5why.h"
 
 #include "common/err.h"
 
+#include <errno.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define CHUNK_ROWS 1024
+#define META_SLACK ((uint64_t)64 << 10)         /* room for the metadata of one open or append */
 #define SUBSCORES "subscores"
 
 typedef enum { COL_I64, COL_I32, COL_F64, COL_STR, COL_IDS } col_type;
@@ -40,12 +44,24 @@ struct rolloutlog {
     int64_t prompt_rows, completion_rows, last_step;
     int nsub;
     char (*sub)[REWARD_NAME_MAX]; /* sub-score columns, as named in the file */
+    uint64_t reserved;            /* disk blocks of the file reserved so far (h5space.h) */
+    int failed;                   /* an operation failed since the last flush: closing discards it */
     char path[1024];
 };
 
-static int fail(const rolloutlog *l, const char *what) {
+static int fail(rolloutlog *l, const char *what) {
     char why[512];
+    l->failed = 1;
     return err_set("rollout log '%s': %s failed: %s", l->path, what, h5_why(why, sizeof why));
+}
+
+/* Reserve the disk space of an operation that needs at most `bytes` (h5space.h). */
+static int reserve(rolloutlog *l, uint64_t bytes) {
+    uint64_t more = bytes + META_SLACK;
+    if (h5space_reserve(l->file, more, &l->reserved) == 0) return 0;
+    l->failed = 1;
+    return err_set("rollout log '%s': no room for the next %llu bytes: %s", l->path, (unsigned long long)more,
+                   strerror(errno));
 }
 
 static hid_t file_type(const rolloutlog *l, col_type t) {
@@ -224,6 +240,7 @@ static int reopen_file(rolloutlog *l, int64_t next_step) {
         return err_set("rollout log '%s': missing the prompts, completions or subscores group", l->path);
     if (H5Literate(l->subscores, H5_INDEX_NAME, H5_ITER_INC, NULL, list_sub, l) < 0)
         return err_set("rollout log '%s': cannot list the sub-scores", l->path);
+    if (reserve(l, 0)) return -1;
     int64_t np = rows_of(l->prompts, "step"), nc = rows_of(l->completions, "step"), lp, lc;
     int64_t kp = np < 0 ? -1 : rows_before(l->prompts, np, next_step, &lp);
     int64_t kc = nc < 0 ? -1 : rows_before(l->completions, nc, next_step, &lc);
@@ -255,20 +272,33 @@ rolloutlog *rolloutlog_open(const char *path, int64_t next_step) {
     l->ids_file_type = H5Tvlen_create(H5T_STD_I32LE);
     l->ids_mem_type = H5Tvlen_create(H5T_NATIVE_INT32);
     struct stat st;
-    int exists = stat(path, &st) == 0;
+    int reopen = next_step > 0 && stat(path, &st) == 0;
     int rc;
-    if (next_step > 0 && exists) {
+    if (reopen) {
         l->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
         rc = l->file < 0 ? fail(l, "opening") : reopen_file(l, next_step);
     } else {
+        char dir[1024];
+        const char *slash = strrchr(path, '/');
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path + 1) : 1, slash ? path : ".");
+        if (h5space_check(dir, META_SLACK)) {
+            err_set("rollout log '%s': cannot create it: %s", path, strerror(errno));
+            rolloutlog_close(l);
+            return NULL;
+        }
         l->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-        rc = l->file < 0 ? fail(l, "creating") : init_file(l) ? fail(l, "creating the datasets") : 0;
+        rc = l->file < 0  ? fail(l, "creating")
+             : reserve(l, 0) ? -1
+             : init_file(l)  ? fail(l, "creating the datasets")
+                             : 0;
     }
     if (rc == 0 && H5Fflush(l->file, H5F_SCOPE_GLOBAL) < 0) rc = fail(l, "flushing");
     if (rc) {
         char msg[ERR_MSG_MAX];
         snprintf(msg, sizeof msg, "%s", err_msg());
+        l->failed = 1;
         rolloutlog_close(l);
+        if (!reopen) unlink(path); /* a log never completed would make the next resume fail */
         err_set("%s", msg);
         return NULL;
     }
@@ -405,6 +435,53 @@ static int append_completions(rolloutlog *l, int64_t step, int64_t first_prompt_
     return rc;
 }
 
+static uint64_t chunks(int64_t rows) { return (uint64_t)((rows + CHUNK_ROWS - 1) / CHUNK_ROWS); }
+
+/* Bytes of one row of n columns in the file (a variable-length item takes 16: length, heap id). */
+static uint64_t row_bytes(const col_spec *cols, int n) {
+    static const uint64_t size[] = {[COL_I64] = 8, [COL_I32] = 4, [COL_F64] = 8, [COL_STR] = 16, [COL_IDS] = 16};
+    uint64_t b = 0;
+    for (int i = 0; i < n; i++) b += size[cols[i].type];
+    return b;
+}
+
+/* Sub-score columns an append would add. -1 when out of memory. */
+static int new_columns(const rolloutlog *l, const rolloutlog_completion *c, int nc) {
+    int total = 0, n = 0;
+    for (int i = 0; i < nc; i++) total += c[i].n_sub;
+    char (*seen)[REWARD_NAME_MAX] = malloc((size_t)(total ? total : 1) * sizeof *seen);
+    if (!seen) return -1;
+    for (int i = 0; i < nc; i++)
+        for (int k = 0; k < c[i].n_sub; k++) {
+            sub_column(c[i].sub[k].name, seen[n]);
+            int dup = sub_index(l, seen[n]) >= 0;
+            for (int m = 0; m < n && !dup; m++) dup = strcmp(seen[m], seen[n]) == 0;
+            n += !dup;
+        }
+    free(seen);
+    return n;
+}
+
+/* The most disk space an append can take: variable-length items twice over (global heap
+ * collections are at least half full), with their 16-byte headers and alignment; every column's
+ * new chunks; new sub-score columns, filled for every row. */
+static uint64_t append_bound(const rolloutlog *l, const rolloutlog_prompt *p, int np, const rolloutlog_completion *c,
+                             int nc, int new_cols) {
+    uint64_t vl = 4096;
+    for (int i = 0; i < np; i++)
+        vl += 3 * 32 + strlen(p[i].text ? p[i].text : "") + strlen(p[i].answer ? p[i].answer : "") +
+              4 * (uint64_t)p[i].n_ids;
+    for (int i = 0; i < nc; i++)
+        vl += 3 * 32 + strlen(c[i].text ? c[i].text : "") + strlen(c[i].finish_reason ? c[i].finish_reason : "") +
+              4 * (uint64_t)c[i].n_ids;
+    uint64_t pc = chunks(l->prompt_rows + np) - chunks(l->prompt_rows);
+    uint64_t cc = chunks(l->completion_rows + nc) - chunks(l->completion_rows);
+    uint64_t sub = CHUNK_ROWS * sizeof(double);
+    return 2 * vl + pc * CHUNK_ROWS * row_bytes(prompt_cols, NPCOL) +
+           cc * (CHUNK_ROWS * row_bytes(completion_cols, NCCOL) + (uint64_t)l->nsub * sub) +
+           (uint64_t)new_cols * chunks(l->completion_rows + nc) * sub;
+}
+
 int rolloutlog_append(rolloutlog *l, int64_t step, const rolloutlog_prompt *p, int np,
                       const rolloutlog_completion *c, int nc) {
     if (!l || step < 0 || np < 0 || nc < 0 || (np && !p) || (nc && !c))
@@ -421,12 +498,20 @@ int rolloutlog_append(rolloutlog *l, int64_t step, const rolloutlog_prompt *p, i
         if (c[i].n_ids < 0 || (c[i].n_ids && !c[i].ids) || c[i].n_sub < 0 || (c[i].n_sub && !c[i].sub))
             return err_set("rollout log '%s': completion %d has inconsistent ids or sub-scores", l->path, i);
     }
+    if (l->failed) return err_set("rollout log '%s': an earlier write failed; reopen the log", l->path);
+    int new_cols = new_columns(l, c, nc);
+    if (new_cols < 0) return err_set("rollout log: out of memory");
+    if (reserve(l, append_bound(l, p, np, c, nc, new_cols))) return -1;
     int64_t first = l->prompt_rows;
-    if (append_prompts(l, step, p, np) || append_completions(l, step, first, c, nc)) return -1;
+    if (append_prompts(l, step, p, np) || append_completions(l, step, first, c, nc)) {
+        l->failed = 1;
+        return -1;
+    }
     l->prompt_rows += np;
     l->completion_rows += nc;
     l->last_step = step;
     if (H5Fflush(l->file, H5F_SCOPE_GLOBAL) < 0) return fail(l, "flushing");
+    h5space_release(l->file, &l->reserved);
     return 0;
 }
 
@@ -436,7 +521,12 @@ int rolloutlog_close(rolloutlog *l) {
     hid_t groups[3] = {l->subscores, l->completions, l->prompts};
     for (int i = 0; i < 3; i++)
         if (groups[i] >= 0) H5Gclose(groups[i]);
-    if (l->file >= 0 && H5Fclose(l->file) < 0) rc = fail(l, "closing");
+    if (l->file >= 0 && l->failed) {
+        h5space_discard(l->file); /* the file keeps its state of the last flush */
+    } else if (l->file >= 0) {
+        if (H5Fclose(l->file) < 0) rc = fail(l, "closing");
+        h5space_trim(l->path);
+    }
     H5Tclose(l->str_type);
     H5Tclose(l->ids_file_type);
     H5Tclose(l->ids_mem_type);

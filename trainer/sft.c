@@ -13,6 +13,7 @@
 #include "state.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,9 +104,17 @@ int trainer_sft(const rlvr_config *c) {
     free(names);
     if (!o) goto out;
     if (!(ds = data_open(c, DATA_SPLIT_TRAIN)) || !(smp = data_sampler_open(c, ds->n))) goto out;
-    int64_t step = 0;
-    if (trainer_resume(c, &p, o, smp, ds, &step) < 0) goto out;
-    if (!(mf = trainer_run_file(c, "metrics.jsonl"))) goto out;
+    int64_t step = 0, saved = -1; /* saved: the step of the newest checkpoint */
+    int resumed = trainer_resume(c, &p, o, smp, ds, 1, &step);
+    if (resumed < 0) goto out;
+    if (resumed) saved = step;
+    /* a run stopped after its last checkpoint but before model/ was in place ends below */
+    if (step >= c->sft.steps && trainer_run_has_model(c, step)) {
+        err_set("run.dir '%s' is already at step %lld of sft.steps %lld: nothing to do (raise sft.steps to "
+                "continue, or use another run.dir)", c->run.dir, (long long)step, (long long)c->sft.steps);
+        goto out;
+    }
+    if (trainer_run_dir_sync(c, step) || !(mf = trainer_run_file(c, "metrics.jsonl"))) goto out;
     rows = calloc((size_t)n_rows, sizeof *rows);
     if (!rows) goto out;
     trainer_catch_signals();
@@ -138,19 +147,23 @@ int trainer_sft(const rlvr_config *c) {
         trainer_json_number(mf, "tokens_per_s", "%.1f", (double)tokens / dt);
         trainer_json_number(mf, "step_s", "%.4f", dt);
         fputs("}\n", mf);
+        if (fflush(mf) != 0 || ferror(mf)) {
+            err_set("cannot write '%s/metrics.jsonl': %s", c->run.dir, strerror(errno));
+            goto out_loop;
+        }
         if (step % c->train.log_every == 0) {
-            fflush(mf);
             log_progress_add(&prog, c->train.log_every);
             log_debug("sft step %lld loss %.4f (ema %.4f) lr %.3g grad %.3g", (long long)step, loss, ema, lr,
                       info.grad_norm);
         }
-        if (c->sft.save_every && step % c->sft.save_every == 0 &&
-            trainer_save(c, &p, o, smp, ds, step, (int)c->train.keep_last))
-            goto out_loop;
+        if (c->sft.save_every && step % c->sft.save_every == 0) {
+            if (trainer_save(c, &p, o, smp, ds, step, (int)c->train.keep_last)) goto out_loop;
+            saved = step;
+        }
     }
     log_progress_end(&prog);
     log_info("sft: %lld steps, loss (ema) %.4f, %.1f s", (long long)step, ema, log_now() - t_start);
-    if (trainer_save(c, &p, o, smp, ds, step, (int)c->train.keep_last)) goto out_loop;
+    if (step != saved && trainer_save(c, &p, o, smp, ds, step, (int)c->train.keep_last)) goto out_loop;
     if (!trainer_stop_requested) {
         char dir[1100];
         snprintf(dir, sizeof dir, "%s/model", c->run.dir);
@@ -165,7 +178,8 @@ out_loop:
     }
 out:
     free(rows);
-    if (mf) fclose(mf);
+    if (mf && fclose(mf) != 0 && rc == 0)
+        rc = err_set("cannot write '%s/metrics.jsonl': %s", c->run.dir, strerror(errno));
     optim_free(o);
     data_sampler_free(smp);
     data_set_free(ds);

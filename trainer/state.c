@@ -7,13 +7,16 @@
  *   config                   the resolved run config (JSON)
  *   model_config.json        the model directory's config.json text
  *   tokenizer/tokenizer.json, tokenizer/tokenizer_config.json   for export
- *   data_checksums/<name>    the training set's checksum */
+ *   data_checksums/<name>    the training set's checksum
+ * Every item carries its CRC-32 (ckpt.h): resuming takes the newest checkpoint that verifies. */
 #include "state.h"
 
 #include "common/err.h"
 #include "common/io.h"
 #include "common/log.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,14 +73,14 @@ int trainer_save(const rlvr_config *c, const trainer_policy *p, optim *o, const 
     rc = 0;
 out:
     ckpt_writer_free(w);
+    if (rc) err_prefix("checkpoint of step %lld not written (the earlier ones in '%s' are kept)", (long long)step,
+                       c->run.dir);
     return rc;
 }
 
-int trainer_resume(const rlvr_config *c, trainer_policy *p, optim *o, data_sampler *s,
-                   const data_set *ds, int64_t *step) {
-    char path[1100];
-    int found = ckpt_latest(c->run.dir, path, sizeof path);
-    if (found <= 0) return found;
+/* Load the checkpoint at path, which verified. 1, or -1 with err_set. */
+static int load(const rlvr_config *c, const char *path, trainer_policy *p, optim *o, data_sampler *s,
+                const data_set *ds, int64_t *step) {
     ckpt_reader *r = ckpt_open(path, p->arch_hash);
     if (!r) return -1;
     int rc = -1, n = model_num_params(p->m);
@@ -115,10 +118,8 @@ int trainer_resume(const rlvr_config *c, trainer_policy *p, optim *o, data_sampl
     if (strcmp(chash, ckpt_config_hash(r)))
         log_warn("resuming %s with a config that differs from the one it was written with "
                  "(compare %s/config.json with the checkpoint's 'config' item)", path, c->run.dir);
-    log_info("resumed from %s at step %lld", path, (long long)*step);
     rc = 1;
 out:
-    if (rc < 0) err_prefix("resume from %s", path);
     free(names);
     free(dst);
     free(cur);
@@ -126,14 +127,59 @@ out:
     return rc;
 }
 
+/* Rename the checkpoints of run.dir above step to <name>.damaged: they failed to verify, and
+ * out of the way they neither count towards keep_last nor get resumed from. */
+static void set_aside(const rlvr_config *c, int64_t step) {
+    char path[1100], aside[1200];
+    int64_t s;
+    while (ckpt_previous(c->run.dir, INT64_MAX, path, sizeof path, &s) == 1 && s > step) {
+        snprintf(aside, sizeof aside, "%s.damaged", path);
+        if (rename(path, aside) != 0) {
+            log_warn("cannot rename the damaged %s: %s", path, strerror(errno));
+            return;
+        }
+        log_warn("kept the damaged %s as %s", path, aside);
+    }
+}
+
+int trainer_resume(const rlvr_config *c, trainer_policy *p, optim *o, data_sampler *s,
+                   const data_set *ds, int lead, int64_t *step) {
+    char path[1100], newest_why[ERR_MSG_MAX] = "";
+    int64_t before = INT64_MAX, at = 0;
+    int damaged = 0, found;
+    while ((found = ckpt_previous(c->run.dir, before, path, sizeof path, &at)) == 1) {
+        ckpt_fault f = ckpt_check_file(path, p->arch_hash);
+        if (f == CKPT_INCOMPATIBLE) return err_prefix("resume from %s", path);
+        if (f == CKPT_FINE) break;
+        log_warn("%s; trying the checkpoint before it", err_msg());
+        if (!damaged++) snprintf(newest_why, sizeof newest_why, "%s", err_msg());
+        before = at;
+    }
+    if (found < 0) return -1;
+    if (found == 0 && damaged)
+        return err_set("run.dir '%s' has %d checkpoint%s and none verifies (the newest: %s); move them away "
+                       "to start afresh, or use another run.dir",
+                       c->run.dir, damaged, damaged > 1 ? "s" : "", newest_why);
+    if (found == 0) return 0;
+    if (load(c, path, p, o, s, ds, step) < 0) return err_prefix("resume from %s", path);
+    if (damaged) {
+        log_warn("resumed from %s, the newest checkpoint that verifies (%d newer one%s did not)", path, damaged,
+                 damaged > 1 ? "s" : "");
+        if (lead) set_aside(c, *step);
+    } else {
+        log_info("resumed from %s at step %lld", path, (long long)*step);
+    }
+    return 1;
+}
+
 static int write_text(const char *dir, const char *name, const char *text) {
-    char path[1200];
+    char path[1300];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     return io_write_file(path, text, strlen(text));
 }
 
-int trainer_export_policy(const trainer_policy *p, const char *dir) {
-    if (io_mkdir_p(dir)) return -1;
+/* The policy's files into dir, which exists. */
+static int write_policy(const trainer_policy *p, const char *dir) {
     if (model_save(p->m, dir, model_dtype(p->m), (size_t)5 << 30)) return -1;
     static const char *const tok_files[] = {"tokenizer.json", "tokenizer_config.json"};
     for (int i = 0; i < 2; i++) {
@@ -149,6 +195,16 @@ int trainer_export_policy(const trainer_policy *p, const char *dir) {
         if (rc) return -1;
     }
     return 0;
+}
+
+int trainer_export_policy(const trainer_policy *p, const char *dir) {
+    char tmp[1200];
+    if (io_dir_stage(dir, tmp, sizeof tmp)) return -1;
+    if (write_policy(p, tmp)) {
+        io_remove_tree(tmp);
+        return -1;
+    }
+    return io_dir_commit(tmp, dir);
 }
 
 int trainer_export_checkpoint(const char *ckpt_path, const char *dir) {
@@ -173,11 +229,14 @@ int trainer_export_checkpoint(const char *ckpt_path, const char *dir) {
     if (ckpt_load_tensors(r, "model", names, dst, n)) goto out;
     if (!(tj = ckpt_get_string(r, "tokenizer/tokenizer.json"))) goto out;
     tc = ckpt_has(r, "tokenizer/tokenizer_config.json") ? ckpt_get_string(r, "tokenizer/tokenizer_config.json") : NULL;
-    if (io_mkdir_p(dir)) goto out;
-    if (model_save(m, dir, TS_F32, (size_t)5 << 30) || write_text(dir, "config.json", cfg) ||
-        write_text(dir, "tokenizer.json", tj) || (tc && write_text(dir, "tokenizer_config.json", tc)))
+    char tmp[1200];
+    if (io_dir_stage(dir, tmp, sizeof tmp)) goto out;
+    if (model_save(m, tmp, TS_F32, (size_t)5 << 30) || write_text(tmp, "config.json", cfg) ||
+        write_text(tmp, "tokenizer.json", tj) || (tc && write_text(tmp, "tokenizer_config.json", tc))) {
+        io_remove_tree(tmp);
         goto out;
-    rc = 0;
+    }
+    rc = io_dir_commit(tmp, dir);
 out:
     if (rc) err_prefix("export %s", ckpt_path);
     free(cfg);

@@ -44,9 +44,16 @@ int trainer_policy_trainable(trainer_policy *p);
  * text itself. */
 int trainer_policy_prompt(const trainer_policy *p, const char *text, tok_ids *out);
 
-/* Create run.dir (and parents), write the resolved config there as config.json. Refuses a
- * directory that holds checkpoints when resuming is off. */
+/* Create run.dir (and parents). Refuses a directory that holds checkpoints when resuming is off. */
 int trainer_run_dir_prepare(const rlvr_config *c, int may_resume);
+/* Once a job knows the step it starts from: cut metrics.jsonl and eval.jsonl back to their lines
+ * of steps 1..step (a killed run may have logged steps past its last checkpoint), and write the
+ * resolved config as config.json (atomically). */
+int trainer_run_dir_sync(const rlvr_config *c, int64_t step);
+/* 1 when run.dir/model holds the model of step: it exists (a model directory is put in place
+ * whole, so it is complete) and was written after run.dir's checkpoint of step (a model/ from
+ * before it is that of an earlier, shorter run). */
+int trainer_run_has_model(const rlvr_config *c, int64_t step);
 /* Open run.dir/name for appending; NULL with err_set. */
 FILE *trainer_run_file(const rlvr_config *c, const char *name);
 /* Append `, "key": v` to a JSON line being written, v printed with the printf format fmt (one
