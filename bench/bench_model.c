@@ -112,7 +112,8 @@ int main(int argc, char **argv) {
             fprintf(stderr, "bench_model: %s\n", err_msg());
             return 1;
         }
-        for (int i = 0; i < model_num_params(m); i++) ts_set_requires_grad(model_param(m, i, NULL), 1);
+        model_param_table pt = model_params(m);
+        for (int i = 0; i < pt.n; i++) ts_set_requires_grad(pt.t[i], 1);
         ts_tensor *ids = random_ids(s->B, s->T, s->V);
         double tokens = (double)(s->B * s->T);
         double c_train = rate(train_step, m, ids, seconds) * tokens;

@@ -316,17 +316,6 @@ int model_save(const model *m, const char *dir, ts_dtype dtype, size_t shard_byt
 const model_config *model_get_config(const model *m) { return &m->cfg; }
 ts_device model_device(const model *m) { return m->device; }
 ts_dtype model_dtype(const model *m) { return m->dtype; }
-int model_num_params(const model *m) { return m->nparams; }
-
-ts_tensor *model_param(const model *m, int i, const char **name) {
-    if (i < 0 || i >= m->nparams) {
-        err_set("model_param: index %d outside 0..%d", i, m->nparams - 1);
-        return NULL;
-    }
-    if (name) *name = m->names[i];
-    return m->params[i];
-}
-
 model_param_table model_params(const model *m) {
     return (model_param_table){.n = m->nparams, .t = m->params, .names = (const char *const *)m->names};
 }

@@ -84,12 +84,9 @@ int model_save(const model *m, const char *dir, ts_dtype dtype, size_t shard_byt
 const model_config *model_get_config(const model *m);
 ts_device model_device(const model *m);
 ts_dtype model_dtype(const model *m);
-/* Trainable tensors in HF order (a tied lm_head is not listed twice), borrowed; names are HF
- * tensor names. */
-int model_num_params(const model *m);
-ts_tensor *model_param(const model *m, int i, const char **name);
-/* The whole table, lent: n parameters in HF order beside their names, valid until model_free. The
- * optimiser, checkpoints, the all-reduce and the replica check all read this one table. */
+/* The parameter table, lent: n trainable tensors in HF order (a tied lm_head is not listed twice)
+ * beside their HF names, valid until model_free. The optimiser, checkpoints, the all-reduce and
+ * the replica check all read this one table. */
 typedef struct model_param_table {
     int n;
     ts_tensor *const *t;

@@ -149,15 +149,16 @@ static void check_logprobs(model *m, const seqs *s, const char *name) {
 /* d(sum of log-probs of sequence 0)/d(tensor): norms equal autograd's in PyTorch. */
 static void check_gradients(model *m, const seqs *s, const cJSON *norms, const char *name) {
     ts_scope_begin();
-    for (int i = 0; i < model_num_params(m); i++) ts_set_requires_grad(model_param(m, i, NULL), 1);
+    model_param_table pt = model_params(m);
+    for (int i = 0; i < pt.n; i++) ts_set_requires_grad(pt.t[i], 1);
     ts_tensor *lp, *ent;
     int ok = !model_forward_logprobs(m, ids_tensor(s->ids[0], 1, s->len[0]), NULL, 1, &lp, &ent);
     ok = ok && ts_requires_grad(lp) && ts_requires_grad(ent) && !ts_backward(ts_sum(lp));
     CHECK(ok);
     int bad = 0, seen = 0;
-    for (int i = 0; ok && i < model_num_params(m); i++) {
-        const char *pname;
-        ts_tensor *p = model_param(m, i, &pname);
+    for (int i = 0; ok && i < pt.n; i++) {
+        const char *pname = pt.names[i];
+        ts_tensor *p = pt.t[i];
         const cJSON *want = cJSON_GetObjectItemCaseSensitive(norms, pname);
         double got = -1;
         if (ts_has_grad(p)) ts_item_f64(ts_norm(ts_grad(p)), &got);
@@ -446,7 +447,7 @@ static void test_weight_errors(void) {
     int64_t handles = ts_live_handles();
     model *m = model_init_random(&c, 7, 0.02);
     CHECK(m && model_save(m, dir, TS_F32, 1 << 30) == 0);
-    CHECK(m && model_num_params(m) == 15); /* embed, 12 per layer with q/k/v biases, norm, lm_head */
+    CHECK(m && model_params(m).n == 15); /* embed, 12 per layer with q/k/v biases, norm, lm_head */
     model_free(m);
     snprintf(good, sizeof good, "%s/good.safetensors", dir);
     snprintf(path, sizeof path, "%s/model.safetensors", dir);

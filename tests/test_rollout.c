@@ -136,11 +136,10 @@ static int greedy_reference(const int32_t *prompt, int len, int n_new, int32_t *
 static double logprob_rounding_bound(void) {
     const model_config *c = model_get_config(m);
     const ts_tensor *w = NULL, *g = NULL;
-    for (int i = 0; i < model_num_params(m); i++) {
-        const char *name;
-        ts_tensor *p = model_param(m, i, &name);
-        if (!strcmp(name, c->tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight")) w = p;
-        if (!strcmp(name, "model.norm.weight")) g = p;
+    model_param_table pt = model_params(m);
+    for (int i = 0; i < pt.n; i++) {
+        if (!strcmp(pt.names[i], c->tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight")) w = pt.t[i];
+        if (!strcmp(pt.names[i], "model.norm.weight")) g = pt.t[i];
     }
     double u = ldexp(1, -24), n = (double)c->hidden_size, gamma = n * u / (1 - n * u), wmax = 0, gmax = 0;
     ts_scope_begin();

@@ -105,8 +105,9 @@ void trainer_policy_free(trainer_policy *p) {
 }
 
 int trainer_policy_trainable(trainer_policy *p) {
-    for (int i = 0; i < model_num_params(p->m); i++)
-        if (ts_set_requires_grad(model_param(p->m, i, NULL), 1)) return -1;
+    model_param_table pt = model_params(p->m);
+    for (int i = 0; i < pt.n; i++)
+        if (ts_set_requires_grad(pt.t[i], 1)) return -1;
     return 0;
 }
 

@@ -64,7 +64,7 @@ static int sft_step(trainer_policy *p, optim *o, double lr, sft_row *rows, int n
     rc = optim_step(o, lr, info);
 out:
     ts_scope_end();
-    for (int i = 0; i < model_num_params(p->m); i++) ts_grad_clear(model_param(p->m, i, NULL));
+    model_zero_grad(p->m);
     free(seqs);
     return rc;
 }
@@ -93,16 +93,8 @@ int trainer_sft(const rlvr_config *c) {
     oo.total_steps = c->sft.steps;
     oo.schedule = OPTIM_SCHED_COSINE;
     if (optim_opts_check(&oo)) goto out;
-    int np = model_num_params(p.m);
-    ts_tensor **params = malloc(sizeof(ts_tensor *) * (size_t)np);
-    const char **names = malloc(sizeof(char *) * (size_t)np);
-    if (params && names) {
-        for (int i = 0; i < np; i++) params[i] = model_param(p.m, i, &names[i]);
-        o = optim_init(params, names, np, &oo);
-    }
-    free(params);
-    free(names);
-    if (!o) goto out;
+    model_param_table pt = model_params(p.m);
+    if (!(o = optim_init(pt.t, pt.names, pt.n, &oo))) goto out;
     if (!(ds = data_open(c, DATA_SPLIT_TRAIN)) || !(smp = data_sampler_open(c, ds->n))) goto out;
     int64_t step = 0, saved = -1; /* saved: the step of the newest checkpoint */
     int resumed = trainer_resume(c, &p, o, smp, ds, 1, &step);

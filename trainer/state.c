@@ -37,11 +37,10 @@ int trainer_save(const rlvr_config *c, const trainer_policy *p, optim *o, const 
     if (!w) return -1;
     int rc = -1;
     char path[512];
-    for (int i = 0; i < model_num_params(p->m); i++) {
-        const char *name;
-        ts_tensor *t = model_param(p->m, i, &name);
-        snprintf(path, sizeof path, "model/%s", name);
-        if (ckpt_put_tensor(w, path, t)) goto out;
+    model_param_table pt = model_params(p->m);
+    for (int i = 0; i < pt.n; i++) {
+        snprintf(path, sizeof path, "model/%s", pt.names[i]);
+        if (ckpt_put_tensor(w, path, pt.t[i])) goto out;
     }
     for (int i = 0; o && i < optim_state_count(o); i++) {
         snprintf(path, sizeof path, "optim/%s", optim_state_name(o, i));
@@ -83,16 +82,11 @@ static int load(const rlvr_config *c, const char *path, trainer_policy *p, optim
                 const data_set *ds, int64_t *step) {
     ckpt_reader *r = ckpt_open(path, p->arch_hash);
     if (!r) return -1;
-    int rc = -1, n = model_num_params(p->m);
-    const char **names = malloc(sizeof(char *) * (size_t)(n + 1));
-    ts_tensor **dst = malloc(sizeof(ts_tensor *) * (size_t)(n + 1));
+    int rc = -1;
+    model_param_table pt = model_params(p->m);
     uint8_t *cur = NULL;
     size_t cur_len = 0;
     uint64_t sum = 0;
-    if (!names || !dst) {
-        err_set("out of memory");
-        goto out;
-    }
     if (ckpt_get_checksum(r, ds->name, &sum)) goto out;
     if (sum != ds->checksum) {
         err_set("%s: the training data '%s' changed since this checkpoint was written (checksum "
@@ -100,8 +94,7 @@ static int load(const rlvr_config *c, const char *path, trainer_policy *p, optim
                 path, ds->name, (unsigned long long)sum, (unsigned long long)ds->checksum);
         goto out;
     }
-    for (int i = 0; i < n; i++) dst[i] = model_param(p->m, i, &names[i]);
-    if (ckpt_load_tensors(r, "model", names, dst, n)) goto out;
+    if (ckpt_load_tensors(r, "model", pt.names, pt.t, pt.n)) goto out;
     if (o) {
         int k = optim_state_count(o);
         for (int i = 0; i < k; i++) {
@@ -120,8 +113,6 @@ static int load(const rlvr_config *c, const char *path, trainer_policy *p, optim
                  "(compare %s/config.json with the checkpoint's 'config' item)", path, c->run.dir);
     rc = 1;
 out:
-    free(names);
-    free(dst);
     free(cur);
     ckpt_close(r);
     return rc;
@@ -210,23 +201,14 @@ int trainer_export_policy(const trainer_policy *p, const char *dir) {
 int trainer_export_checkpoint(const char *ckpt_path, const char *dir) {
     ckpt_reader *r = ckpt_open(ckpt_path, NULL);
     if (!r) return -1;
-    int rc = -1, n = 0;
+    int rc = -1;
     model *m = NULL;
-    const char **names = NULL;
-    ts_tensor **dst = NULL;
     char *cfg = ckpt_get_string(r, "model_config.json"), *tj = NULL, *tc = NULL;
     model_config mc;
     if (!cfg || model_config_parse(cfg, strlen(cfg), "checkpoint model/config.json", &mc)) goto out;
     if (!(m = model_init_random(&mc, 0, 0.02))) goto out;
-    n = model_num_params(m);
-    names = malloc(sizeof(char *) * (size_t)n);
-    dst = malloc(sizeof(ts_tensor *) * (size_t)n);
-    if (!names || !dst) {
-        err_set("out of memory");
-        goto out;
-    }
-    for (int i = 0; i < n; i++) dst[i] = model_param(m, i, &names[i]);
-    if (ckpt_load_tensors(r, "model", names, dst, n)) goto out;
+    model_param_table pt = model_params(m);
+    if (ckpt_load_tensors(r, "model", pt.names, pt.t, pt.n)) goto out;
     if (!(tj = ckpt_get_string(r, "tokenizer/tokenizer.json"))) goto out;
     tc = ckpt_has(r, "tokenizer/tokenizer_config.json") ? ckpt_get_string(r, "tokenizer/tokenizer_config.json") : NULL;
     char tmp[1200];
@@ -242,8 +224,6 @@ out:
     free(cfg);
     free(tj);
     free(tc);
-    free(names);
-    free(dst);
     model_free(m);
     ckpt_close(r);
     return rc;
