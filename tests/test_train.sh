@@ -195,7 +195,9 @@ for job in train sft; do
   "$RLVR" $job "$tmp/cfg.json" --set run.dir="$tmp/st-$job" --set model.path="$MODEL" --set train.steps=100000 \
     --set sft.steps=100000 --set train.save_every=1 --set sft.save_every=1 > "$tmp/st-$job.log" 2>&1 &
   pid=$!
-  for _ in $(seq 200); do [ -f "$tmp/st-$job/metrics.jsonl" ] && [ "$(wc -l < "$tmp/st-$job/metrics.jsonl")" -ge 3 ] && break; sleep 0.05; done
+  # a background job of a script ignores SIGINT until the run installs its handler, which is before
+  # its first step: wait for steps (slow under sanitizers), or the signal is lost
+  for _ in $(seq 3000); do [ -f "$tmp/st-$job/metrics.jsonl" ] && [ "$(wc -l < "$tmp/st-$job/metrics.jsonl")" -ge 3 ] && break; sleep 0.1; done
   kill -INT $pid
   wait $pid; status=$?
   twice=$(grep -o "checkpoint $tmp/st-$job/ckpt-[0-9]*.h5" "$tmp/st-$job.log" | sort | uniq -d)
@@ -397,7 +399,7 @@ expect 1 "none.h5': No such file" -- "$RLVR" export "$tmp/none.h5" "$tmp/e2"
 # ---- a signal stops the run at a step boundary with a checkpoint ----
 "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/sig" --set model.path="$MODEL" --set train.steps=100000 --set train.save_every=0 > "$tmp/sig.log" 2>&1 &
 pid=$!
-for _ in $(seq 100); do [ -s "$tmp/sig/metrics.jsonl" ] && break; sleep 0.1; done
+for _ in $(seq 3000); do [ -s "$tmp/sig/metrics.jsonl" ] && break; sleep 0.1; done # see the stop on a save step
 kill -INT $pid
 wait $pid; status=$?
 [ $status -eq 0 ] && grep -q "stopping at step" "$tmp/sig.log" && ls "$tmp/sig"/ckpt-*.h5 >/dev/null 2>&1 && ok \

@@ -46,8 +46,7 @@ int h5space_reserve(hid_t file, uint64_t more, uint64_t *reserved) {
 
 int h5space_check(const char *dir, uint64_t bytes) {
     struct statvfs v;
-    if (statvfs(dir, &v) != 0) return -1;
-    if ((uint64_t)v.f_bavail * v.f_frsize >= bytes) return 0;
+    if (statvfs(dir, &v) != 0 || (uint64_t)v.f_bavail * v.f_frsize >= bytes) return 0; /* the create says why */
     errno = ENOSPC;
     return -1;
 }

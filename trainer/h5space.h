@@ -18,8 +18,8 @@
  * Returns 0, or -1 with errno (ENOSPC, EDQUOT, ...). Where the filesystem has no fallocate, the
  * filesystem's free space is checked instead. */
 int h5space_reserve(hid_t file, uint64_t more, uint64_t *reserved);
-/* Before creating a file in dir: 0 when the filesystem has `bytes` free, else -1 with errno
- * (ENOSPC). HDF5 writes when it creates a file, and a create that fails for lack of space leaks
+/* Before creating a file in dir: -1 with errno ENOSPC when its filesystem has fewer than `bytes`
+ * free, else 0 (also when dir cannot be asked: the create then says why). HDF5 writes when it creates a file, and a create that fails for lack of space leaks
  * its state, so a full disk is told before HDF5 is asked. */
 int h5space_check(const char *dir, uint64_t bytes);
 /* Give back the blocks reserved past the end of file, whose writes have all been flushed; resets
