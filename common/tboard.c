@@ -1,6 +1,7 @@
 /* tboard — see tboard.h. Field numbers are those of TensorFlow's event.proto, summary.proto,
  * tensor.proto and tensor_shape.proto; wire types: 0 varint, 1 fixed64, 2 length-delimited,
- * 5 fixed32. */
+ * 5 fixed32. Fields go out in field-number order, as protobuf libraries serialize them, so a
+ * decoded event re-encodes to the same bytes. */
 #include "tboard.h"
 
 #include "err.h"
@@ -17,7 +18,8 @@
 struct tboard {
     FILE *fp;
     char *path;
-    int failed; /* a write failed: the file may end in a torn record, so nothing more is written */
+    int failed;    /* a write failed: the file may end in a torn record, so nothing more is written */
+    char why[512]; /* the failed write's message, repeated by every later call */
 };
 
 /* ---- CRC-32C and the TFRecord mask ---- */
@@ -147,7 +149,8 @@ static void event_begin(pb_buf *e, int64_t step) {
 
 static int write_failed(tboard *t, const char *what) {
     t->failed = 1;
-    return err_set("%s: cannot %s: %s", t->path, what, errno ? strerror(errno) : "write error");
+    snprintf(t->why, sizeof t->why, "%s: cannot %s: %s", t->path, what, errno ? strerror(errno) : "write error");
+    return err_set("%s", t->why);
 }
 
 /* One TFRecord holding the event e (which it frees). */
@@ -166,7 +169,7 @@ static int write_record(tboard *t, pb_buf *e) {
     if (oom) {
         rc = err_set("%s: out of memory encoding an event", t->path);
     } else if (t->failed) {
-        rc = err_set("%s: nothing more is written after an earlier write error", t->path);
+        rc = err_set("%s; nothing more is written to it", t->why);
     } else {
         errno = 0;
         if (fwrite(head, 1, sizeof head, t->fp) != sizeof head || fwrite(e->p, 1, e->n, t->fp) != e->n ||
@@ -276,8 +279,8 @@ int tboard_text(tboard *t, const char *tag, int64_t step, const char *text) {
     pb_msg(&tensor, TENSOR_SHAPE, &shape); /* no dimensions: a scalar string */
     pb_str(&tensor, TENSOR_STRING_VAL, text);
     pb_str(&v, VALUE_TAG, tag);
-    pb_msg(&v, VALUE_METADATA, &meta);
     pb_msg(&v, VALUE_TENSOR, &tensor);
+    pb_msg(&v, VALUE_METADATA, &meta);
     pb_msg(&s, SUMMARY_VALUE, &v);
     event_begin(&e, step);
     pb_msg(&e, EVENT_SUMMARY, &s);
@@ -286,7 +289,7 @@ int tboard_text(tboard *t, const char *tag, int64_t step, const char *text) {
 
 int tboard_flush(tboard *t) {
     if (!t) return err_set("tboard: no event file to flush");
-    if (t->failed) return err_set("%s: nothing more is written after an earlier write error", t->path);
+    if (t->failed) return err_set("%s; nothing more is written to it", t->why);
     errno = 0;
     return fflush(t->fp) ? write_failed(t, "flush") : 0;
 }
@@ -294,7 +297,7 @@ int tboard_flush(tboard *t) {
 int tboard_close(tboard *t) {
     if (!t) return 0;
     int rc = 0;
-    if (t->failed) rc = err_set("%s: incomplete: an earlier write failed", t->path);
+    if (t->failed) rc = err_set("%s", t->why);
     else if (fflush(t->fp)) rc = write_failed(t, "flush");
     errno = 0;
     if (fclose(t->fp) && !rc) rc = write_failed(t, "close");

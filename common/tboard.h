@@ -30,7 +30,9 @@ int tboard_text(tboard *t, const char *tag, int64_t step, const char *text);
 /* Push buffered records to the file, so a running TensorBoard sees them. 0, or -1 with err_set. */
 int tboard_flush(tboard *t);
 /* Flush, close and free. Returns 0, or -1 with err_set if a write failed here or earlier (a full
- * disk); the handle is freed either way. tboard_close(NULL) returns 0. */
+ * disk: the message is the failed write's, so closing on an error path repeats the cause); the
+ * handle is freed either way. After a failed write every call fails: the file may end in a torn
+ * record, which TensorBoard stops reading at. tboard_close(NULL) returns 0. */
 int tboard_close(tboard *t);
 /* The event file's path. Borrowed, valid until tboard_close. */
 const char *tboard_path(const tboard *t);

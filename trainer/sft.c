@@ -75,6 +75,7 @@ int trainer_sft(const rlvr_config *c) {
     data_sampler *smp = NULL;
     optim *o = NULL;
     FILE *mf = NULL;
+    tboard *tb = NULL;
     sft_row *rows = NULL;
     int rc = -1, n_rows = (int)c->sft.batch_size;
     dist *d = dist_init(&c->dist);
@@ -106,7 +107,7 @@ int trainer_sft(const rlvr_config *c) {
     if (!(ds = data_open(c, DATA_SPLIT_TRAIN)) || !(smp = data_sampler_open(c, ds->n))) goto out;
     int64_t step = 0;
     if (trainer_resume(c, &p, o, smp, ds, &step) < 0) goto out;
-    if (!(mf = trainer_run_file(c, "metrics.jsonl"))) goto out;
+    if (!(mf = trainer_run_file(c, "metrics.jsonl")) || trainer_tboard_open(c, step, &tb)) goto out;
     rows = calloc((size_t)n_rows, sizeof *rows);
     if (!rows) goto out;
     trainer_catch_signals();
@@ -134,8 +135,13 @@ int trainer_sft(const rlvr_config *c) {
                     "\"tokens\": %lld, \"tokens_per_s\": %.1f, \"step_s\": %.4f}\n",
                 (long long)step, loss, lr, info.grad_norm, info.skipped, (long long)tokens,
                 (double)tokens / dt, dt);
+        if (tb && (tboard_scalar(tb, "loss", step, loss) || tboard_scalar(tb, "lr", step, lr) ||
+                   tboard_scalar(tb, "grad_norm", step, info.grad_norm) ||
+                   tboard_scalar(tb, "tokens_per_s", step, (double)tokens / dt)))
+            goto out_loop;
         if (step % c->train.log_every == 0) {
             fflush(mf);
+            if (tb && tboard_flush(tb)) goto out_loop;
             log_progress_add(&prog, c->train.log_every);
             log_debug("sft step %lld loss %.4f (ema %.4f) lr %.3g grad %.3g", (long long)step, loss, ema, lr,
                       info.grad_norm);
@@ -153,6 +159,9 @@ int trainer_sft(const rlvr_config *c) {
         if (trainer_export_policy(&p, dir)) goto out_loop;
         log_info("sft: model written to %s", dir);
     }
+    tboard *done = tb;
+    tb = NULL;
+    if (tboard_close(done)) goto out_loop;
     rc = 0;
 out_loop:
     for (int i = 0; i < n_rows; i++) {
@@ -162,6 +171,7 @@ out_loop:
 out:
     free(rows);
     if (mf) fclose(mf);
+    tboard_close(tb);
     optim_free(o);
     data_sampler_free(smp);
     data_set_free(ds);

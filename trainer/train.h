@@ -10,6 +10,7 @@
 #define RLVR_TRAIN_H
 
 #include "common/cfg.h"
+#include "common/tboard.h"
 #include "model/chat.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
@@ -47,6 +48,10 @@ int trainer_policy_prompt(const trainer_policy *p, const char *text, tok_ids *ou
 int trainer_run_dir_prepare(const rlvr_config *c, int may_resume);
 /* Open run.dir/name for appending; NULL with err_set. */
 FILE *trainer_run_file(const rlvr_config *c, const char *name);
+/* With run.tensorboard, a new TensorBoard event file in run.dir (common/tboard.h) that starts
+ * with the resolved config as text at step `step`, the step the job continues after (0 when
+ * fresh); *out is NULL when run.tensorboard is off. Returns 0, or -1 with err_set. */
+int trainer_tboard_open(const rlvr_config *c, int64_t step, tboard **out);
 
 /* Set by SIGINT/SIGTERM once trainer_catch_signals() is installed. */
 extern volatile int trainer_stop_requested;
