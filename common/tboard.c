@@ -124,7 +124,7 @@ static void pb_float(pb_buf *b, int field, float v) {
 
 enum { /* message Event */
     EVENT_WALL_TIME = 1, EVENT_STEP = 2, EVENT_FILE_VERSION = 3, EVENT_SUMMARY = 5,
-    EVENT_SESSION_LOG = 6,
+    EVENT_SESSION_LOG = 7,
 };
 enum { SESSION_LOG_STATUS = 1, SESSION_LOG_START = 1 };
 enum { SUMMARY_VALUE = 1 };
@@ -243,7 +243,7 @@ tboard *tboard_open(const char *dir, int64_t resume_step) {
     event_begin(&e, 0);
     pb_str(&e, EVENT_FILE_VERSION, "brain.Event:2");
     int rc = write_record(t, &e);
-    if (!rc && resume_step > 0) {
+    if (!rc) { /* TensorBoard takes every START after the first one it reads as a restart */
         pb_buf log = {0};
         pb_uint(&log, SESSION_LOG_STATUS, SESSION_LOG_START);
         event_begin(&e, resume_step + 1);

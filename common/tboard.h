@@ -4,7 +4,7 @@
  *
  * Each record is: uint64 length, uint32 masked CRC32C of those 8 bytes, the serialized Event,
  * uint32 masked CRC32C of the Event (all little-endian; mask: rotate right 15, add 0xa282ead8).
- * The first Event carries file_version "brain.Event:2"; a scalar is a Summary.Value with a
+ * The first Event carries file_version "brain.Event:2", the second a SessionLog START; a scalar is a Summary.Value with a
  * float simple_value; a text is a Summary.Value with a scalar DT_STRING tensor and the plugin
  * name "text", which TensorBoard's text plugin renders as Markdown. The protobuf is encoded by
  * hand (varints, fixed64 wall time, length-delimited messages): no protobuf library.
@@ -18,10 +18,11 @@
 
 typedef struct tboard tboard;
 
-/* Create dir if missing and a new event file in it, with the file_version event. resume_step is
- * 0 for a fresh run; k > 0 when the run continues after step k: a SessionLog START at step k+1
- * then tells TensorBoard to drop what earlier files of the directory logged after step k.
- * NULL with err_set naming the path. */
+/* Create dir if missing and a new event file in it, starting with the file_version event and a
+ * SessionLog START at step resume_step + 1. resume_step is 0 for a fresh run, k when the run
+ * continues after step k: TensorBoard then drops what earlier files of the directory logged
+ * after step k (a crashed run's steps past its last checkpoint). NULL with err_set naming the
+ * path. */
 tboard *tboard_open(const char *dir, int64_t resume_step);
 /* One scalar (stored as float32, as TensorBoard's simple_value is). Returns 0, or -1 with err_set. */
 int tboard_scalar(tboard *t, const char *tag, int64_t step, double value);

@@ -118,9 +118,13 @@ static void test_events(const char *tmp) {
     CHECK(buf != NULL);
     if (!buf) return;
     record r[8];
-    CHECK(split_records(buf, len, r, 8) == 5);
+    CHECK(split_records(buf, len, r, 8) == 6);
     static const uint8_t version[] = {0x1a, 0x0d, 'b', 'r', 'a', 'i', 'n', '.', 'E', 'v', 'e', 'n', 't', ':', '2'};
     CHECK(event_is(r[0], t0, t1, version, sizeof version));
+    /* step 1, session_log (field 7) { status START } */
+    static const uint8_t start[] = {0x10, 0x01, 0x3a, 0x02, 0x08, 0x01};
+    CHECK(event_is(r[1], t0, t1, start, sizeof start));
+    memmove(r + 1, r + 2, 4 * sizeof *r); /* the written events, from r[1] */
     /* step 3, summary { value { tag "loss" simple_value 0.5f } } */
     static const uint8_t scalar[] = {0x10, 0x03, 0x2a, 0x0d, 0x0a, 0x0b, 0x0a, 0x04, 'l', 'o', 's', 's',
                                      0x15, 0x00, 0x00, 0x00, 0x3f};
@@ -144,11 +148,11 @@ static void test_events(const char *tmp) {
     CHECK(split_records(buf, len, r, 8) == -1);
     buf[len / 2] ^= 0x10;
     CHECK(split_records(buf, len - 1, r, 8) == -1);
-    CHECK(split_records(buf, len, r, 8) == 5);
+    CHECK(split_records(buf, len, r, 8) == 6);
     free(buf);
 }
 
-/* A run resumed after step 5: a second file, whose second event is SessionLog START at step 6. */
+/* A run resumed after step 5: a second file, whose START is at step 6. */
 static void test_resume(const char *tmp) {
     char dir[512], path[1024];
     snprintf(dir, sizeof dir, "%s/resume", tmp);
@@ -161,7 +165,7 @@ static void test_resume(const char *tmp) {
     uint8_t *buf = (uint8_t *)io_read_file(path, 0, &len);
     record r[4];
     CHECK(buf && split_records(buf, len, r, 4) == 2);
-    static const uint8_t start[] = {0x10, 0x06, 0x32, 0x02, 0x08, 0x01};
+    static const uint8_t start[] = {0x10, 0x06, 0x3a, 0x02, 0x08, 0x01};
     CHECK(buf && event_is(r[1], 0, 1e12, start, sizeof start));
     free(buf);
 }

@@ -37,6 +37,7 @@ metrics = [json.loads(l) for l in open(sys.argv[2])]
 first = int(sys.argv[4])
 want = [m for m in metrics if m["step"] >= first]
 assert ev["file_version"] == "brain.Event:2"
+assert ev["starts"] == [first], ev["starts"]
 for key in ["loss", "lr", "grad_norm", "tokens_per_s"]:
     got = ev["scalars"][key]
     assert [s for s, _ in got] == [m["step"] for m in want], (key, got)
@@ -62,7 +63,7 @@ second=$(events "$tmp/run" | sort | tail -1)
 "$PY" - "$tmp/resumed.json" <<'PY' && ok || bad "resumed file: $(cat "$tmp/resumed.json")"
 import json, sys
 ev = json.load(open(sys.argv[1]))
-assert ev["restarts"] == [3], ev["restarts"]
+assert ev["starts"] == [3], ev["starts"]
 assert [s for s, _ in ev["scalars"]["loss"]] == [3, 4, 5, 6]
 assert ev["texts"]["config"][0][0] == 2
 PY

@@ -11,7 +11,7 @@ the text plugin, nothing is left over. A record that fails any check ends the ru
 naming the file, the record and its byte offset, and exit status 1.
 
     tfevents_check.py FILE   prints the content as JSON:
-    {"file_version", "events", "restarts": [step], "scalars": {tag: [[step, value]]},
+    {"file_version", "events", "starts": [step of each SessionLog START], "scalars": {tag: [[step, value]]},
      "texts": {tag: [[step, text]]}}
 """
 import json
@@ -101,7 +101,7 @@ def build_classes():
         ("file_version", 3, F.TYPE_STRING, {"oneof_index": 0}),
         ("graph_def", 4, F.TYPE_BYTES, {"oneof_index": 0}),
         ("summary", 5, F.TYPE_MESSAGE, {"type_name": ".tfcheck.Summary", "oneof_index": 0}),
-        ("session_log", 6, F.TYPE_MESSAGE, {"type_name": ".tfcheck.SessionLog", "oneof_index": 0})],
+        ("session_log", 7, F.TYPE_MESSAGE, {"type_name": ".tfcheck.SessionLog", "oneof_index": 0})],
         oneofs=["what"])
     pool = descriptor_pool.DescriptorPool()
     pool.Add(fd)
@@ -136,7 +136,7 @@ def records(buf):
 
 
 def read(path, Event):
-    out = {"file_version": None, "events": 0, "restarts": [], "scalars": {}, "texts": {}}
+    out = {"file_version": None, "events": 0, "starts": [], "scalars": {}, "texts": {}}
     with open(path, "rb") as f:
         buf = f.read()
     for k, (pos, data) in enumerate(records(buf)):
@@ -157,7 +157,7 @@ def read(path, Event):
                 raise Bad(f"{where}: the first event must be file_version 'brain.Event:2'")
             out["file_version"] = ev.file_version
         elif what == "session_log" and ev.session_log.status == 1:
-            out["restarts"].append(ev.step)
+            out["starts"].append(ev.step)
         elif what == "summary":
             for v in ev.summary.value:
                 add_value(out, where, ev.step, v)
