@@ -4,10 +4,11 @@
  *
  * Each record is: uint64 length, uint32 masked CRC32C of those 8 bytes, the serialized Event,
  * uint32 masked CRC32C of the Event (all little-endian; mask: rotate right 15, add 0xa282ead8).
- * The first Event carries file_version "brain.Event:2", the second a SessionLog START; a scalar is a Summary.Value with a
- * float simple_value; a text is a Summary.Value with a scalar DT_STRING tensor and the plugin
- * name "text", which TensorBoard's text plugin renders as Markdown. The protobuf is encoded by
- * hand (varints, fixed64 wall time, length-delimited messages): no protobuf library.
+ * The first Event carries file_version "brain.Event:2", the second a SessionLog START; a scalar
+ * is a Summary.Value with a float simple_value; a text is a Summary.Value with a scalar DT_STRING
+ * tensor and the plugin name "text", which TensorBoard's text plugin renders as Markdown. The
+ * protobuf is encoded by hand (varints, fixed64 wall time, length-delimited messages): no
+ * protobuf library.
  * Deliberately not here: histograms, images, graphs, reading event files back (the test suite
  * has its own independent reader, tests/tfevents_check.py), and threads (one writer per file). */
 #ifndef RLVR_TBOARD_H

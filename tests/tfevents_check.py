@@ -10,9 +10,9 @@ that the writer uses), and checks what TensorBoard relies on: the first event is
 the text plugin, nothing is left over. A record that fails any check ends the run with one line
 naming the file, the record and its byte offset, and exit status 1.
 
-    tfevents_check.py FILE   prints the content as JSON:
-    {"file_version", "events", "starts": [step of each SessionLog START], "scalars": {tag: [[step, value]]},
-     "texts": {tag: [[step, text]]}}
+    tfevents_check.py FILE   prints the content as JSON: {"file_version", "events",
+    "starts": [step of each SessionLog START], "scalars": {tag: [[step, value]]},
+    "texts": {tag: [[step, text]]}}
 """
 import json
 import math
