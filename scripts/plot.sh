@@ -18,7 +18,7 @@
 set -euo pipefail
 command -v gnuplot >/dev/null || { echo "plot: gnuplot not found: install gnuplot-nox (bash scripts/setup.sh)" >&2; exit 1; }
 exec /usr/bin/python3 - "$0" "$@" <<'PY'
-import json, math, os, subprocess, sys, tempfile
+import json, math, os, re, subprocess, sys, tempfile
 
 # figure name, title, metrics (eval ones expand per difficulty), log scale
 FIGURES = [
@@ -35,6 +35,7 @@ FIGURES = [
     ("eval_think_ratio", "test think-mode ratio per difficulty (eval.jsonl)", ["eval/*/think_ratio"], False),
     ("eval_length", "test response length per difficulty (eval.jsonl)", ["eval/*/length"], False),
 ]
+NONFINITE = re.compile(r"(:\s*)[-+]?(?:nan|inf)(?=\s*[,}])", re.I)
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
           "#7f7f7f", "#bcbd22"]
 
@@ -104,8 +105,8 @@ def read_jsonl(path):
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
-            try:
-                row = json.loads(line)
+            try:  # C's printf writes a non-finite value as nan or inf: read it as a gap
+                row = json.loads(NONFINITE.sub(r"\1null", line))
             except ValueError as e:
                 raise Fail("%s:%d: not a JSON line (%s)" % (path, n, e))
             if not isinstance(row, dict) or not isinstance(row.get("step"), (int, float)):

@@ -100,6 +100,13 @@ bash "$PLOT" -s window:2 -o "$tmp/one" "$run/metrics.jsonl" >/dev/null 2>"$tmp/e
 # shellcheck disable=SC2086
 pngs "$tmp/one" $all && ok || bad "one run's figures"
 
+# ---- a non-finite value as C prints it (nan, -inf) is a gap, not an error ----
+mkdir -p "$tmp/nan" && sed -E '2s/"entropy": [0-9.e+-]+/"entropy": nan/; 3s/"kl": [0-9.e+-]+/"kl": -inf/' \
+  "$run/metrics.jsonl" > "$tmp/nan/metrics.jsonl"
+grep -q '"entropy": nan' "$tmp/nan/metrics.jsonl" && grep -q '"kl": -inf' "$tmp/nan/metrics.jsonl" || bad "no nan written"
+bash "$PLOT" --tsv -m entropy "$tmp/nan" >/dev/null 2>"$tmp/err" && [ "$(cut -f1 "$tmp/nan/plots/entropy.tsv" | tr '\n' ' ')" = "step 1 3 " ] \
+  && ok || bad "nan in metrics.jsonl: $(cat "$tmp/err" "$tmp/nan/plots/entropy.tsv")"
+
 # ---- an SFT run: its loss ----
 "$RLVR" sft "$tmp/cfg.json" --set run.dir="$tmp/sft" --set sft.steps=3 --set sft.batch_size=4 --set sft.warmup_steps=1 \
   >/dev/null 2>&1 || bad "sft"
