@@ -28,6 +28,7 @@ typedef struct cfg_run {
     int64_t seed;
     int64_t threads; /* intra-op threads; 0 = libtorch's default */
     int log_level;   /* log_level enum order: debug info warn error quiet */
+    int tensorboard; /* also write TensorBoard event files into dir */
 } cfg_run;
 
 typedef struct cfg_reward {

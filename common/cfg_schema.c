@@ -15,6 +15,9 @@ const cfg_key cfg_schema[] = {
       "fastest for small models, and leaves the other cores to parallel runs."),
     K("run.log_level", CFG_ENUM, run.log_level, "info", NULL, "debug|info|warn|error|quiet",
       "Least severe message printed on stderr."),
+    K("run.tensorboard", CFG_BOOL, run.tensorboard, "false", NULL, NULL,
+      "Also write the metrics as TensorBoard scalars, and the resolved config as text, to "
+      "run.dir/events.out.tfevents.* (`tensorboard --logdir run.dir`)."),
 
     K("model.path", CFG_STRING, model.path, NULL, NULL, NULL,
       "Hugging Face model directory (config.json, *.safetensors, tokenizer.json, "

@@ -14,6 +14,8 @@ packages=(
   libopenmpi-dev openmpi-bin           # multi-process training on CPU
   libpcre2-dev libutf8proc-dev zlib1g-dev   # tokenizer: regex, NFC, gzip'd tokenizer.json
   python3-torch python3-numpy python3-h5py  # PyTorch reference scripts (same libtorch)
+  python3-protobuf                     # tests/tfevents_check.py: decodes TensorBoard event files
+  gnuplot-nox                          # scripts/plot.sh: metrics as PNG figures
   clang libclang-rt-14-dev             # libFuzzer targets (scripts/fuzz*.sh)
 )
 

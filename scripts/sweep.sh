@@ -3,15 +3,23 @@
 # `rlvr train` run in its own directory under OUT, then the last step's metrics of every run
 # are tabulated (printed, and written to OUT/summary.tsv).
 #
-#   scripts/sweep.sh [-j N] CONFIG OUT key=v1,v2 [key=v1,v2 ...] [-- extra rlvr train args]
+#   scripts/sweep.sh [-j N] [--plot] CONFIG OUT key=v1,v2 [key=v1,v2 ...] [-- extra rlvr train args]
 #
 # e.g. scripts/sweep.sh -j 2 configs/demo.json runs/sweep algo.estimator=grpo,degrpo run.seed=1,2
 # -j runs N trainings side by side (each keeps run.threads, 1 by default: on small models two
-# one-thread runs use a 2-core machine better than one two-thread run). RLVR names the binary
-# (default build/rlvr). A failed run is reported and the sweep exits non-zero after the others.
+# one-thread runs use a 2-core machine better than one two-thread run). --plot draws the runs
+# together into OUT/plots (scripts/plot.sh --seeds: one line per setting, the mean over the
+# seeds with a min-max band). RLVR names the binary (default build/rlvr). A failed run is
+# reported and the sweep exits non-zero after the others.
 set -euo pipefail
-jobs=1
-if [ "${1:-}" = "-j" ]; then jobs=${2:?-j needs a number}; shift 2; fi
+jobs=1 plot=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    -j) jobs=${2:?-j needs a number}; shift 2 ;;
+    --plot) plot=1; shift ;;
+    *) break ;;
+  esac
+done
 [ $# -ge 3 ] || { sed -n '5,6p' "$0" | sed 's/^# *//' >&2; exit 2; }
 cfg=$1 out=$2
 shift 2
@@ -78,4 +86,16 @@ width = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
 for r in [head] + rows:
     print("  ".join(c.ljust(w) for c, w in zip(r, width)))
 PY
+if [ $plot -eq 1 ]; then
+  runs=()
+  while read -r name _; do
+    [ -s "$out/$name/metrics.jsonl" ] && runs+=("$out/$name")
+  done < "$out/runs.txt"
+  if [ ${#runs[@]} -eq 0 ]; then
+    echo "sweep: no run logged a step: nothing to plot" >&2
+    status=1
+  else
+    bash "$(dirname "$0")/plot.sh" --seeds -o "$out/plots" "${runs[@]}" || status=1
+  fi
+fi
 exit $status

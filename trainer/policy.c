@@ -193,3 +193,25 @@ void trainer_json_number(FILE *f, const char *key, const char *fmt, double v) {
     if (isfinite(v)) fprintf(f, fmt, v);
     else fputs("null", f);
 }
+
+int trainer_tboard_open(const rlvr_config *c, int64_t step, tboard **out) {
+    *out = NULL;
+    if (!c->run.tensorboard) return 0;
+    tboard *t = tboard_open(c->run.dir, step);
+    if (!t) return err_prefix("run.tensorboard");
+    char *json = cfg_to_json(c), *md = NULL;
+    size_t n = json ? strlen(json) + 16 : 0;
+    int rc = json && (md = malloc(n)) ? 0 : err_set("out of memory");
+    if (!rc) {
+        snprintf(md, n, "```json\n%s\n```", json); /* a code block for the Markdown renderer */
+        rc = tboard_text(t, "config", step, md);
+    }
+    free(md);
+    free(json);
+    if (rc || tboard_flush(t)) {
+        tboard_close(t);
+        return -1;
+    }
+    *out = t;
+    return 0;
+}

@@ -75,6 +75,7 @@ int trainer_sft(const rlvr_config *c) {
     data_sampler *smp = NULL;
     optim *o = NULL;
     FILE *mf = NULL;
+    tboard *tb = NULL;
     sft_row *rows = NULL;
     int rc = -1, n_rows = (int)c->sft.batch_size;
     dist *d = dist_init(&c->dist);
@@ -106,7 +107,9 @@ int trainer_sft(const rlvr_config *c) {
                 "continue, or use another run.dir)", c->run.dir, (long long)step, (long long)c->sft.steps);
         goto out;
     }
-    if (trainer_run_dir_sync(c, step) || !(mf = trainer_run_file(c, "metrics.jsonl"))) goto out;
+    if (trainer_run_dir_sync(c, step) || !(mf = trainer_run_file(c, "metrics.jsonl")) ||
+        trainer_tboard_open(c, step, &tb))
+        goto out;
     rows = calloc((size_t)n_rows, sizeof *rows);
     if (!rows) goto out;
     trainer_catch_signals();
@@ -143,7 +146,12 @@ int trainer_sft(const rlvr_config *c) {
             err_set("cannot write '%s/metrics.jsonl': %s", c->run.dir, strerror(errno));
             goto out_loop;
         }
+        if (tb && (tboard_scalar(tb, "loss", step, loss) || tboard_scalar(tb, "lr", step, lr) ||
+                   tboard_scalar(tb, "grad_norm", step, info.grad_norm) ||
+                   tboard_scalar(tb, "tokens_per_s", step, (double)tokens / dt)))
+            goto out_loop;
         if (step % c->train.log_every == 0) {
+            if (tb && tboard_flush(tb)) goto out_loop;
             log_progress_add(&prog, c->train.log_every);
             log_debug("sft step %lld loss %.4f (ema %.4f) lr %.3g grad %.3g", (long long)step, loss, ema, lr,
                       info.grad_norm);
@@ -162,6 +170,9 @@ int trainer_sft(const rlvr_config *c) {
         if (trainer_export_policy(&p, dir)) goto out_loop;
         log_info("sft: model written to %s", dir);
     }
+    tboard *done = tb;
+    tb = NULL;
+    if (tboard_close(done)) goto out_loop;
     rc = 0;
 out_loop:
     for (int i = 0; i < n_rows; i++) {
@@ -172,6 +183,7 @@ out:
     free(rows);
     if (mf && fclose(mf) != 0 && rc == 0)
         rc = err_set("cannot write '%s/metrics.jsonl': %s", c->run.dir, strerror(errno));
+    tboard_close(tb);
     optim_free(o);
     data_sampler_free(smp);
     data_set_free(ds);

@@ -10,6 +10,7 @@
 #define RLVR_TRAIN_H
 
 #include "common/cfg.h"
+#include "common/tboard.h"
 #include "model/chat.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
@@ -59,6 +60,10 @@ FILE *trainer_run_file(const rlvr_config *c, const char *name);
 /* Append `, "key": v` to a JSON line being written, v printed with the printf format fmt (one
  * double), or null when v is not finite: JSON has no inf or NaN. key is ASCII without quotes or backslashes. */
 void trainer_json_number(FILE *f, const char *key, const char *fmt, double v);
+/* With run.tensorboard, a new TensorBoard event file in run.dir (common/tboard.h) that starts
+ * with the resolved config as text at step `step`, the step the job continues after (0 when
+ * fresh); *out is NULL when run.tensorboard is off. Returns 0, or -1 with err_set. */
+int trainer_tboard_open(const rlvr_config *c, int64_t step, tboard **out);
 
 /* Set by SIGINT, SIGTERM or SIGUSR1 once trainer_catch_signals() is installed. SIGUSR1 is the
  * one to send to Open MPI's mpirun: it forwards it to every rank, whereas on SIGTERM or SIGINT it
