@@ -185,7 +185,7 @@ echo '{"text": "0012+0034=<think>2460;1340;</think>46"}' > "$tmp/s.jsonl"
 # ---- eval: the report has what it promises ----
 out=$("$RLVR" eval "$tmp/cfg.json" --set model.path="$tmp/a/model" --out "$tmp/ev.json" 2>&1)
 [ -f "$tmp/ev.json" ] && ok || bad "eval wrote no report: $out"
-for key in '"pass_at_k"' '"accuracy"' '"think_ratio"' '"easy"' '"hard"' '"4":'; do
+for key in '"pass_at_k"' '"majority_at_k"' '"accuracy"' '"think_ratio"' '"groups"' '"easy"' '"hard"' '"4":'; do
   grep -q "$key" "$tmp/ev.json" && ok || bad "eval report lacks $key"
 done
 
