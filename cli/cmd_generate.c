@@ -161,11 +161,11 @@ int cmd_generate(int argc, char **argv) {
     if (use_gen_config && rollout_sampling_from_model(dir, &smp)) return cli_fail(NULL);
     if (!use_gen_config)
         for (int i = 0; i < ROLLOUT_GEN_N; i++) smp.from[i] = smp.given[i] ? ROLLOUT_FROM_USER : ROLLOUT_FROM_DEFAULT;
-    char line[512];
-    rollout_sampling_describe(&smp, "command line", line, sizeof line);
-    log_info("sampling: %s", line);
     tok_tokenizer *tok = tok_load(dir);
     model *m = tok ? model_load(dir, dev, TS_F32) : NULL;
+    char line[512];
+    rollout_sampling_describe(&smp, "command line", line, sizeof line);
+    if (m) log_info("sampling: %s", line);
     chat_template ct = {0};
     char *text = NULL;
     int rc = m ? 0 : -1;
