@@ -2,12 +2,15 @@
  * (recognised from tokenizer_config.json, or named with --chat), through the rollout engine
  * (rollout/): one prefill, --n samples sharing it, decoding over the KV cache until an EOS id
  * (config.json's eos_token_id and the tokenizer's eos token) or --max-new-tokens. The sampler is
- * the engine's (temperature, top-k, top-p, min-p, greedy), its draws keyed by --seed and the
- * sample index, so a seed fixes every sample.
+ * the engine's (temperature, top-k, top-p, min-p, greedy, repetition penalty), its draws keyed by
+ * --seed and the sample index, so a seed fixes every sample. Sampling defaults come from the
+ * model's generation_config.json as Hugging Face's generate takes them (rollout/genconfig.c), the
+ * options overriding them; a log line names each value's origin.
  * Not here: batches of prompts (rlvr train and eval do those), stop strings, streaming output. */
 #include "cli.h"
 
 #include "common/err.h"
+#include "common/log.h"
 #include "model/chat.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
@@ -27,7 +30,12 @@ static const char usage[] =
     "  --top-k N           sample among the N most likely tokens (0: all)\n"
     "  --top-p X           sample from the smallest set of probability >= X (1.0: all)\n"
     "  --min-p X           drop tokens below X times the top probability (0: none)\n"
+    "  --repetition-penalty X  divide positive logits of tokens already in the sequence by X,\n"
+    "                      multiply negative ones (1.0: off)\n"
     "  --greedy            take the most likely token (temperature, top-k, top-p, min-p unused)\n"
+    "  --no-generation-config  ignore the model's generation_config.json (whose temperature,\n"
+    "                      top_k, top_p, min_p, repetition_penalty, do_sample and eos_token_id\n"
+    "                      are otherwise the defaults of the options above)\n"
     "  --seed N            key of the sampler's random draws (0)\n"
     "  --system TEXT       a system message before the prompt\n"
     "  --chat NAME         chat template: auto, chatml, qwen2, qwen2.5, qwen3, llama3 (auto)\n"
@@ -37,18 +45,21 @@ static const char usage[] =
     "                      instead of the texts\n"
     "  --device D          cpu or cuda:N (cpu)\n";
 
-/* Sample n completions of prompt; EOS ids are the model's and the tokenizer's. */
-static int generate(model *m, const tok_tokenizer *tok, const tok_ids *prompt, int64_t max_new, const sampler_params *sp,
+/* Sample n completions of prompt; EOS ids are the model's, the tokenizer's and
+ * generation_config.json's. */
+static int generate(model *m, const tok_tokenizer *tok, const tok_ids *prompt, int64_t max_new, const rollout_sampling *sp,
                     uint64_t seed, int n, rollout_result *out) {
     if (prompt->n == 0) return err_set("the prompt encodes to no tokens");
     const model_config *c = model_get_config(m);
-    int32_t eos[MODEL_MAX_EOS + 1];
+    int32_t eos[MODEL_MAX_EOS + 1 + ROLLOUT_GEN_MAX_EOS];
     int n_eos = 0;
     for (int i = 0; i < c->n_eos; i++) eos[n_eos++] = (int32_t)c->eos_token_ids[i];
     if (tok_eos_id(tok) >= 0) eos[n_eos++] = tok_eos_id(tok);
+    for (int i = 0; i < sp->n_eos; i++) eos[n_eos++] = sp->eos[i];
     rollout_options o;
     memset(&o, 0, sizeof o);
-    o.sampling = *sp;
+    o.sampling = sp->p;
+    o.repetition_penalty = sp->repetition_penalty;
     o.max_new_tokens = max_new;
     o.eos_ids = eos;
     o.n_eos = n_eos;
@@ -89,9 +100,11 @@ int cmd_generate(int argc, char **argv) {
         return 0;
     }
     const char *dir = NULL, *prompt = NULL, *system = NULL, *chat = NULL, *device = "cpu";
-    sampler_params s = {1.0, 0, 1.0, 0};
+    rollout_sampling smp = {.p = {.temperature = 1.0, .top_k = 0, .top_p = 1.0, .min_p = 0},
+                            .repetition_penalty = 1.0};
+    sampler_params *s = &smp.p;
     int64_t max_new = 128, seed = 0, n = 1;
-    int raw = 0, json = 0, think = 1, greedy = 0;
+    int raw = 0, json = 0, think = 1, greedy = 0, use_gen_config = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
@@ -99,6 +112,7 @@ int cmd_generate(int argc, char **argv) {
         else if (!strcmp(a, "--raw")) raw = 1;
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--no-think")) think = 0;
+        else if (!strcmp(a, "--no-generation-config")) use_gen_config = 0;
         else if (!v) {
             fprintf(stderr, "rlvr generate: unknown or incomplete option '%s'\n\n%s", a, usage);
             return 2;
@@ -112,11 +126,22 @@ int cmd_generate(int argc, char **argv) {
             else if (!strcmp(a, "--max-new-tokens")) bad = cli_parse_int(a, v, 1, INT64_MAX, &max_new);
             else if (!strcmp(a, "--seed")) bad = cli_parse_int(a, v, 0, INT64_MAX, &seed);
             else if (!strcmp(a, "--n")) bad = cli_parse_int(a, v, 1, 65536, &n);
-            else if (!strcmp(a, "--top-k")) bad = cli_parse_int(a, v, 0, INT64_MAX, &s.top_k);
-            else if (!strcmp(a, "--temperature")) bad = parse_real(a, v, 0, 0, INFINITY, 0, &s.temperature);
-            else if (!strcmp(a, "--top-p")) bad = parse_real(a, v, 0, 0, 1, 1, &s.top_p);
-            else if (!strcmp(a, "--min-p")) bad = parse_real(a, v, 1, 0, 1, 0, &s.min_p);
-            else {
+            else if (!strcmp(a, "--top-k")) {
+                bad = cli_parse_int(a, v, 0, INT64_MAX, &s->top_k);
+                smp.given[ROLLOUT_GEN_TOP_K] = 1;
+            } else if (!strcmp(a, "--temperature")) {
+                bad = parse_real(a, v, 0, 0, INFINITY, 0, &s->temperature);
+                smp.given[ROLLOUT_GEN_TEMPERATURE] = 1;
+            } else if (!strcmp(a, "--top-p")) {
+                bad = parse_real(a, v, 0, 0, 1, 1, &s->top_p);
+                smp.given[ROLLOUT_GEN_TOP_P] = 1;
+            } else if (!strcmp(a, "--min-p")) {
+                bad = parse_real(a, v, 1, 0, 1, 0, &s->min_p);
+                smp.given[ROLLOUT_GEN_MIN_P] = 1;
+            } else if (!strcmp(a, "--repetition-penalty")) {
+                bad = parse_real(a, v, 0, 0, INFINITY, 0, &smp.repetition_penalty);
+                smp.given[ROLLOUT_GEN_REPETITION_PENALTY] = 1;
+            } else {
                 fprintf(stderr, "rlvr generate: unknown option '%s'\n\n%s", a, usage);
                 return 2;
             }
@@ -127,11 +152,20 @@ int cmd_generate(int argc, char **argv) {
         fprintf(stderr, "rlvr generate: --model DIR and --prompt TEXT are required\n\n%s", usage);
         return 2;
     }
-    if (greedy) s = (sampler_params){0, 0, 1, 0};
+    if (greedy) {
+        smp.p = (sampler_params){.temperature = 0, .top_k = 0, .top_p = 1, .min_p = 0};
+        for (int i = 0; i < ROLLOUT_GEN_REPETITION_PENALTY; i++) smp.given[i] = 1;
+    }
     ts_device dev;
     if (ts_device_parse(device, &dev)) return cli_fail(NULL);
+    if (use_gen_config && rollout_sampling_from_model(dir, &smp)) return cli_fail(NULL);
+    if (!use_gen_config)
+        for (int i = 0; i < ROLLOUT_GEN_N; i++) smp.from[i] = smp.given[i] ? ROLLOUT_FROM_USER : ROLLOUT_FROM_DEFAULT;
     tok_tokenizer *tok = tok_load(dir);
     model *m = tok ? model_load(dir, dev, TS_F32) : NULL;
+    char line[512];
+    rollout_sampling_describe(&smp, "command line", line, sizeof line);
+    if (m) log_info("sampling: %s", line);
     chat_template ct = {0};
     char *text = NULL;
     int rc = m ? 0 : -1;
@@ -143,7 +177,7 @@ int cmd_generate(int argc, char **argv) {
     tok_ids in = {0};
     rollout_result res = {0};
     if (!rc) rc = !text || tok_encode(tok, text, strlen(text), raw, &in) ? -1 : 0;
-    if (!rc) rc = generate(m, tok, &in, max_new, &s, (uint64_t)seed, (int)n, &res);
+    if (!rc) rc = generate(m, tok, &in, max_new, &smp, (uint64_t)seed, (int)n, &res);
     for (int i = 0; !rc && i < res.n; i++) {
         const rollout_sample *r = &res.samples[i];
         if (json) {

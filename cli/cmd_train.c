@@ -3,6 +3,8 @@
 
 #include "common/err.h"
 #include "common/io.h"
+#include "common/log.h"
+#include "rollout/rollout.h"
 #include "trainer/state.h"
 #include "trainer/train.h"
 
@@ -55,7 +57,39 @@ static int run_job(int argc, char **argv, const char *usage, int (*job)(const rl
     return status;
 }
 
-int cmd_train(int argc, char **argv) { return run_job(argc, argv, train_usage, trainer_rl); }
+/* RL rollouts sample with rollout.* alone: say so when the model's generation_config.json asks for
+ * other settings, which `rlvr generate` and `rlvr eval` would follow. A repetition penalty is
+ * never applied here: the sampler's log-probs would no longer be the policy's. */
+static void note_generation_config(const rlvr_config *c) {
+    if (!c->model.path || !c->model.path[0]) return;
+    rollout_sampling s = {.p = {.temperature = c->rollout.temperature, .top_k = c->rollout.top_k,
+                                .top_p = c->rollout.top_p, .min_p = c->rollout.min_p},
+                          .repetition_penalty = 1};
+    if (rollout_sampling_from_model(c->model.path, &s)) {
+        log_warn("%s (not used by rlvr train)", err_msg());
+        return;
+    }
+    int differs = 0;
+    for (int i = 0; i < ROLLOUT_GEN_N; i++) differs |= s.from[i] == ROLLOUT_FROM_MODEL;
+    if (!differs) return;
+    char line[512];
+    rollout_sampling_describe(&s, "config", line, sizeof line);
+    log_info("%s/generation_config.json is not followed by RL rollouts, which sample with rollout.* "
+             "(temperature %g, top_k %lld, top_p %g, min_p %g); generate and eval would use: %s",
+             c->model.path, c->rollout.temperature, (long long)c->rollout.top_k, c->rollout.top_p,
+             c->rollout.min_p, line);
+    if (s.repetition_penalty != 1)
+        log_warn("%s/generation_config.json asks for repetition_penalty %g: not applied to RL rollouts, "
+                 "where it would make the sampler's log-probs differ from the policy's",
+                 c->model.path, s.repetition_penalty);
+}
+
+static int train_job(const rlvr_config *c) {
+    note_generation_config(c);
+    return trainer_rl(c);
+}
+
+int cmd_train(int argc, char **argv) { return run_job(argc, argv, train_usage, train_job); }
 
 int cmd_sft(int argc, char **argv) { return run_job(argc, argv, sft_usage, trainer_sft); }
 

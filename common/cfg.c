@@ -282,6 +282,8 @@ static int set_json(rlvr_config *c, const cfg_key *k, const cJSON *v, const char
 
 int cfg_init(rlvr_config *c) {
     memset(c, 0, sizeof *c);
+    if (cfg_schema_len > CFG_MAX_KEYS)
+        return err_set("config schema: %d keys, more than CFG_MAX_KEYS (%d)", cfg_schema_len, CFG_MAX_KEYS);
     for (int i = 0; i < cfg_schema_len; i++) {
         const cfg_key *k = &cfg_schema[i];
         if (k->def && set_text(c, k, k->def, "config schema default: ")) return -1;
@@ -316,6 +318,7 @@ static int apply_object(rlvr_config *c, const cJSON *obj, const char *prefix, co
         const cfg_key *k = cfg_find(path);
         if (k) {
             if (set_json(c, k, it, where)) return -1;
+            c->given[k - cfg_schema] = 1;
         } else if (cJSON_IsObject(it)) {
             size_t n = strlen(path);
             int is_section = 0;
@@ -378,7 +381,14 @@ int cfg_set(rlvr_config *c, const char *assignment) {
     path[n] = '\0';
     const cfg_key *k = cfg_find(path);
     if (!k) return unknown_key("--set: ", path);
-    return set_text(c, k, eq + 1, "--set ");
+    if (set_text(c, k, eq + 1, "--set ")) return -1;
+    c->given[k - cfg_schema] = 1;
+    return 0;
+}
+
+int cfg_given(const rlvr_config *c, const char *path) {
+    const cfg_key *k = cfg_find(path);
+    return c && k && c->given[k - cfg_schema];
 }
 
 const char *cfg_enum_name(const rlvr_config *c, const char *path) {

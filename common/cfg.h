@@ -25,6 +25,7 @@ typedef struct cfg_strlist {
 
 typedef struct cfg_run {
     char *dir;       /* run directory: resolved config, metrics, checkpoints, rollout log */
+    char *note;      /* free text kept in the resolved config (a recipe's source) */
     int64_t seed;
     int64_t threads; /* intra-op threads; 0 = libtorch's default */
     int log_level;   /* log_level enum order: debug info warn error quiet */
@@ -96,7 +97,7 @@ typedef struct cfg_rollout {
 typedef struct cfg_data {
     int source; /* jsonl addition arithmetic countdown kk */
     char *train_path, *test_path;
-    struct { char *prompt, *answer, *response, *metadata, *task; } fields;
+    struct { char *prompt, *answer, *response, *metadata, *task, *group; } fields;
     int64_t seed_offset, train_size, test_size;
     int shuffle;
 } cfg_data;
@@ -121,9 +122,13 @@ typedef struct cfg_sft {
 } cfg_sft;
 
 typedef struct cfg_eval {
-    int64_t problems, samples;
+    int64_t problems, samples, short_m;
     double temperature;
+    int64_t top_k;
+    double top_p, min_p, repetition_penalty;
 } cfg_eval;
+
+#define CFG_MAX_KEYS 256
 
 typedef struct rlvr_config {
     cfg_run run;
@@ -137,6 +142,7 @@ typedef struct rlvr_config {
     cfg_dist dist;
     cfg_algo algo;
     cfg_optim optim;
+    unsigned char given[CFG_MAX_KEYS]; /* per schema row: a file or --set gave it a value */
 } rlvr_config;
 
 /* ---- the schema ---- */
@@ -168,6 +174,12 @@ void cfg_free(rlvr_config *c);
 int cfg_load_file(rlvr_config *c, const char *path);
 /* Apply one "a.b.c=value" override, typed by the schema. Returns 0 or -1 with err_set. */
 int cfg_set(rlvr_config *c, const char *assignment);
+
+/* 1 when a config file or a --set gave the key at path a value (even one equal to its default),
+ * 0 when it holds its schema default or path is unknown. Lets a module put another source (a
+ * model's generation_config.json) between the user's values and the defaults. A resolved config
+ * written back to a file gives every key. */
+int cfg_given(const rlvr_config *c, const char *path);
 
 /* The resolved config as pretty JSON (nested, every key). Caller frees; NULL on OOM. */
 char *cfg_to_json(const rlvr_config *c);

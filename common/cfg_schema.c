@@ -8,6 +8,9 @@
 const cfg_key cfg_schema[] = {
     K("run.dir", CFG_STRING, run.dir, "runs/default", NULL, NULL,
       "Run directory: resolved config, metrics.jsonl, checkpoints, rollout log, eval results."),
+    K("run.note", CFG_STRING, run.note, NULL, NULL, NULL,
+      "Free text kept in the resolved config and unused otherwise: a recipe names the paper and "
+      "code its values come from (configs/recipes/, docs/RECIPES.md)."),
     K("run.seed", CFG_INT, run.seed, "1234", "[0,9007199254740991]", NULL,
       "Seed of every random stream of the run (initialisation, data order, sampling)."),
     K("run.threads", CFG_INT, run.threads, "1", "[0,1024]", NULL,
@@ -74,9 +77,27 @@ const cfg_key cfg_schema[] = {
     K("eval.problems", CFG_INT, eval.problems, "200", "[1,inf)", NULL,
       "Test problems `rlvr eval` (and train.eval_every) scores."),
     K("eval.samples", CFG_INT, eval.samples, "4", "[1,1024]", NULL,
-      "Samples per problem (n); pass@k is reported for k = 1, 2, 4, ... up to n."),
+      "Samples per problem (n); pass@k and majority@k are reported for k = 1, 2, 4, ... up to n."),
+    K("eval.short_m", CFG_INT, eval.short_m, "0", "[0,1024]", NULL,
+      "short-m@k (ALGORITHMS.md 9): also draw the k = eval.samples samples again, stop a "
+      "problem's rows once m of them have finished, and vote among the m shortest (ties to the "
+      "shortest); the report compares its accuracy, tokens and time with majority@k. 0 = off; "
+      "at most eval.samples."),
     K("eval.temperature", CFG_FLOAT, eval.temperature, "1.0", "[0,100]", NULL,
-      "Sampling temperature of evaluation (0 = greedy)."),
+      "Sampling temperature of evaluation (0 = greedy). Unless the config or --set gives it, the "
+      "model's generation_config.json decides (its temperature; do_sample false = greedy); "
+      "likewise for top_k, top_p, min_p and repetition_penalty."),
+    K("eval.top_k", CFG_INT, eval.top_k, "0", "[0,inf)", NULL,
+      "Evaluation: sample among the k most likely tokens; 0 = off (see eval.temperature for "
+      "generation_config.json)."),
+    K("eval.top_p", CFG_FLOAT, eval.top_p, "1.0", "(0,1]", NULL,
+      "Evaluation: nucleus sampling mass; 1 = off."),
+    K("eval.min_p", CFG_FLOAT, eval.min_p, "0.0", "[0,1)", NULL,
+      "Evaluation: drop tokens less likely than min_p times the most likely one; 0 = off."),
+    K("eval.repetition_penalty", CFG_FLOAT, eval.repetition_penalty, "1.0", "(0,100]", NULL,
+      "Evaluation: Hugging Face's repetition penalty over the tokens already in the sequence "
+      "(prompt and completion): positive logits divided by it, negative ones multiplied; 1 = off. "
+      "RL rollouts never use one (it would change the policy's log-probs)."),
 
     K("rollout.temperature", CFG_FLOAT, rollout.temperature, "1.0", "[0,100]", NULL,
       "Sampling temperature; 0 = greedy. Log-probs for the trainer are always at temperature 1."),
@@ -289,6 +310,10 @@ const cfg_key cfg_schema[] = {
     K("data.fields.task", CFG_STRING, data.fields.task, "task", NULL, NULL,
       "JSONL field naming the row's verifier (math, gsm8k, countdown, kk), stored as the "
       "metadata's \"task\" (optional per row); empty = not read."),
+    K("data.fields.group", CFG_STRING, data.fields.group, NULL, NULL, NULL,
+      "JSONL field (a string or number, optional per row) whose value groups the rows in the "
+      "per-group breakdown of `rlvr eval` (MATH-500: subject or level; AIME: year); empty = the "
+      "metadata's \"difficulty\"."),
     K("data.seed_offset", CFG_INT, data.seed_offset, "0", "[0,9007199254740991]", NULL,
       "Added to run.seed for the built-in tasks' examples and the shuffling order."),
     K("data.train_size", CFG_INT, data.train_size, "4096", "[1,100000000]", NULL,

@@ -135,6 +135,7 @@ void data_example_clear(data_example *e) {
     free(e->metadata);
     free(e->response);
     free(e->response_short);
+    free(e->group);
     memset(e, 0, sizeof *e);
 }
 
@@ -214,6 +215,7 @@ static int parse_row(const char *text, size_t len, const data_fields *f, const c
     if (take_string(row, f->prompt, 1, 0, where, &e->prompt)) goto out;
     if (named(f->answer) && take_string(row, f->answer, 1, 1, where, &e->answer)) goto out;
     if (named(f->response) && take_string(row, f->response, 0, 0, where, &e->response)) goto out;
+    if (named(f->group) && take_string(row, f->group, 0, 1, where, &e->group)) goto out;
     cJSON *meta = NULL;
     if (named(f->metadata)) {
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(row, f->metadata);
@@ -339,7 +341,7 @@ data_set *data_open(const rlvr_config *c, data_split split) {
         if (!path || !path[0])
             return err_set("%s is not set (data.source is jsonl)", key), NULL;
         data_fields f = {dc->fields.prompt, dc->fields.answer, dc->fields.response,
-                         dc->fields.metadata, dc->fields.task};
+                         dc->fields.metadata, dc->fields.task, dc->fields.group};
         return data_load_jsonl(path, &f);
     }
     data_task task;

@@ -35,6 +35,7 @@ typedef struct data_example {
     char *response;       /* SFT target: the step-by-step solution (<think> mode for built-ins);
                              NULL when the dataset has none */
     char *response_short; /* SFT target in <short> mode (built-ins); NULL otherwise */
+    char *group;          /* the row's data.fields.group value as text (evaluation breakdown); or NULL */
     int64_t line;         /* 1-based line in the JSONL file; 0 for built-ins */
 } data_example;
 
@@ -46,10 +47,10 @@ typedef struct data_set {
 } data_set;
 
 /* Field names of a JSONL row. prompt is required; answer is required in every row when named
- * (NULL or "" = not read); response, metadata (a JSON object) and task (a string, stored as the
- * metadata's "task") are optional per row. */
+ * (NULL or "" = not read); response, metadata (a JSON object), task (a string, stored as the
+ * metadata's "task") and group (a string or number, kept as text) are optional per row. */
 typedef struct data_fields {
-    const char *prompt, *answer, *response, *metadata, *task;
+    const char *prompt, *answer, *response, *metadata, *task, *group;
 } data_fields;
 
 /* Read a JSONL file. NULL with err_set: "path:LINE: what was expected" for a bad row, or naming

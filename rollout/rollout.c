@@ -3,7 +3,8 @@
  * Work is split into batches of whole rows (sample g of prompt p) that fit the cache cap. In a
  * batch: the distinct prompts are left-padded and prefilled once, the cache rows are copied to
  * the samples (index_select), then each decode step samples one token per live row on the host,
- * and rows that finished leave the cache before the next step. */
+ * and rows that finished — or were cancelled because their prompt has its quota of finished
+ * samples — leave the cache before the next step. */
 #include "rollout.h"
 
 #include "common/err.h"
@@ -15,8 +16,8 @@
 #include <string.h>
 
 const char *rollout_finish_name(rollout_finish f) {
-    static const char *const names[] = {"eos", "stop", "length"};
-    return (unsigned)f < 3 ? names[f] : "?";
+    static const char *const names[] = {"eos", "stop", "length", "cancelled"};
+    return (unsigned)f < 4 ? names[f] : "?";
 }
 
 void rollout_options_from_cfg(const rlvr_config *c, rollout_options *opt) {
@@ -63,6 +64,17 @@ static int hits_stop_string(const rollout_options *o, const rollout_sample *s, i
     return hit;
 }
 
+void rollout_repetition_penalty(float *logits, const int32_t *ids, int n, double penalty,
+                                unsigned char *seen) {
+    for (int i = 0; i < n; i++) {
+        int32_t t = ids[i];
+        if (seen[t]) continue;
+        seen[t] = 1;
+        logits[t] = logits[t] < 0 ? (float)(logits[t] * penalty) : (float)(logits[t] / penalty);
+    }
+    for (int i = 0; i < n; i++) seen[ids[i]] = 0;
+}
+
 typedef struct batch_ctx {
     model *m;
     const rollout_options *o;
@@ -75,6 +87,9 @@ typedef struct batch_ctx {
     sampler_scratch *scratch;
     float *logits;        /* (rows, V) host copy */
     rollout_result *out;
+    int *finished;        /* per prompt: samples finished so far (finish_quota); NULL when off */
+    unsigned char *done;  /* per live row of a step: it finished */
+    unsigned char *seen;  /* (V) scratch of the repetition penalty; NULL when off */
 } batch_ctx;
 
 /* Left-pad the prompts of `rows` (sample indices) into ids/mask and prefill; returns the logits
@@ -157,7 +172,13 @@ static int run_batch(batch_ctx *b, int *rows, int n_rows) {
             rollout_sample *s = &b->out->samples[rows[r]];
             double u = rng_uniform(o->seed, o->step, b->prompt_keys[s->prompt], (uint64_t)s->index,
                                    (uint64_t)s->len), lp;
-            int32_t tok = sampler_pick(b->scratch, b->logits + r * V, V, &o->sampling, u, &lp);
+            float *row_logits = b->logits + r * V;
+            if (b->seen) {
+                rollout_repetition_penalty(row_logits, b->prompt_ids[s->prompt], b->prompt_lens[s->prompt],
+                                           o->repetition_penalty, b->seen);
+                rollout_repetition_penalty(row_logits, s->ids, s->len, o->repetition_penalty, b->seen);
+            }
+            int32_t tok = sampler_pick(b->scratch, row_logits, V, &o->sampling, u, &lp);
             if (!isfinite(lp)) {
                 err_set("the model produced non-finite logits (prompt %d, sample %d, token %d)",
                         s->prompt, s->index, s->len);
@@ -166,18 +187,27 @@ static int run_batch(batch_ctx *b, int *rows, int n_rows) {
             s->ids[s->len] = tok;
             s->logprobs[s->len] = (float)lp;
             s->len++;
-            int done = 1;
+            b->done[r] = 1;
             if (in_list(tok, o->eos_ids, o->n_eos)) s->finish = ROLLOUT_EOS;
             else if (in_list(tok, o->stop_ids, o->n_stop_ids)) s->finish = ROLLOUT_STOP;
             else if (hits_stop_string(o, s, b->stop_window)) s->finish = ROLLOUT_STOP;
             else if (s->len >= b->row_cap[rows[r]]) s->finish = ROLLOUT_LENGTH;
-            else done = 0;
-            if (done) {
+            else b->done[r] = 0;
+            if (b->done[r] && b->finished) b->finished[s->prompt]++;
+        }
+        for (int r = 0; r < n_live; r++) {
+            rollout_sample *s = &b->out->samples[rows[r]];
+            if (!b->done[r] && b->finished && b->finished[s->prompt] >= o->finish_quota) {
+                s->finish = ROLLOUT_CANCELLED;
+                b->out->cancelled++;
+                b->done[r] = 1;
+            }
+            if (b->done[r]) {
                 finished++;
                 continue;
             }
             keep[n_keep] = r;
-            next[n_keep] = tok;
+            next[n_keep] = s->ids[s->len - 1];
             rows[n_keep++] = rows[r];
         }
         b->out->sample_s += log_now() - ts0;
@@ -216,6 +246,10 @@ static int check_request(const model *m, const rollout_options *o, int P,
     if (o->max_new_tokens < 1)
         return err_set("rollout: max_new_tokens must be >= 1, got %lld", (long long)o->max_new_tokens);
     if (sampler_params_check(&o->sampling)) return err_prefix("rollout");
+    if (o->finish_quota < 0 || o->finish_quota > G)
+        return err_set("rollout: finish_quota must be in [0, G = %d] (0 = off), got %d", G, o->finish_quota);
+    if (!(o->repetition_penalty >= 0) || !isfinite(o->repetition_penalty))
+        return err_set("rollout: repetition_penalty must be > 0 (1 or 0 = off), got %g", o->repetition_penalty);
     for (int p = 0; p < P; p++) {
         if (prompt_lens[p] < 1 || !prompt_ids[p])
             return err_set("rollout: prompt %d is empty (a prompt needs at least one token, e.g. "
@@ -238,12 +272,18 @@ int rollout_generate(model *m, const rollout_options *o, int P, const int32_t *c
     if (check_request(m, o, P, prompt_ids, prompt_lens, G)) return -1;
     const model_config *c = model_get_config(m);
     int n = P * G, rc = -1;
-    batch_ctx b = {m, o, prompt_ids, prompt_lens, prompt_keys, G, NULL, 1, NULL, NULL, out};
+    batch_ctx b = {.m = m, .o = o, .prompt_ids = prompt_ids, .prompt_lens = prompt_lens,
+                   .prompt_keys = prompt_keys, .G = G, .stop_window = 1, .out = out};
     int *rows = malloc(sizeof(int) * (size_t)n);
     b.row_cap = malloc(sizeof(int64_t) * (size_t)n);
+    b.done = malloc((size_t)n);
     out->samples = calloc((size_t)n, sizeof *out->samples);
     b.scratch = sampler_scratch_init(c->vocab_size);
-    if (!rows || !b.row_cap || !out->samples || !b.scratch) {
+    int need_finished = o->finish_quota > 0, need_seen = o->repetition_penalty > 0 && o->repetition_penalty != 1;
+    if (need_finished) b.finished = calloc((size_t)P, sizeof *b.finished);
+    if (need_seen) b.seen = calloc((size_t)c->vocab_size, 1);
+    if (!rows || !b.row_cap || !b.done || !out->samples || !b.scratch || (need_finished && !b.finished) ||
+        (need_seen && !b.seen)) {
         err_set("rollout: out of memory for %d samples", n);
         goto out;
     }
@@ -286,8 +326,17 @@ int rollout_generate(model *m, const rollout_options *o, int P, const int32_t *c
     }
     ts_no_grad_begin();
     for (int start = 0; start < n; start += per_batch) {
-        int cnt = n - start < per_batch ? n - start : per_batch;
-        for (int r = 0; r < cnt; r++) rows[r] = start + r;
+        int end = n - start < per_batch ? n : start + per_batch, cnt = 0;
+        for (int i = start; i < end; i++) {
+            rollout_sample *s = &out->samples[i];
+            if (b.finished && b.finished[s->prompt] >= o->finish_quota) { /* an earlier batch met the quota */
+                s->finish = ROLLOUT_CANCELLED;
+                out->cancelled++;
+            } else {
+                rows[cnt++] = i;
+            }
+        }
+        if (cnt == 0) continue;
         out->batches++;
         if (run_batch(&b, rows, cnt)) {
             ts_no_grad_end();
@@ -309,6 +358,9 @@ out:
     if (rc) rollout_result_free(out);
     free(rows);
     free(b.row_cap);
+    free(b.done);
+    free(b.finished);
+    free(b.seen);
     free(b.logits);
     sampler_scratch_free(b.scratch);
     return rc;

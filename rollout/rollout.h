@@ -45,9 +45,11 @@ int32_t sampler_pick(sampler_scratch *s, const float *logits, int64_t V, const s
 
 /* ---- the engine ---- */
 
-typedef enum { ROLLOUT_EOS, ROLLOUT_STOP, ROLLOUT_LENGTH } rollout_finish;
+/* cancelled: the row was stopped because enough other samples of its prompt had finished
+ * (rollout_options.finish_quota); its text is a partial completion. */
+typedef enum { ROLLOUT_EOS, ROLLOUT_STOP, ROLLOUT_LENGTH, ROLLOUT_CANCELLED } rollout_finish;
 
-const char *rollout_finish_name(rollout_finish f); /* "eos", "stop", "length" */
+const char *rollout_finish_name(rollout_finish f); /* "eos", "stop", "length", "cancelled" */
 
 typedef struct rollout_options {
     sampler_params sampling;
@@ -62,6 +64,14 @@ typedef struct rollout_options {
     uint64_t seed, step;           /* RNG keys */
     double max_cache_mb;           /* KV-cache cap per batch; 0 = no cap */
     int share_prefix;              /* prefill each prompt once for its G samples (1) or G times */
+    int finish_quota;              /* > 0: once this many samples of a prompt have finished (eos,
+                                      stop or length), its other rows end as "cancelled" and leave
+                                      the KV cache (short-m@k); rows finishing in the same step all
+                                      count. 0 = every row runs to its own end */
+    double repetition_penalty;     /* Hugging Face's, over the prompt's and completion's tokens:
+                                      a positive logit is divided by it, a negative one multiplied,
+                                      before the sampler; log-probs are then of the penalised
+                                      logits (never for training). 0 or 1 = off */
 } rollout_options;
 
 typedef struct rollout_sample {
@@ -81,6 +91,7 @@ typedef struct rollout_result {
     int64_t decode_tokens;    /* rows x decode steps actually computed */
     double prefill_s, decode_s, sample_s; /* wall time per phase */
     int batches;              /* how many cache-sized batches the work was split into */
+    int cancelled;            /* rows ended by finish_quota */
 } rollout_result;
 
 /* Sample G completions for each of the P prompts (prompt p is prompt_ids[p][0..prompt_lens[p]),
@@ -93,8 +104,48 @@ int rollout_generate(model *m, const rollout_options *opt, int P, const int32_t 
                      rollout_result *out);
 void rollout_result_free(rollout_result *r);
 
+/* Hugging Face's repetition penalty on one row of logits: each id of ids[0..n) (repeats allowed)
+ * has its logit divided by penalty when positive, multiplied when negative, once. seen is V bytes
+ * of zeros, returned as zeros. */
+void rollout_repetition_penalty(float *logits, const int32_t *ids, int n, double penalty,
+                                unsigned char *seen);
+
 /* Options from the config's rollout section (sampling, max_new_tokens, stop strings, cache cap);
  * eos/stop ids, tokenizer, seed and step are the caller's. The strings stay owned by c. */
 void rollout_options_from_cfg(const rlvr_config *c, rollout_options *opt);
+
+/* ---- sampling defaults from a model directory's generation_config.json ----
+ * As Hugging Face's generate: the file's temperature, top_k, top_p, min_p, repetition_penalty
+ * and do_sample (false = greedy) are the defaults, and what the user gives (command line,
+ * config) overrides them. Departures, deliberate: a file that does not set do_sample leaves the
+ * decoding mode alone (Hugging Face would decode greedily: our exports and many base models
+ * carry a file with only token ids), and keys the file leaves out keep rlvr's defaults, except
+ * that a file with do_sample true and no top_k gets Hugging Face's top_k 50. */
+
+enum { ROLLOUT_GEN_TEMPERATURE, ROLLOUT_GEN_TOP_K, ROLLOUT_GEN_TOP_P, ROLLOUT_GEN_MIN_P,
+       ROLLOUT_GEN_REPETITION_PENALTY, ROLLOUT_GEN_N };
+typedef enum { ROLLOUT_FROM_DEFAULT, ROLLOUT_FROM_MODEL, ROLLOUT_FROM_USER } rollout_origin;
+
+#define ROLLOUT_GEN_MAX_EOS 8
+
+typedef struct rollout_sampling {
+    sampler_params p;
+    double repetition_penalty;            /* 1 = off */
+    int given[ROLLOUT_GEN_N];             /* input: the user gave this value (ROLLOUT_GEN_*) */
+    rollout_origin from[ROLLOUT_GEN_N];   /* output: where each value came from */
+    int greedy_by_model;                  /* output: the file's do_sample false made it greedy */
+    int top_k_hf_default;                 /* output: top_k 50 because do_sample true and no top_k */
+    int32_t eos[ROLLOUT_GEN_MAX_EOS];     /* output: the file's eos_token_id(s) */
+    int n_eos;
+    int have_file;                        /* output: the directory has generation_config.json */
+} rollout_sampling;
+
+/* Fill the values s->given does not mark from dir/generation_config.json (s holds the user's
+ * values and rlvr's defaults on entry). A missing file changes nothing; a file that is not a JSON
+ * object or has a value of the wrong type or range is an error naming the file and key. */
+int rollout_sampling_from_model(const char *dir, rollout_sampling *s);
+/* "temperature 0.7 (generation_config.json), top_k 20 (...), ..." naming each value's origin;
+ * user names the user's source ("command line", "config"). */
+void rollout_sampling_describe(const rollout_sampling *s, const char *user, char *buf, size_t cap);
 
 #endif

@@ -24,7 +24,8 @@ b, a = (json.load(open(p)) for p in sys.argv[1:3])
 print("\n%-26s %10s %10s" % ("test set (pass@1 = accuracy)", "after SFT", "after RL"))
 for split in ("all", "easy", "hard"):
     for key, name in (("accuracy", "accuracy"), ("think_ratio", "think ratio"), ("length", "length (tokens)")):
-        print("%-26s %10.3f %10.3f" % ("%s %s" % (split, name), b[split][key], a[split][key]))
+        pick = lambda r: r[split] if split == "all" else r["groups"][split]
+        print("%-26s %10.3f %10.3f" % ("%s %s" % (split, name), pick(b)[key], pick(a)[key]))
 k = max(a["all"]["pass_at_k"], key=int)
 print("%-26s %10.3f %10.3f" % ("all pass@%s" % k, b["all"]["pass_at_k"][k], a["all"]["pass_at_k"][k]))
 PY

@@ -25,7 +25,7 @@ static const char *write_tmp(const char *text, size_t len) {
     return tmp_path;
 }
 
-static const data_fields default_fields = {"prompt", "answer", "response", "metadata", "task"};
+static const data_fields default_fields = {"prompt", "answer", "response", "metadata", "task", NULL};
 
 static void test_fnv1a64_reference_values(void) {
     CHECK(data_fnv1a64(DATA_FNV_OFFSET, "", 0) == 0xcbf29ce484222325ull);
@@ -66,7 +66,7 @@ static void test_jsonl_loads_fields_and_checksum(void) {
 
     /* other field names; answer not read (SFT pairs) */
     const char sft[] = "{\"question\": \"q1\", \"solution\": \"s1\"}\n{\"question\": \"q2\"}\n";
-    data_fields f = {"question", "", "solution", NULL, NULL};
+    data_fields f = {"question", "", "solution", NULL, NULL, NULL};
     d = data_load_jsonl(write_tmp(sft, sizeof sft - 1), &f);
     CHECK(d && d->n == 2);
     if (d) {

@@ -291,6 +291,95 @@ static void test_stops(void) {
     free(stop);
 }
 
+/* Hugging Face's repetition penalty: positive logits of seen tokens divided, negative multiplied,
+ * each token once however often it repeats, the others untouched. */
+static void test_repetition_penalty(void) {
+    float l[6] = {2.0f, -1.0f, 0.5f, -3.0f, 4.0f, 0.0f};
+    unsigned char seen[6] = {0};
+    const int32_t ids[] = {0, 1, 1, 3, 0, 5};
+    rollout_repetition_penalty(l, ids, 6, 2.0, seen);
+    const float want[6] = {1.0f, -2.0f, 0.5f, -6.0f, 4.0f, 0.0f};
+    CHECK(memcmp(l, want, sizeof want) == 0);
+    int clean = 1;
+    for (int i = 0; i < 6; i++) clean &= seen[i] == 0;
+    CHECK(clean);
+    /* in the engine: greedy with a penalty never repeats a token while another has a higher logit,
+     * so a greedy run that repeated tokens without it repeats fewer with it */
+    rollout_options o = base_options();
+    o.sampling = greedy;
+    rollout_result plain_r, pen;
+    CHECK(rollout_generate(m, &o, 3, prompts, lens, keys, 1, &plain_r) == 0);
+    o.repetition_penalty = 1e6; /* every seen token's logit goes to about 0 or far below */
+    CHECK(rollout_generate(m, &o, 3, prompts, lens, keys, 1, &pen) == 0);
+    int differs = 0;
+    for (int i = 0; i < 3; i++) differs |= !same_sample(&plain_r.samples[i], &pen.samples[i]);
+    CHECK(differs);
+    rollout_result_free(&plain_r);
+    rollout_result_free(&pen);
+    o.repetition_penalty = -1;
+    CHECK(rollout_generate(m, &o, 3, prompts, lens, keys, 1, &pen) == -1);
+    CHECK_CONTAINS(err_msg(), "repetition_penalty must be > 0");
+}
+
+/* finish_quota (short-m@k): once m samples of a prompt finished, its other rows end "cancelled"
+ * with what they had; the finished samples are the unquota'd run's own, token for token. */
+static void test_finish_quota(void) {
+    rollout_options o = base_options();
+    rollout_result full, cut, split;
+    /* an EOS id that the plain samples reach at different lengths: their most common token */
+    CHECK(rollout_generate(m, &o, 3, prompts, lens, keys, 8, &full) == 0);
+    int count[4096] = {0}, V = tok_vocab_size(tok) < 4096 ? tok_vocab_size(tok) : 4096;
+    int32_t eos = 0;
+    for (int i = 0; i < full.n; i++)
+        for (int t = 0; t < full.samples[i].len; t++)
+            if (full.samples[i].ids[t] < V && ++count[full.samples[i].ids[t]] > count[eos]) eos = full.samples[i].ids[t];
+    rollout_result_free(&full);
+    o.eos_ids = &eos;
+    o.n_eos = 1;
+    CHECK(rollout_generate(m, &o, 3, prompts, lens, keys, 8, &full) == 0);
+    o.finish_quota = 2;
+    CHECK(rollout_generate(m, &o, 3, prompts, lens, keys, 8, &cut) == 0);
+    int64_t full_tokens = 0, cut_tokens = 0;
+    int ok = 1, cancelled = 0;
+    for (int p = 0; p < 3; p++) {
+        int finished = 0, longest_finished = 0;
+        for (int g = 0; g < 8; g++) {
+            const rollout_sample *a = &full.samples[p * 8 + g], *b = &cut.samples[p * 8 + g];
+            full_tokens += a->len;
+            cut_tokens += b->len;
+            if (b->finish == ROLLOUT_CANCELLED) {
+                cancelled++;
+                ok &= b->len <= a->len && memcmp(a->ids, b->ids, sizeof(int32_t) * (size_t)b->len) == 0;
+            } else {
+                finished++;
+                ok &= same_sample(a, b);
+                if (b->len > longest_finished) longest_finished = b->len;
+            }
+        }
+        ok &= finished >= 2; /* the quota, or more when several finished in the same step */
+        for (int g = 0; g < 8; g++) /* no row ran past the step at which the quota was met */
+            ok &= cut.samples[p * 8 + g].len <= longest_finished;
+    }
+    CHECK(ok);
+    CHECK(cancelled > 0 && cancelled == cut.cancelled);
+    CHECK(cut_tokens < full_tokens);
+    CHECK(cut.decode_tokens < full.decode_tokens);
+    /* the same across cache-sized batches: a later batch of a prompt that met its quota is skipped */
+    o.max_cache_mb = 0.02;
+    CHECK(rollout_generate(m, &o, 3, prompts, lens, keys, 8, &split) == 0);
+    int finished_ok = 1;
+    for (int i = 0; i < 24; i++)
+        if (split.samples[i].finish != ROLLOUT_CANCELLED) finished_ok &= same_sample(&full.samples[i], &split.samples[i]);
+    CHECK(finished_ok && split.cancelled > 0);
+    rollout_result_free(&full);
+    rollout_result_free(&cut);
+    rollout_result_free(&split);
+    o = base_options();
+    o.finish_quota = 9;
+    CHECK(rollout_generate(m, &o, 3, prompts, lens, keys, 8, &cut) == -1);
+    CHECK_CONTAINS(err_msg(), "finish_quota must be in [0, G = 8]");
+}
+
 static void test_context_limit_and_bad_requests(void) {
     model *small = tiny_model(tok_vocab_size(tok), 8);
     rollout_options o = base_options();
@@ -348,6 +437,8 @@ int main(void) {
         test_batch_independence();
         test_logprobs_agree_with_trainer();
         test_stops();
+        test_repetition_penalty();
+        test_finish_quota();
         test_context_limit_and_bad_requests();
     }
     model_free(m);

@@ -304,7 +304,7 @@ expect 0 "wrote $tmp/im" -- "$RLVR" "${INIT[@]}" --out "$tmp/im" --force
 # ---- eval: the report has what it promises ----
 out=$("$RLVR" eval "$tmp/cfg.json" --set model.path="$tmp/a/model" --out "$tmp/ev.json" 2>&1)
 [ -f "$tmp/ev.json" ] && ok || bad "eval wrote no report: $out"
-for key in '"pass_at_k"' '"accuracy"' '"think_ratio"' '"easy"' '"hard"' '"4":'; do
+for key in '"pass_at_k"' '"majority_at_k"' '"accuracy"' '"think_ratio"' '"groups"' '"easy"' '"hard"' '"4":'; do
   grep -q "$key" "$tmp/ev.json" && ok || bad "eval report lacks $key"
 done
 
