@@ -273,11 +273,7 @@ static int build(recipe *r, const char *path) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static int quiet;
-    if (!quiet) {
-        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-        quiet = 1;
-    }
+    fuzz_ckpt_init();
     recipe r = {.p = data, .n = size};
     int check_arch = take(&r) & 1;
     const char *path = fuzz_file_path();

@@ -7,11 +7,7 @@
 #include "fuzz/fuzz_ckpt_read.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static int quiet;
-    if (!quiet) {
-        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-        quiet = 1;
-    }
+    fuzz_ckpt_init();
     fuzz_ckpt_read(fuzz_file_write(data, size), 1);
     return 0;
 }
