@@ -542,10 +542,17 @@ static hid_t check_tensor(ckpt_reader *r, const char *path, const ts_tensor *dst
     for (int i = 0; ok && i < nd; i++) shape[i] = (int64_t)dims[i];
     ts_dtype dt = ts_get_dtype(dst);
     int wnd = ts_shape(dst, want);
+    /* the file type is read as is, so it must be plain numbers (not strings, sequences, references) */
+    int numeric = H5Tget_class(ft) == (dt == TS_F32 || dt == TS_F64 || dt == TS_F16 ? H5T_FLOAT : H5T_INTEGER);
     int same = ok && wnd == nd && strcmp(dtype, ts_dtype_name(dt)) == 0 && H5Tget_size(ft) == ts_dtype_size(dt);
     for (int i = 0; same && i < nd; i++) same = shape[i] == want[i];
     H5Tclose(ft);
     H5Sclose(space);
+    if (same && !numeric) {
+        H5Dclose(d);
+        return err_set("checkpoint '%s': tensor '%s' is tagged %s but not stored as %s numbers (a damaged file)", r->path,
+                       path, dtype, dt == TS_F32 || dt == TS_F64 || dt == TS_F16 ? "floating-point" : "integer");
+    }
     if (!same) {
         char have[160] = "?", need[160] = "?";
         if (ok) shape_text(have, sizeof have, nd, shape);
