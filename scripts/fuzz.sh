@@ -27,7 +27,7 @@ for t in $targets; do
     mkdir -p "$out/corpus/$t"
     echo "== $t: ${secs}s (log: $out/$t.log)"
     # HDF5 keeps process-wide caches, so nearly every checkpoint input would trigger libFuzzer's
-    # per-input leak scan (25x slower); leaks there are caught by LeakSanitizer at exit instead.
+    # per-input leak scan (25x slower); fuzz/fuzz_ckpt_read.h checks for leaks once at exit instead.
     leaks=1
     case $t in fuzz_ckpt*) leaks=0 ;; esac
     if ! "$out/fuzz/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -detect_leaks=$leaks \
