@@ -1,7 +1,8 @@
 /* fuzz_file — hands a fuzz input to code that reads a path: the bytes go into one file per
  * process, in /dev/shm when it is writable (else $TMPDIR or /tmp), rewritten for every input and
- * removed at exit. (An anonymous memfd's /proc/self/fd path would leave nothing behind, but HDF5
- * resolves the link and refuses it.) Not a module: included by fuzz/ only. */
+ * removed at exit (a crashed run leaves its rlvr-fuzz-<pid> behind). An anonymous memfd's
+ * /proc/self/fd path would leave nothing, but HDF5 resolves the link and refuses it. Not a
+ * module: included by fuzz/ only. */
 #ifndef RLVR_FUZZ_FILE_H
 #define RLVR_FUZZ_FILE_H
 
