@@ -243,15 +243,17 @@ static int parse_image(st_file *f, const uint8_t *buf, size_t len, const char *l
                 (unsigned long long)pos, dlen);
         goto out;
     }
-    /* file order = offset order */
-    st_tensor *tmp = malloc((size_t)nsp * sizeof *tmp + 1);
-    if (!tmp) {
-        err_set("out of memory");
-        goto out;
+    /* file order = offset order (a header without tensors leaves f->t NULL: nothing to move) */
+    if (nsp > 0) {
+        st_tensor *tmp = malloc((size_t)nsp * sizeof *tmp);
+        if (!tmp) {
+            err_set("out of memory");
+            goto out;
+        }
+        for (int i = 0; i < nsp; i++) tmp[i] = f->t[sp[i].idx];
+        memcpy(f->t + start, tmp, (size_t)nsp * sizeof *tmp);
+        free(tmp);
     }
-    for (int i = 0; i < nsp; i++) tmp[i] = f->t[sp[i].idx];
-    memcpy(f->t + start, tmp, (size_t)nsp * sizeof *tmp);
-    free(tmp);
     rc = 0;
 out:
     free(sp);

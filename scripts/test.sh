@@ -14,4 +14,8 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_odr_violation=0
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure -j 2)
+# every libFuzzer target builds (clang) and replays its committed corpus, so none can rot
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DRLVR_FUZZ=ON -DRLVR_TESTS=OFF >/dev/null
+cmake --build build-fuzz -j "$(nproc)" --target fuzz
+(cd build-fuzz && ctest --output-on-failure -j 2)
 echo "test.sh: all tests passed in $(( $(date +%s) - t0 )) s"

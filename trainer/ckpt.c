@@ -115,13 +115,21 @@ static int attr_str(hid_t obj, const char *name, const char *value) {
     return rc;
 }
 
-/* A string attribute into buf; -1 when absent or not a string. */
+/* 1 when a dataspace holds exactly one element (scalar, or an extent of one), else 0; closes it.
+ * Every read of one value checks this first: HDF5 writes as many elements as the file holds. */
+static int single(hid_t space) {
+    int ok = space >= 0 && H5Sget_simple_extent_npoints(space) == 1;
+    if (space >= 0) H5Sclose(space);
+    return ok;
+}
+
+/* A string attribute into buf; -1 when absent or not a single string. */
 static int attr_read_str(hid_t obj, const char *name, char *buf, size_t cap) {
     if (H5Aexists(obj, name) <= 0) return -1;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     hid_t ft = H5Aget_type(a);
     int rc = -1;
-    if (H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0) {
+    if (single(H5Aget_space(a)) && H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0) {
         hid_t t = str_type();
         char *s = NULL;
         if (H5Aread(a, t, &s) >= 0 && s) {
@@ -140,7 +148,7 @@ static int attr_read_i64(hid_t obj, const char *name, int64_t *v) {
     if (H5Aexists(obj, name) <= 0) return -1;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     hid_t ft = H5Aget_type(a);
-    int rc = H5Tget_class(ft) == H5T_INTEGER && H5Aread(a, H5T_NATIVE_INT64, v) >= 0 ? 0 : -1;
+    int rc = single(H5Aget_space(a)) && H5Tget_class(ft) == H5T_INTEGER && H5Aread(a, H5T_NATIVE_INT64, v) >= 0 ? 0 : -1;
     H5Tclose(ft);
     H5Aclose(a);
     return rc;
@@ -625,10 +633,17 @@ static hid_t check_tensor(ckpt_reader *r, const char *path, const ts_tensor *dst
     for (int i = 0; ok && i < nd; i++) shape[i] = (int64_t)dims[i];
     ts_dtype dt = ts_get_dtype(dst);
     int wnd = ts_shape(dst, want);
+    /* the file type is read as is, so it must be plain numbers (not strings, sequences, references) */
+    int numeric = H5Tget_class(ft) == (dt == TS_F32 || dt == TS_F64 || dt == TS_F16 ? H5T_FLOAT : H5T_INTEGER);
     int same = ok && wnd == nd && strcmp(dtype, ts_dtype_name(dt)) == 0 && H5Tget_size(ft) == ts_dtype_size(dt);
     for (int i = 0; same && i < nd; i++) same = shape[i] == want[i];
     H5Tclose(ft);
     H5Sclose(space);
+    if (same && !numeric) {
+        H5Dclose(d);
+        return err_set("checkpoint '%s': tensor '%s' is tagged %s but not stored as %s numbers (a damaged file)", r->path,
+                       path, dtype, dt == TS_F32 || dt == TS_F64 || dt == TS_F16 ? "floating-point" : "integer");
+    }
     if (!same) {
         char have[160] = "?", need[160] = "?";
         if (ok) shape_text(have, sizeof have, nd, shape);
@@ -729,9 +744,14 @@ int ckpt_get_bytes(ckpt_reader *r, const char *path, uint8_t **data, size_t *n) 
     hsize_t len = 0;
     int ok = H5Sget_simple_extent_ndims(space) == 1 && H5Sget_simple_extent_dims(space, &len, NULL) == 1;
     H5Sclose(space);
-    uint8_t *buf = ok ? malloc(len ? (size_t)len : 1) : NULL;
+    /* the extent is the file's word: allocate only what it really stores */
+    hsize_t stored = ok ? H5Dget_storage_size(d) : 0;
+    uint8_t *buf = ok && stored == len ? malloc(len ? (size_t)len : 1) : NULL;
     int rc = -1;
     if (!ok) err_set("checkpoint '%s': bytes item '%s' is not one-dimensional", r->path, path);
+    else if (stored != len)
+        err_set("checkpoint '%s': bytes item '%s' declares %llu bytes but stores %llu (a damaged file)", r->path, path,
+                (unsigned long long)len, (unsigned long long)stored);
     else if (!buf) err_set("checkpoint '%s': out of memory for '%s'", r->path, path);
     else if (len && H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
         err_set("checkpoint '%s': reading '%s' failed", r->path, path);
@@ -753,7 +773,9 @@ char *ckpt_get_string(ckpt_reader *r, const char *path) {
     if (d < 0) return NULL;
     hid_t t = str_type();
     char *s = NULL, *out = NULL;
-    if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &s) < 0 || !s)
+    if (!single(H5Dget_space(d)))
+        err_set("checkpoint '%s': string item '%s' does not hold exactly one string", r->path, path);
+    else if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &s) < 0 || !s)
         err_set("checkpoint '%s': reading string '%s' failed", r->path, path);
     else if (check_crc(r, d, path, s, strlen(s)) == 0 && !(out = strdup(s)))
         err_set("checkpoint '%s': out of memory for '%s'", r->path, path);
@@ -768,7 +790,9 @@ static int get_scalar(ckpt_reader *r, const char *path, const char *kind, hid_t 
     if (!r || !path || !v) return err_set("checkpoint: bad arguments to read a scalar");
     hid_t d = open_item(r, path, kind);
     if (d < 0) return -1;
-    int rc = H5Dread(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0
+    int rc = !single(H5Dget_space(d))
+                 ? err_set("checkpoint '%s': %s item '%s' does not hold exactly one value", r->path, kind, path)
+             : H5Dread(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0
                  ? err_set("checkpoint '%s': reading '%s' failed", r->path, path)
                  : check_crc(r, d, path, v, 8);
     H5Dclose(d);
@@ -786,7 +810,7 @@ int ckpt_get_checksum(ckpt_reader *r, const char *dataset, uint64_t *checksum) {
         hid_t g = H5Gopen2(r->file, CHECKSUM_GROUP, H5P_DEFAULT);
         if (g >= 0 && H5Aexists(g, dataset) > 0) {
             hid_t a = H5Aopen(g, dataset, H5P_DEFAULT);
-            rc = a >= 0 && H5Aread(a, H5T_NATIVE_UINT64, checksum) >= 0 ? 0 : -1;
+            rc = a >= 0 && single(H5Aget_space(a)) && H5Aread(a, H5T_NATIVE_UINT64, checksum) >= 0 ? 0 : -1;
             if (a >= 0) H5Aclose(a);
         }
         if (g >= 0) H5Gclose(g);

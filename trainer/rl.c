@@ -533,7 +533,7 @@ static int minibatch_backward(rl_job *j, const minibatch *b, int first_epoch, lo
         int bad = completion_logp(j->pol.m, m, ent_grad, &lp, &ent);
         if (!bad && first_epoch) { /* trainer vs sampler log-probs on the same weights */
             ts_tensor *gap = ts_mul(ts_abs(ts_sub(ts_detach(lp), m->old_logp)), m->cmask);
-            double mx, sum, tokens;
+            double mx = 0, sum = 0, tokens = 0;
             bad = ts_item_f64(ts_max(gap), &mx) || ts_item_f64(ts_sum(gap), &sum) ||
                   ts_item_f64(ts_sum(m->cmask), &tokens);
             if (!bad && mx > sm->lp_gap_max) sm->lp_gap_max = mx;
