@@ -80,17 +80,74 @@ typedef struct rl_job {
     int n_rm;
 } rl_job;
 
-/* Metrics of one step, written as one JSON line. */
+/* ---- the metrics of a step: one table drives the all-reduce, metrics.jsonl, TensorBoard and the
+ * console line ---- */
+
+typedef enum {
+    M_NONE, /* "no denominator" in metric_def.per */
+    M_REWARD, M_REWARD_STD, M_ACCURACY, M_LENGTH, M_LENGTH_MAX, M_TRUNCATED, M_THINK_RATIO, M_SHORT_RATIO,
+    M_ZERO_STD_GROUPS, M_DRAWS, M_KEPT, M_PG_LOSS, M_KL, M_ENTROPY, M_CLIP_LOW, M_CLIP_HIGH, M_CLIP_DUAL,
+    M_RATIO, M_GRAD_NORM, M_LR, M_UPDATES, M_SKIPPED, M_EMPTY_UPDATES, M_GAP_MAX, M_GAP_MEAN, M_GEN_TOKENS,
+    M_GEN_TOK_S, M_TRAIN_TOK_S, M_ROLLOUT_S, M_REWARD_S, M_TRAIN_S, M_STEP_S,
+    M_ROWS, M_REWARD_SQ, M_GAP_TOKENS, M_TRAIN_TOKENS, /* unnamed: denominators and parts */
+    M_COUNT
+} metric_id;
+
+/* How the ranks' values of a metric combine: each holds a share to be summed, the step's value is
+ * the largest, or every rank holds the same value (rank 0's is written). */
+typedef enum { RED_SUM, RED_MAX, RED_SAME } metric_reduce;
+
+typedef struct metric_def {
+    const char *name;    /* key in metrics.jsonl and TensorBoard; NULL: internal */
+    metric_reduce red;
+    metric_id per;       /* after the reduction, divided by this metric (M_NONE: not) */
+    const char *fmt;     /* printf format in metrics.jsonl */
+    const char *console; /* format on the console line; NULL: not shown */
+} metric_def;
+
+static const metric_def metric_defs[M_COUNT] = {
+    [M_REWARD] = {.name = "reward", .red = RED_SUM, .per = M_ROWS, .fmt = "%.6f", .console = "reward %.3f"},
+    [M_REWARD_STD] = {.name = "reward_std", .red = RED_SAME, .fmt = "%.6f"},
+    [M_ACCURACY] = {.name = "accuracy", .red = RED_SUM, .per = M_ROWS, .fmt = "%.6f", .console = "acc %.3f"},
+    [M_LENGTH] = {.name = "length", .red = RED_SUM, .per = M_ROWS, .fmt = "%.3f", .console = "len %.1f"},
+    [M_LENGTH_MAX] = {.name = "length_max", .red = RED_MAX, .fmt = "%.0f"},
+    [M_TRUNCATED] = {.name = "truncated", .red = RED_SUM, .per = M_ROWS, .fmt = "%.4f"},
+    [M_THINK_RATIO] = {.name = "think_ratio", .red = RED_SUM, .per = M_ROWS, .fmt = "%.4f", .console = "think %.2f"},
+    [M_SHORT_RATIO] = {.name = "short_ratio", .red = RED_SUM, .per = M_ROWS, .fmt = "%.4f"},
+    [M_ZERO_STD_GROUPS] = {.name = "zero_std_groups", .red = RED_SAME, .fmt = "%.4f"},
+    [M_DRAWS] = {.name = "draws", .red = RED_SAME, .fmt = "%.0f"},
+    [M_KEPT] = {.name = "kept", .red = RED_SUM, .per = M_ROWS, .fmt = "%.4f"},
+    [M_PG_LOSS] = {.name = "pg_loss", .red = RED_SUM, .fmt = "%.6g"},
+    [M_KL] = {.name = "kl", .red = RED_SUM, .fmt = "%.6g"},
+    [M_ENTROPY] = {.name = "entropy", .red = RED_SUM, .fmt = "%.6g"},
+    [M_CLIP_LOW] = {.name = "clip_low", .red = RED_SUM, .fmt = "%.6f"},
+    [M_CLIP_HIGH] = {.name = "clip_high", .red = RED_SUM, .fmt = "%.6f"},
+    [M_CLIP_DUAL] = {.name = "clip_dual", .red = RED_SUM, .fmt = "%.6f"},
+    [M_RATIO] = {.name = "ratio", .red = RED_SUM, .fmt = "%.6f"},
+    [M_GRAD_NORM] = {.name = "grad_norm", .red = RED_SAME, .fmt = "%.6g", .console = "grad %.3f"},
+    [M_LR] = {.name = "lr", .red = RED_SAME, .fmt = "%.6g"},
+    [M_UPDATES] = {.name = "updates", .red = RED_SAME, .fmt = "%.0f"},
+    [M_SKIPPED] = {.name = "skipped", .red = RED_SAME, .fmt = "%.0f"},
+    [M_EMPTY_UPDATES] = {.name = "empty_updates", .red = RED_SAME, .fmt = "%.0f"},
+    [M_GAP_MAX] = {.name = "logprob_gap_max", .red = RED_MAX, .fmt = "%.3g", .console = "gap %.1e"},
+    [M_GAP_MEAN] = {.name = "logprob_gap_mean", .red = RED_SUM, .per = M_GAP_TOKENS, .fmt = "%.3g"},
+    [M_GEN_TOKENS] = {.name = "gen_tokens", .red = RED_SUM, .fmt = "%.0f"},
+    [M_GEN_TOK_S] = {.name = "gen_tok_s", .red = RED_SAME, .fmt = "%.1f"},
+    [M_TRAIN_TOK_S] = {.name = "train_tok_s", .red = RED_SAME, .fmt = "%.1f"},
+    [M_ROLLOUT_S] = {.name = "rollout_s", .red = RED_SAME, .fmt = "%.4f"},
+    [M_REWARD_S] = {.name = "reward_s", .red = RED_SAME, .fmt = "%.4f"},
+    [M_TRAIN_S] = {.name = "train_s", .red = RED_SAME, .fmt = "%.4f"},
+    [M_STEP_S] = {.name = "step_s", .red = RED_SAME, .fmt = "%.4f"},
+    [M_ROWS] = {.red = RED_SUM},
+    [M_REWARD_SQ] = {.red = RED_SUM, .per = M_ROWS},
+    [M_GAP_TOKENS] = {.red = RED_SUM},
+    [M_TRAIN_TOKENS] = {.red = RED_SUM},
+};
+
+/* Metrics of one step: this rank's values until reduce_metrics, then the step's. */
 typedef struct step_metrics {
-    double reward_mean, reward_std, accuracy, len_mean, len_max, truncated, think_ratio, short_ratio;
-    double zero_std_groups, kept;
-    int draws;
-    loss_metrics lm;
-    double grad_norm, lr, lp_gap_max, lp_gap_mean;
-    double lp_gap_sum, lp_gap_tokens; /* this rank's, for lp_gap_mean */
-    int updates, skipped, empty;      /* optimiser steps applied, non-finite, without loss tokens */
-    double rollout_s, reward_s, train_s, step_s, gen_tok_s, train_tok_s;
-    int64_t gen_tokens, train_tokens;
+    double v[M_COUNT];
+    loss_metrics lm; /* the update's loss terms, before they land in v */
 } step_metrics;
 
 /* ---- rollout and rewards ---- */
@@ -536,10 +593,10 @@ static int minibatch_backward(rl_job *j, const minibatch *b, int first_epoch, lo
             double mx = 0, sum = 0, tokens = 0;
             bad = ts_item_f64(ts_max(gap), &mx) || ts_item_f64(ts_sum(gap), &sum) ||
                   ts_item_f64(ts_sum(m->cmask), &tokens);
-            if (!bad && mx > sm->lp_gap_max) sm->lp_gap_max = mx;
-            sm->lp_gap_sum += sum;
-            sm->lp_gap_tokens += tokens;
-            sm->train_tokens += ts_numel(m->ids);
+            if (!bad && mx > sm->v[M_GAP_MAX]) sm->v[M_GAP_MAX] = mx;
+            sm->v[M_GAP_MEAN] += sum;
+            sm->v[M_GAP_TOKENS] += tokens;
+            sm->v[M_TRAIN_TOKENS] += (double)ts_numel(m->ids);
         }
         loss_batch lb = micro_batch(m, lp, ent);
         ts_tensor *loss = bad ? NULL : loss_compute(&j->lo, &lb, &b->counts, lm);
@@ -566,7 +623,7 @@ static int update(rl_job *j, const step_data *d, int64_t step, step_metrics *sm)
     for (int64_t ep = 0; ep < epochs; ep++) {
         for (int mb = 0; mb < nmb; mb++) {
             if (mbs[mb].counts.tokens == 0) {
-                sm->empty++;
+                sm->v[M_EMPTY_UPDATES]++;
                 continue;
             }
             loss_metrics lm;
@@ -578,9 +635,9 @@ static int update(rl_job *j, const step_data *d, int64_t step, step_metrics *sm)
             double lr = optim_lr_at(&j->oo, at);
             optim_step_info info;
             if (optim_step(j->opt, lr, &info)) goto out;
-            sm->updates += !info.skipped;
-            sm->skipped += info.skipped;
-            sm->lr = lr;
+            sm->v[M_UPDATES] += !info.skipped;
+            sm->v[M_SKIPPED] += info.skipped;
+            sm->v[M_LR] = lr;
             if (info.skipped) log_warn("step %lld: non-finite gradient, update skipped", (long long)step);
             log_debug("step %lld: epoch %lld mini-batch %d: lr %.4g, grad norm %.4g", (long long)step + 1,
                       (long long)ep, mb, lr, info.grad_norm);
@@ -595,25 +652,21 @@ static int update(rl_job *j, const step_data *d, int64_t step, step_metrics *sm)
                 t->ratio_mean += lm.ratio_mean;
                 t->kl_mean += lm.kl_mean;
                 t->entropy_mean += lm.entropy_mean;
-                sm->grad_norm += info.grad_norm;
+                sm->v[M_GRAD_NORM] += info.grad_norm;
                 last_steps++;
             }
         }
     }
-    loss_metrics *t = &sm->lm;
+    const loss_metrics *t = &sm->lm;
     double inv = last_steps ? 1.0 / last_steps : 0;
-    *t = (loss_metrics){
-        .pg_loss = t->pg_loss * inv,
-        .kl_loss = t->kl_loss * inv,
-        .entropy_loss = t->entropy_loss * inv,
-        .clip_low = t->clip_low * inv,
-        .clip_high = t->clip_high * inv,
-        .clip_dual = t->clip_dual * inv,
-        .ratio_mean = t->ratio_mean * inv,
-        .kl_mean = t->kl_mean * inv,
-        .entropy_mean = t->entropy_mean * inv,
-    };
-    sm->grad_norm *= inv;
+    sm->v[M_PG_LOSS] = t->pg_loss * inv;
+    sm->v[M_KL] = t->kl_mean * inv;
+    sm->v[M_ENTROPY] = t->entropy_mean * inv;
+    sm->v[M_CLIP_LOW] = t->clip_low * inv;
+    sm->v[M_CLIP_HIGH] = t->clip_high * inv;
+    sm->v[M_CLIP_DUAL] = t->clip_dual * inv;
+    sm->v[M_RATIO] = t->ratio_mean * inv;
+    sm->v[M_GRAD_NORM] *= inv;
     rc = 0;
 out:
     model_zero_grad(j->pol.m);
@@ -623,92 +676,84 @@ out:
 
 /* ---- metrics ---- */
 
-/* The step's metrics over every rank: sums are all-reduced, maxima too. */
-static int step_stats(rl_job *j, const step_data *d, step_metrics *sm) {
-    enum { SUM, SQ, LEN, ACC, TRUNC, THINK, SHORT, KEPT, N, PG, KL, ENT, CLO, CHI, CDU, RAT, KLM, ENM, GAP,
-           GAPTOK, TOK, NSUM };
-    double v[NSUM] = {0}, mx[2] = {0, sm->lp_gap_max};
+/* This rank's values of the step's completions. */
+static void completion_metrics(const step_data *d, double *v) {
     for (int i = 0; i < d->n; i++) {
         const rollout_sample *s = &d->roll.samples[i];
-        v[SUM] += d->reward[i];
-        v[SQ] += d->reward[i] * d->reward[i];
-        v[LEN] += s->len;
-        if (s->len > mx[0]) mx[0] = s->len;
-        v[ACC] += d->correct[i];
-        v[TRUNC] += s->finish == ROLLOUT_LENGTH;
         reward_mode mode = reward_thinkless_mode(s->text);
-        v[THINK] += mode == REWARD_MODE_THINK;
-        v[SHORT] += mode == REWARD_MODE_SHORT;
-        v[KEPT] += d->keep[i];
+        v[M_REWARD] += d->reward[i];
+        v[M_REWARD_SQ] += d->reward[i] * d->reward[i];
+        v[M_ACCURACY] += d->correct[i];
+        v[M_LENGTH] += s->len;
+        if (s->len > v[M_LENGTH_MAX]) v[M_LENGTH_MAX] = s->len;
+        v[M_TRUNCATED] += s->finish == ROLLOUT_LENGTH;
+        v[M_THINK_RATIO] += mode == REWARD_MODE_THINK;
+        v[M_SHORT_RATIO] += mode == REWARD_MODE_SHORT;
+        v[M_KEPT] += d->keep[i];
     }
-    v[N] = d->n;
-    const loss_metrics *l = &sm->lm;
-    double lv[] = {l->pg_loss, l->kl_loss, l->entropy_loss, l->clip_low, l->clip_high, l->clip_dual,
-                   l->ratio_mean, l->kl_mean, l->entropy_mean};
-    memcpy(v + PG, lv, sizeof lv);
-    v[GAP] = sm->lp_gap_sum;
-    v[GAPTOK] = sm->lp_gap_tokens;
-    v[TOK] = (double)sm->train_tokens;
-    if (dist_allreduce_f64(j->dist, v, NSUM, DIST_SUM) || dist_allreduce_f64(j->dist, mx, 2, DIST_MAX)) return -1;
-    double n = v[N];
-    sm->reward_mean = v[SUM] / n;
-    sm->reward_std = sqrt(fmax(0, v[SQ] / n - sm->reward_mean * sm->reward_mean));
-    sm->accuracy = v[ACC] / n;
-    sm->len_mean = v[LEN] / n;
-    sm->len_max = mx[0];
-    sm->truncated = v[TRUNC] / n;
-    sm->think_ratio = v[THINK] / n;
-    sm->short_ratio = v[SHORT] / n;
-    sm->zero_std_groups = d->zero_std;
-    sm->draws = d->draws;
-    sm->kept = v[KEPT] / n;
-    sm->lm = (loss_metrics){v[PG], v[KL], v[ENT], v[CLO], v[CHI], v[CDU], v[RAT], v[KLM], v[ENM]};
-    sm->lp_gap_max = mx[1];
-    sm->lp_gap_mean = v[GAPTOK] > 0 ? v[GAP] / v[GAPTOK] : 0;
-    sm->gen_tokens = (int64_t)v[LEN];
-    sm->train_tokens = (int64_t)v[TOK];
+    v[M_GEN_TOKENS] = v[M_LENGTH];
+    v[M_ROWS] = d->n;
+    v[M_ZERO_STD_GROUPS] = d->zero_std;
+    v[M_DRAWS] = d->draws;
+}
+
+/* The step's metrics over every rank, as metric_defs says: sums and maxima all-reduced (in table
+ * order, so the same on every run), then the divisions. */
+static int reduce_metrics(rl_job *j, double *v) {
+    double sum[M_COUNT], max[M_COUNT];
+    int ns = 0, nx = 0;
+    for (int i = 1; i < M_COUNT; i++) {
+        if (metric_defs[i].red == RED_SUM) sum[ns++] = v[i];
+        if (metric_defs[i].red == RED_MAX) max[nx++] = v[i];
+    }
+    if (dist_allreduce_f64(j->dist, sum, ns, DIST_SUM) || dist_allreduce_f64(j->dist, max, nx, DIST_MAX)) return -1;
+    ns = nx = 0;
+    for (int i = 1; i < M_COUNT; i++) {
+        if (metric_defs[i].red == RED_SUM) v[i] = sum[ns++];
+        if (metric_defs[i].red == RED_MAX) v[i] = max[nx++];
+    }
+    double per[M_COUNT];
+    memcpy(per, v, sizeof per); /* denominators as reduced, before any division */
+    for (int i = 1; i < M_COUNT; i++) {
+        metric_id d = metric_defs[i].per;
+        if (d != M_NONE) v[i] = per[d] > 0 ? v[i] / per[d] : 0;
+    }
+    v[M_REWARD_STD] = sqrt(fmax(0, v[M_REWARD_SQ] - v[M_REWARD] * v[M_REWARD]));
     return 0;
 }
 
-static int write_metrics(FILE *f, rl_job *j, int64_t step, const step_metrics *m) {
+static int write_metrics(FILE *f, rl_job *j, int64_t step, const double *v) {
     fprintf(f, "{\"step\": %lld", (long long)step);
-    trainer_json_number(f, "reward", "%.6f", m->reward_mean);
-    trainer_json_number(f, "reward_std", "%.6f", m->reward_std);
-    trainer_json_number(f, "accuracy", "%.6f", m->accuracy);
-    trainer_json_number(f, "length", "%.3f", m->len_mean);
-    trainer_json_number(f, "length_max", "%.0f", m->len_max);
-    trainer_json_number(f, "truncated", "%.4f", m->truncated);
-    trainer_json_number(f, "think_ratio", "%.4f", m->think_ratio);
-    trainer_json_number(f, "short_ratio", "%.4f", m->short_ratio);
-    trainer_json_number(f, "zero_std_groups", "%.4f", m->zero_std_groups);
-    trainer_json_number(f, "draws", "%.0f", m->draws);
-    trainer_json_number(f, "kept", "%.4f", m->kept);
-    trainer_json_number(f, "pg_loss", "%.6g", m->lm.pg_loss);
-    trainer_json_number(f, "kl", "%.6g", m->lm.kl_mean);
-    trainer_json_number(f, "entropy", "%.6g", m->lm.entropy_mean);
-    trainer_json_number(f, "clip_low", "%.6f", m->lm.clip_low);
-    trainer_json_number(f, "clip_high", "%.6f", m->lm.clip_high);
-    trainer_json_number(f, "clip_dual", "%.6f", m->lm.clip_dual);
-    trainer_json_number(f, "ratio", "%.6f", m->lm.ratio_mean);
-    trainer_json_number(f, "grad_norm", "%.6g", m->grad_norm);
-    trainer_json_number(f, "lr", "%.6g", m->lr);
-    trainer_json_number(f, "updates", "%.0f", m->updates);
-    trainer_json_number(f, "skipped", "%.0f", m->skipped);
-    trainer_json_number(f, "empty_updates", "%.0f", m->empty);
-    trainer_json_number(f, "logprob_gap_max", "%.3g", m->lp_gap_max);
-    trainer_json_number(f, "logprob_gap_mean", "%.3g", m->lp_gap_mean);
-    trainer_json_number(f, "gen_tokens", "%.0f", (double)m->gen_tokens);
-    trainer_json_number(f, "gen_tok_s", "%.1f", m->gen_tok_s);
-    trainer_json_number(f, "train_tok_s", "%.1f", m->train_tok_s);
-    trainer_json_number(f, "rollout_s", "%.4f", m->rollout_s);
-    trainer_json_number(f, "reward_s", "%.4f", m->reward_s);
-    trainer_json_number(f, "train_s", "%.4f", m->train_s);
-    trainer_json_number(f, "step_s", "%.4f", m->step_s);
+    for (int i = 1; i < M_COUNT; i++)
+        if (metric_defs[i].name) trainer_json_number(f, metric_defs[i].name, metric_defs[i].fmt, v[i]);
     for (int i = 0; i < j->n_rm; i++) trainer_json_number(f, j->rm[i].name, "%.6g", j->rm[i].value);
     fputs("}\n", f);
     if (fflush(f) != 0 || ferror(f))
         return err_set("cannot write '%s/metrics.jsonl': %s", j->c->run.dir, strerror(errno));
     return 0;
+}
+
+/* Every named metric and reward sub-score as a TensorBoard scalar. */
+static int write_tboard(tboard *tb, rl_job *j, int64_t step, const double *v) {
+    for (int i = 1; i < M_COUNT; i++)
+        if (metric_defs[i].name && tboard_scalar(tb, metric_defs[i].name, step, v[i])) return -1;
+    for (int i = 0; i < j->n_rm; i++)
+        if (tboard_scalar(tb, j->rm[i].name, step, j->rm[i].value)) return -1;
+    return tboard_flush(tb);
+}
+
+/* The console line: progress, the metrics the table marks, the time split and the ETA. */
+static void log_step(const rlvr_config *c, int64_t step, int64_t first, double t_start, const double *v) {
+    char line[512];
+    int n = snprintf(line, sizeof line, "step %lld/%lld", (long long)step, (long long)c->train.steps);
+    for (int i = 1; i < M_COUNT && n < (int)sizeof line; i++)
+        if (metric_defs[i].console) {
+            n += snprintf(line + n, sizeof line - (size_t)n, " ");
+            n += snprintf(line + n, sizeof line - (size_t)n, metric_defs[i].console, v[i]);
+        }
+    double per_step = (log_now() - t_start) / (double)(step - first), eta = per_step * (double)(c->train.steps - step);
+    log_info("%s %.2fs (rollout %.2f reward %.2f train %.2f), eta %.0fm%02.0fs", line, v[M_STEP_S], v[M_ROLLOUT_S],
+             v[M_REWARD_S], v[M_TRAIN_S], floor(eta / 60), fmod(eta, 60));
 }
 
 /* The reward module's sub-score means and counters over every rank (ranks score the same terms,
@@ -874,10 +919,59 @@ static int periodic_eval(rl_job *j, int64_t step) {
     return v < 0 && rc == 0 ? err_set("rank 0 failed to evaluate at step %lld", (long long)step) : rc;
 }
 
+/* Where a step's results go: the rollout log (every rank), metrics.jsonl and TensorBoard (rank 0),
+ * and the last step's metrics for the console. */
+typedef struct step_io {
+    rolloutlog *rollouts;
+    FILE *metrics;
+    tboard *tb;
+    double last[M_COUNT];
+} step_io;
+
+/* Sample, score and compute advantages; with dynamic sampling the three interleave over draws.
+ * t gets the seconds of the rollout and of the rewards. */
+static int rollout_and_rewards(rl_job *j, int64_t step, step_data *d, double *t) {
+    double t0 = log_now();
+    if (j->ao.dynamic_sampling) {
+        int rc = sample_dynamic(j, step, d);
+        t[0] = log_now() - t0;
+        t[1] = 0;
+        return rc;
+    }
+    int rc = draw_and_sample(j, step, d);
+    t[0] = log_now() - t0;
+    rc = rc || score(j, d);
+    t[1] = log_now() - t0 - t[0];
+    return rc;
+}
+
+/* RL step `step` (from 1), as ALGORITHMS.md lays it out: rollout -> rewards -> advantages ->
+ * update -> metrics, then the step's records. */
+static int rl_step(rl_job *j, int64_t step, step_io *io) {
+    step_data d = {0};
+    step_metrics sm = {0};
+    double t0 = log_now(), t[2];
+    int bad = rollout_and_rewards(j, step - 1, &d, t);
+    double t1 = log_now();
+    bad = bad || update(j, &d, step - 1, &sm);
+    double *v = sm.v;
+    v[M_ROLLOUT_S] = t[0];
+    v[M_REWARD_S] = t[1];
+    v[M_TRAIN_S] = log_now() - t1;
+    if (!bad) completion_metrics(&d, v);
+    bad = bad || reduce_metrics(j, v) || reward_stats(j) || log_rollouts(io->rollouts, j, step, &d);
+    v[M_GEN_TOK_S] = v[M_GEN_TOKENS] / v[M_ROLLOUT_S];
+    v[M_TRAIN_TOK_S] = v[M_TRAIN_TOKENS] * (double)j->c->train.epochs / v[M_TRAIN_S];
+    v[M_STEP_S] = log_now() - t0;
+    bad = bad || (io->metrics && write_metrics(io->metrics, j, step, v)) || (io->tb && write_tboard(io->tb, j, step, v));
+    memcpy(io->last, v, sizeof io->last);
+    step_data_free(&d);
+    return bad ? -1 : 0;
+}
+
 int trainer_rl(const rlvr_config *c) {
     rl_job j;
-    FILE *mf = NULL;
-    rolloutlog *rlog = NULL;
+    step_io io = {0};
     int rc = -1, stop = 0;
     int64_t step = 0, saved = -1; /* saved: the step of the newest checkpoint */
     if (job_init(&j, c)) goto out;
@@ -896,8 +990,9 @@ int trainer_rl(const rlvr_config *c) {
     /* one rollout log per rank: each holds the prompts that rank sampled */
     if (j.rank == 0) snprintf(path, sizeof path, "%s/rollouts.h5", c->run.dir);
     else snprintf(path, sizeof path, "%s/rollouts.rank%d.h5", c->run.dir, j.rank);
-    if (!(rlog = rolloutlog_open(path, resumed ? step + 1 : 0))) goto out;
-    if (j.rank == 0 && !(mf = trainer_run_file(c, "metrics.jsonl"))) goto out;
+    if (!(io.rollouts = rolloutlog_open(path, resumed ? step + 1 : 0))) goto out;
+    if (j.rank == 0 && (!(io.metrics = trainer_run_file(c, "metrics.jsonl")) || trainer_tboard_open(c, step, &io.tb)))
+        goto out;
     trainer_catch_signals();
     if (j.rank == 0)
         log_info("train: %s, %lld x %lld completions per step on %d rank%s (%s), steps %lld..%lld, "
@@ -905,46 +1000,14 @@ int trainer_rl(const rlvr_config *c) {
                  (long long)c->train.group_size, j.world, j.world > 1 ? "s" : "",
                  dist_backend_name(dist_get_backend(j.dist)), (long long)step + 1,
                  (long long)c->train.steps, c->run.dir);
+    double t_start = log_now();
+    int64_t first = step;
     while (step < c->train.steps) {
         if (stop_agreed(&j, &stop)) goto out;
         if (stop) break;
-        step_data d;
-        step_metrics sm;
-        memset(&d, 0, sizeof d);
-        memset(&sm, 0, sizeof sm);
-        double t0 = log_now(), t1, t2;
-        int bad;
-        if (j.ao.dynamic_sampling) { /* generation and scoring interleave over the draws */
-            bad = sample_dynamic(&j, step, &d);
-            t1 = t2 = log_now();
-        } else {
-            bad = draw_and_sample(&j, step, &d);
-            t1 = log_now();
-            bad = bad || score(&j, &d);
-            t2 = log_now();
-        }
-        bad = bad || update(&j, &d, step, &sm);
-        double t3 = log_now();
-        bad = bad || step_stats(&j, &d, &sm) || reward_stats(&j);
-        if (!bad) {
-            step++;
-            sm.rollout_s = t1 - t0;
-            sm.reward_s = t2 - t1;
-            sm.train_s = t3 - t2;
-            sm.gen_tok_s = (double)sm.gen_tokens / sm.rollout_s;
-            sm.train_tok_s = (double)sm.train_tokens * c->train.epochs / sm.train_s;
-            bad = log_rollouts(rlog, &j, step, &d);
-            sm.step_s = log_now() - t0;
-            bad = bad || (mf && write_metrics(mf, &j, step, &sm));
-            if (j.rank == 0 && (step % c->train.log_every == 0 || step == c->train.steps))
-                log_info("step %lld/%lld reward %.3f acc %.3f len %.1f think %.2f gap %.1e grad %.3f "
-                         "%.2fs (rollout %.2f reward %.2f train %.2f)",
-                         (long long)step, (long long)c->train.steps, sm.reward_mean, sm.accuracy,
-                         sm.len_mean, sm.think_ratio, sm.lp_gap_max, sm.grad_norm, sm.step_s,
-                         sm.rollout_s, sm.reward_s, sm.train_s);
-        }
-        step_data_free(&d);
-        if (bad) goto out;
+        if (rl_step(&j, ++step, &io)) goto out;
+        if (j.rank == 0 && (step % c->train.log_every == 0 || step == c->train.steps))
+            log_step(c, step, first, t_start, io.last);
         if (dist_check_due(j.dist, step) && check_replicas(&j)) goto out;
         if (c->train.eval_every && step % c->train.eval_every == 0 && periodic_eval(&j, step)) goto out;
         if (c->train.save_every && step % c->train.save_every == 0 && step < c->train.steps) {
@@ -961,14 +1024,15 @@ int trainer_rl(const rlvr_config *c) {
     }
     rc = 0;
 out:
-    if (mf && fclose(mf) != 0 && rc == 0)
+    if (io.metrics && fclose(io.metrics) != 0 && rc == 0)
         rc = err_set("cannot write '%s/metrics.jsonl': %s", c->run.dir, strerror(errno));
     if (rc == 0) {
-        rc = rolloutlog_close(rlog);
+        rc = tboard_close(io.tb) || rolloutlog_close(io.rollouts) ? -1 : 0;
     } else { /* the first error is the one to report */
         char first[ERR_MSG_MAX];
         snprintf(first, sizeof first, "%s", err_msg());
-        rolloutlog_close(rlog);
+        tboard_close(io.tb);
+        rolloutlog_close(io.rollouts);
         err_set("%s", first);
     }
     if (rc && j.world > 1) { /* the other ranks may be waiting in a collective: end them all */
