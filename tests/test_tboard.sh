@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_tboard.sh — `rlvr sft` with run.tensorboard writes a TensorBoard event file that an
+# test_tboard.sh — `rlvr sft` and `rlvr train` with run.tensorboard write a TensorBoard event file that an
 # independent reader (tests/tfevents_check.py: its own CRC-32C, python3-protobuf decoding)
 # accepts: a scalar per metric and step equal to metrics.jsonl, the resolved config as text. A
 # resumed run adds a second file with the restart step. A flipped byte, a cut end, a record of
@@ -69,6 +69,30 @@ assert ev["texts"]["config"][0][0] == 2
 PY
 tail -4 "$tmp/run/metrics.jsonl" > "$tmp/tail.jsonl"
 "$PY" "$tmp/content.py" "$tmp/resumed.json" "$tmp/tail.jsonl" "$tmp/run/config.json" 3 && ok || bad "resumed event content differs from metrics.jsonl / config.json"
+
+# ---- rlvr train: every metric of metrics.jsonl, reward sub-scores included, as a scalar ----
+cat > "$tmp/rl.json" <<JSON
+{"run": {"log_level": "warn", "tensorboard": true, "dir": "$tmp/rl"}, "model": {"path": "$tmp/m", "chat_template": "none"},
+ "data": {"source": "addition", "train_size": 64}, "rollout": {"max_new_tokens": 8},
+ "reward": {"cosine": {"weight": 1, "max_len": 8}},
+ "train": {"steps": 3, "prompts_per_step": 2, "group_size": 2, "save_every": 0}}
+JSON
+"$RLVR" train "$tmp/rl.json" >/dev/null 2>"$tmp/err" || bad "train failed: $(cat "$tmp/err")"
+"$PY" "$CHECK" "$(events "$tmp/rl" | head -1)" > "$tmp/rl-ev.json" && ok || bad "the reader rejects the file train wrote"
+"$PY" - "$tmp/rl-ev.json" "$tmp/rl/metrics.jsonl" <<'PY' && ok || bad "train's event file differs from its metrics.jsonl"
+import json, sys
+ev = json.load(open(sys.argv[1]))
+metrics = [json.loads(l) for l in open(sys.argv[2])]
+keys = [k for k in metrics[0] if k != "step"]
+assert "reward/cosine" in keys and "logprob_gap_max" in keys, keys
+assert sorted(ev["scalars"]) == sorted(keys), (sorted(ev["scalars"]), sorted(keys))
+for k in keys:
+    got = ev["scalars"][k]
+    assert [s for s, _ in got] == [1, 2, 3], (k, got)
+    for (s, v), m in zip(got, metrics):
+        want = m[k]
+        assert want is None or abs(v - want) <= 0.05 + 1e-5 * abs(want), (k, s, v, want)
+PY
 
 # ---- files TensorBoard would reject (or misread) fail the reader ----
 size=$(stat -c %s "$file")
