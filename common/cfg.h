@@ -168,7 +168,7 @@ int cfg_load_file(rlvr_config *c, const char *path);
 /* Apply one "a.b.c=value" override, typed by the schema. Returns 0 or -1 with err_set. */
 int cfg_set(rlvr_config *c, const char *assignment);
 
-/* The resolved config as pretty JSON (nested, every key). Caller frees; NULL on OOM. */
+/* The resolved config as pretty JSON (nested, every key). Caller frees. */
 char *cfg_to_json(const rlvr_config *c);
 /* Write the reference page (Markdown table of every key) generated from the schema. */
 void cfg_write_markdown(FILE *out);
