@@ -13,12 +13,12 @@ out=${RLVR_FUZZ_DIR:-$root/build-fuzz}
 mkdir -p "$out"
 cc=${CLANG:-clang}
 command -v "$cc" >/dev/null || { echo "fuzz.sh: $cc not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
-srcs="$root/rewards/reward_math.c $root/rewards/reward_tasks.c $root/common/err.c"
+srcs="$root/rewards/reward_math.c $root/rewards/reward_tasks.c $root/common/err.c $root/common/mem.c"
 status=0
 for t in $targets; do
     echo "== $t: building"
     $cc -std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-        -fno-sanitize-recover=undefined -I"$root" "$root/fuzz/$t.c" $srcs -lm -o "$out/$t"
+        -fno-sanitize-recover=undefined -I"$root" "$root/fuzz/$t.c" $srcs -lcjson -lm -o "$out/$t"
     mkdir -p "$out/corpus-$t"
     echo "== $t: running for $secs s"
     if ! (cd "$out" && "./$t" -max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \

@@ -15,7 +15,7 @@ libs="-lcjson -lpcre2-8 -lutf8proc -lz"
 build() { # target, sources...
     local t=$1
     shift
-    clang $cflags "$root/fuzz/$t.c" "$@" "$root/common/err.c" $libs -o "$out/bin/$t"
+    clang $cflags "$root/fuzz/$t.c" "$@" "$root/common/err.c" "$root/common/mem.c" $libs -o "$out/bin/$t"
 }
 build fuzz_safetensors "$root/model/safetensors.c"
 build fuzz_tokenizer "$root/model/tokenizer.c"
