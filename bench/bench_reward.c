@@ -1,7 +1,7 @@
 /* bench_reward — verdicts per second of the built-in math verifier on one core.
  *
  * Build and run: bench/bench_reward.sh (or cc -O2 -I. bench/bench_reward.c rewards/reward_math.c
- * -lm). Scores a fixed mix of completions (a long chain of thought ending in \boxed{}, "the answer
+ * common/mem.c -lcjson -lm). Scores a fixed mix of completions (a long chain of thought ending in \boxed{}, "the answer
  * is" sentences, GSM8K "####" lines, fractions against decimals, symbolic expressions with
  * variables, intervals and sets, matrices, an equation whose right side is the answer, a rounded
  * decimal, a multiple-choice letter, a set of tuples with a repeat, a long answer with no marker,
@@ -9,6 +9,7 @@
  * side by side: the baseline (extraction plus exact string match, what a naive grader does), the
  * full verifier (extraction, normalisation, equivalence), and their ratio.
  * Not here: the external command or plugin (their cost is the user's program). */
+#include "common/mem.h"
 #include "rewards/reward.h"
 
 #include <stdio.h>
@@ -55,11 +56,11 @@ int main(int argc, char **argv) {
         {"Adding the parts gives 12 + 7 + 23.\nSo the total is 42 apples.", "42"},
     };
     int n = (int)(sizeof mix / sizeof mix[0]);
-    item *items = calloc((size_t)n, sizeof *items);
+    item *items = mem_calloc((size_t)n, sizeof *items);
     size_t total_bytes = 0;
     for (int i = 0; i < n; i++) {
         size_t len = strlen(reasoning) * 6 + strlen(mix[i].tail) + 1; /* ~1.5 KB of reasoning */
-        items[i].completion = malloc(len);
+        items[i].completion = mem_alloc(len);
         items[i].completion[0] = '\0';
         for (int k = 0; k < 6; k++) strcat(items[i].completion, reasoning);
         strcat(items[i].completion, mix[i].tail);

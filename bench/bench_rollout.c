@@ -13,6 +13,7 @@
  * stop conditions (EOS is ignored so every row does the same work). */
 #include "common/err.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "model/model.h"
 #include "rollout/rollout.h"
 
@@ -58,19 +59,17 @@ typedef struct prompts {
     uint64_t *keys;
 } prompts;
 
-static int prompts_init(prompts *p, int P, int L, int64_t V) {
-    p->ids = malloc(sizeof(int32_t) * (size_t)(P * L));
-    p->rows = malloc(sizeof(*p->rows) * (size_t)P);
-    p->lens = malloc(sizeof(int) * (size_t)P);
-    p->keys = malloc(sizeof(uint64_t) * (size_t)P);
-    if (!p->ids || !p->rows || !p->lens || !p->keys) return err_set("out of memory");
+static void prompts_init(prompts *p, int P, int L, int64_t V) {
+    p->ids = mem_alloc(sizeof(int32_t) * (size_t)(P * L));
+    p->rows = mem_alloc(sizeof(*p->rows) * (size_t)P);
+    p->lens = mem_alloc(sizeof(int) * (size_t)P);
+    p->keys = mem_alloc(sizeof(uint64_t) * (size_t)P);
     for (int i = 0; i < P * L; i++) p->ids[i] = (int32_t)((i * 7919 + 13) % V);
     for (int i = 0; i < P; i++) {
         p->rows[i] = p->ids + i * L;
         p->lens[i] = L;
         p->keys[i] = (uint64_t)i;
     }
-    return 0;
 }
 
 static void prompts_free(prompts *p) {
@@ -102,18 +101,18 @@ static int engine_run(model *m, const prompts *pr, int P, int G, int N, int shar
 static int recompute_run(model *m, const prompts *pr, int P, int G, int L, int N, timing *t) {
     int R = P * G;
     int64_t V = model_get_config(m)->vocab_size;
-    int64_t *ids = malloc(sizeof(int64_t) * (size_t)(R * (L + N)));
-    float *logits = malloc(sizeof(float) * (size_t)(R * V));
-    int rc = ids && logits ? 0 : err_set("out of memory");
-    for (int r = 0; !rc && r < R; r++)
+    int64_t *ids = mem_alloc(sizeof(int64_t) * (size_t)(R * (L + N)));
+    float *logits = mem_alloc(sizeof(float) * (size_t)(R * V));
+    int rc = 0;
+    for (int r = 0; r < R; r++)
         for (int i = 0; i < L; i++) ids[r * (L + N) + i] = pr->rows[r / G][i];
     double w0 = log_now(), c0 = cpu_now();
     for (int step = 0; !rc && step < N; step++) {
         int T = L + step;
         ts_scope_begin();
-        int64_t *packed = malloc(sizeof(int64_t) * (size_t)(R * T));
-        for (int r = 0; packed && r < R; r++) memcpy(packed + r * T, ids + r * (L + N), sizeof(int64_t) * (size_t)T);
-        model_cache *c = packed ? model_cache_init(m, R, T) : NULL;
+        int64_t *packed = mem_alloc(sizeof(int64_t) * (size_t)(R * T));
+        for (int r = 0; r < R; r++) memcpy(packed + r * T, ids + r * (L + N), sizeof(int64_t) * (size_t)T);
+        model_cache *c = model_cache_init(m, R, T);
         ts_tensor *l = c ? model_prefill(m, c, ts_from_data(packed, (int64_t[]){R, T}, 2, TS_I64), NULL) : NULL;
         if (!l || ts_to_host(l, logits, sizeof(float) * (size_t)(R * V))) rc = -1;
         for (int r = 0; !rc && r < R; r++) {
@@ -159,10 +158,12 @@ int main(int argc, char **argv) {
         model *m = make_model(s);
         prompts pr = {0}, lp = {0};
         const int P = 4, G = 2, L = 32, N = 24, P2 = 2, G2 = 8, L2 = 256, N2 = 16;
-        if (!m || prompts_init(&pr, P, L, s->V) || prompts_init(&lp, P2, L2, s->V)) {
+        if (!m) {
             fprintf(stderr, "bench_rollout: %s\n", err_msg());
             return 1;
         }
+        prompts_init(&pr, P, L, s->V);
+        prompts_init(&lp, P2, L2, s->V);
         printf("\n%s: D %lld, L %lld, H %lld/%lld, F %lld, V %lld, %.2fM parameters\n", s->name, (long long)s->D,
                (long long)s->L, (long long)s->H, (long long)s->Hkv, (long long)s->F, (long long)s->V,
                (double)model_num_elements(m) / 1e6);

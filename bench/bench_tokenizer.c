@@ -6,6 +6,7 @@
  * tokenizer (every pre-token goes through BPE), later passes (the pre-token cache warm), and
  * decode; then the ratio warm/cold. Not here: multi-threaded encoding. */
 #include "common/err.h"
+#include "common/mem.h"
 #include "model/tokenizer.h"
 
 #include <dirent.h>
@@ -26,9 +27,7 @@ static int append_file(const char *path, char **buf, size_t *len) {
     char chunk[65536];
     size_t r;
     while ((r = fread(chunk, 1, sizeof chunk, fp)) > 0) {
-        char *nb = realloc(*buf, *len + r + 1);
-        if (!nb) break;
-        *buf = nb;
+        *buf = mem_realloc(*buf, *len + r + 1);
         memcpy(*buf + *len, chunk, r);
         *len += r;
         (*buf)[*len] = '\0';

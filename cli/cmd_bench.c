@@ -5,6 +5,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "common/rng.h"
 #include "model/model.h"
 #include "rollout/rollout.h"
@@ -88,15 +89,11 @@ static int bench_rollout(int argc, char **argv) {
     model *m = model_load(dir, TS_CPU_DEVICE, TS_F32);
     if (!m) return cli_fail(NULL);
     const model_config *c = model_get_config(m);
-    int32_t *ids = malloc(sizeof(int32_t) * (size_t)(P * L));
-    const int32_t **prompts = malloc(sizeof(*prompts) * (size_t)P);
-    int *lens = malloc(sizeof(int) * (size_t)P);
-    uint64_t *keys = malloc(sizeof(uint64_t) * (size_t)P);
+    int32_t *ids = mem_alloc(sizeof(int32_t) * (size_t)(P * L));
+    const int32_t **prompts = mem_alloc(sizeof(*prompts) * (size_t)P);
+    int *lens = mem_alloc(sizeof(int) * (size_t)P);
+    uint64_t *keys = mem_alloc(sizeof(uint64_t) * (size_t)P);
     int status = 1;
-    if (!ids || !prompts || !lens || !keys) {
-        cli_fail("out of memory");
-        goto out;
-    }
     rng_stream r;
     rng_stream_init(&r, 1, 0);
     for (long p = 0; p < P; p++) {

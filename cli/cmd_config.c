@@ -3,6 +3,7 @@
 
 #include "common/cfg.h"
 #include "common/err.h"
+#include "common/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,8 @@ static const char usage[] =
 
 static int show(int argc, char **argv) {
     rlvr_config c;
-    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    char **rest = mem_calloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0, rc = 1;
-    if (!rest) return cli_fail("out of memory");
     if (cli_load_config(argc, argv, &c, 0, rest, &nrest)) {
         rc = cli_fail(NULL);
     } else if (nrest > 1) {
@@ -27,13 +27,9 @@ static int show(int argc, char **argv) {
                                                      : "more than one config file given");
     } else {
         char *json = cfg_to_json(&c);
-        if (json) {
-            puts(json);
-            rc = 0;
-        } else {
-            rc = cli_fail("out of memory");
-        }
+        puts(json);
         free(json);
+        rc = 0;
     }
     cfg_free(&c);
     free(rest);

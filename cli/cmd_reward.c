@@ -12,6 +12,7 @@
 #include "common/cfg.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "rewards/reward.h"
 
 #include <cjson/cJSON.h>
@@ -62,7 +63,7 @@ static void row_parse(row *r, const char *line, long lineno) {
     }
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(r->json, "metadata");
     if (m && !cJSON_IsNull(m)) {
-        r->meta = cJSON_IsString(m) ? strdup(m->valuestring) : cJSON_PrintUnformatted(m);
+        r->meta = cJSON_IsString(m) ? mem_strdup(m->valuestring) : cJSON_PrintUnformatted(m);
         r->in.metadata = r->meta;
     }
     const cJSON *len = cJSON_GetObjectItemCaseSensitive(r->json, "length");
@@ -80,7 +81,7 @@ static void print_result(const reward_result *res) {
     for (int k = 0; k < res->n_sub; k++) cJSON_AddNumberToObject(subs, res->sub[k].name, res->sub[k].value);
     cJSON_AddItemToObject(o, "subscores", subs);
     char *s = cJSON_PrintUnformatted(o);
-    if (s) puts(s);
+    puts(s);
     free(s);
     cJSON_Delete(o);
 }
@@ -89,7 +90,7 @@ static void print_error(const char *msg) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "error", msg);
     char *s = cJSON_PrintUnformatted(o);
-    if (s) puts(s);
+    puts(s);
     free(s);
     cJSON_Delete(o);
 }
@@ -98,13 +99,8 @@ static void print_error(const char *msg) {
 static int flush(reward *rw, row *rows, int n, int group) {
     int bad = 0;
     for (int i = 0; i < n; i++) bad += rows[i].error[0] != '\0';
-    reward_input *in = calloc((size_t)n, sizeof *in);
-    reward_result *res = calloc((size_t)n, sizeof *res);
-    if (!in || !res) {
-        free(in);
-        free(res);
-        return cli_fail("out of memory"), -1;
-    }
+    reward_input *in = mem_calloc((size_t)n, sizeof *in);
+    reward_result *res = mem_calloc((size_t)n, sizeof *res);
     int rc = 0;
     if (bad) {
         for (int i = 0; i < n; i++) {
@@ -138,12 +134,11 @@ int cmd_reward(int argc, char **argv) {
     }
     rlvr_config c;
     memset(&c, 0, sizeof c);
-    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    char **rest = mem_calloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0, rc = 1, group = 0;
     reward *rw = NULL;
     row *rows = NULL;
     char *line = NULL;
-    if (!rest) return cli_fail("out of memory");
     if (cli_load_config(argc, argv, &c, 1, rest, &nrest)) {
         rc = cli_fail(NULL);
         goto out;
@@ -169,11 +164,7 @@ int cmd_reward(int argc, char **argv) {
         goto out;
     }
     int cap = group ? group : 1, n = 0, status = 0;
-    rows = calloc((size_t)cap, sizeof *rows);
-    if (!rows) {
-        rc = cli_fail("out of memory");
-        goto out;
-    }
+    rows = mem_calloc((size_t)cap, sizeof *rows);
     size_t lcap = 0;
     long lineno = 0;
     ssize_t len;

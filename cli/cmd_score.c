@@ -8,6 +8,7 @@
 #include "cli.h"
 
 #include "common/err.h"
+#include "common/mem.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
 
@@ -37,7 +38,7 @@ static int line_ids(const cJSON *j, tok_tokenizer *tok, const char *tok_err, int
             return err_set("ids[%d] is not an integer", k);
         if (e->valuedouble < 0 || e->valuedouble >= (double)vocab)
             return err_set("ids[%d] = %d is outside the vocabulary 0..%lld", k, (int)e->valuedouble, (long long)vocab - 1);
-        if (tok_ids_push(out, (int32_t)e->valuedouble)) return -1;
+        tok_ids_push(out, (int32_t)e->valuedouble);
     }
     return 0;
 }
@@ -53,12 +54,11 @@ static int score_line(model *m, tok_tokenizer *tok, const char *tok_err, const c
         puts("{\"logprobs\": [], \"total\": 0}");
         return 0;
     }
-    int64_t T = ids->n, *buf = malloc(sizeof *buf * (size_t)T);
-    float *lp = malloc(sizeof *lp * (size_t)(T - 1));
-    if (!buf || !lp) rc = err_set("out of memory");
-    for (int64_t t = 0; !rc && t < T; t++) buf[t] = ids->v[t];
+    int64_t T = ids->n, *buf = mem_alloc(sizeof *buf * (size_t)T);
+    float *lp = mem_alloc(sizeof *lp * (size_t)(T - 1));
+    for (int64_t t = 0; t < T; t++) buf[t] = ids->v[t];
     ts_scope_begin();
-    ts_tensor *x = rc ? NULL : ts_from_data(buf, (int64_t[]){1, T}, 2, TS_I64), *out = NULL;
+    ts_tensor *x = ts_from_data(buf, (int64_t[]){1, T}, 2, TS_I64), *out = NULL;
     if (x && !model_forward_logprobs(m, x, NULL, 0, &out, NULL))
         rc = ts_to_host(out, lp, sizeof *lp * (size_t)(T - 1));
     else rc = -1;

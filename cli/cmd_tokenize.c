@@ -56,14 +56,14 @@ static int process_line(tok_tokenizer *t, const char *line, size_t len, int deco
                 err_set("ids[%d] is not an integer", k);
                 goto out;
             }
-            if (tok_ids_push(ids, (int32_t)e->valuedouble)) goto out;
+            tok_ids_push(ids, (int32_t)e->valuedouble);
         }
         char *text = tok_decode(t, ids->v, ids->n, skip_special);
         if (!text) goto out;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "text", text);
         char *s = cJSON_PrintUnformatted(o);
-        if (s) puts(s);
+        puts(s);
         free(s);
         cJSON_Delete(o);
         free(text);

@@ -4,6 +4,7 @@
 #include "common/err.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "rollout/rollout.h"
 #include "trainer/state.h"
 #include "trainer/train.h"
@@ -44,9 +45,8 @@ static int run_job(int argc, char **argv, const char *usage, int (*job)(const rl
         return 0;
     }
     rlvr_config c;
-    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    char **rest = mem_calloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0, status = 1;
-    if (!rest) return cli_fail("out of memory");
     if (cli_load_config(argc, argv, &c, 1, rest, &nrest)) status = cli_fail(NULL);
     else if (nrest > 1) {
         fprintf(stderr, "rlvr: error: unexpected argument '%s'\n%s", rest[1], usage);

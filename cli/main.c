@@ -4,6 +4,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "tensor/ts.h"
 
 #include <errno.h>
@@ -65,7 +66,7 @@ int cli_wants_help(int argc, char **argv) {
 
 int cli_load_config(int argc, char **argv, rlvr_config *c, int need_file, char **rest, int *nrest) {
     const char *file = NULL;
-    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    const char **sets = mem_calloc((size_t)argc + 1, sizeof *sets);
     int nsets = 0;
     *nrest = 0;
     rest[(*nrest)++] = argv[0];
@@ -74,7 +75,6 @@ int cli_load_config(int argc, char **argv, rlvr_config *c, int need_file, char *
         free(sets);
         return -1;
     }
-    if (!sets) return err_set("out of memory");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--set") || !strcmp(a, "--config")) {

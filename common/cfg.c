@@ -3,6 +3,7 @@
 
 #include "err.h"
 #include "io.h"
+#include "mem.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -151,8 +152,7 @@ static const char *type_name(cfg_type t) {
 
 static int set_strlist_json(cfg_strlist *l, const cJSON *arr, const cfg_key *k, const char *where) {
     int n = cJSON_GetArraySize(arr);
-    char **v = calloc(n > 0 ? (size_t)n : 1, sizeof *v);
-    if (!v) return err_set("out of memory");
+    char **v = mem_calloc((size_t)n, sizeof *v);
     int i = 0;
     for (const cJSON *it = arr->child; it; it = it->next, i++) {
         if (!cJSON_IsString(it)) {
@@ -161,7 +161,7 @@ static int set_strlist_json(cfg_strlist *l, const cJSON *arr, const cfg_key *k, 
             return err_set("%s%s: expected a list of strings, element %d is %s", where, k->path, i,
                            io_json_kind(it));
         }
-        v[i] = strdup(it->valuestring);
+        v[i] = mem_strdup(it->valuestring);
     }
     strlist_clear(l);
     l->n = n;
@@ -198,8 +198,7 @@ static int set_text(rlvr_config *c, const cfg_key *k, const char *text, const ch
         return 0;
     }
     case CFG_STRING: {
-        char *s = strdup(text);
-        if (!s) return err_set("out of memory");
+        char *s = mem_strdup(text);
         free(*(char **)f);
         *(char **)f = s;
         return 0;
@@ -214,7 +213,6 @@ static int set_text(rlvr_config *c, const cfg_key *k, const char *text, const ch
     case CFG_STRLIST: {
         if (text[0] != '[') { /* a bare word is a one-element list */
             cJSON *arr = cJSON_CreateArray();
-            if (!arr) return err_set("out of memory");
             if (text[0]) cJSON_AddItemToArray(arr, cJSON_CreateString(text));
             int rc = set_strlist_json(f, arr, k, where);
             cJSON_Delete(arr);
@@ -265,7 +263,6 @@ static int set_json(rlvr_config *c, const cfg_key *k, const cJSON *v, const char
     case CFG_STRLIST:
         if (cJSON_IsString(v)) { /* a single string is a one-element list */
             cJSON *arr = cJSON_CreateArray();
-            if (!arr) return err_set("out of memory");
             cJSON_AddItemToArray(arr, cJSON_CreateString(v->valuestring));
             int rc = set_strlist_json(field(c, k), arr, k, where);
             cJSON_Delete(arr);
@@ -452,7 +449,6 @@ static cJSON *parent_object(cJSON *root, const char *path, const char **leaf) {
         name[n] = '\0';
         cJSON *next = cJSON_GetObjectItemCaseSensitive(cur, name);
         if (!next) next = cJSON_AddObjectToObject(cur, name);
-        if (!next) return NULL;
         cur = next;
     }
     *leaf = p;
@@ -461,13 +457,11 @@ static cJSON *parent_object(cJSON *root, const char *path, const char **leaf) {
 
 char *cfg_to_json(const rlvr_config *c) {
     cJSON *root = cJSON_CreateObject();
-    if (!root) return NULL;
     for (int i = 0; i < cfg_schema_len; i++) {
         const cfg_key *k = &cfg_schema[i];
         const void *f = cfield(c, k);
         const char *leaf;
         cJSON *obj = parent_object(root, k->path, &leaf), *v = NULL;
-        if (!obj) break;
         char name[64];
         switch (k->type) {
         case CFG_BOOL: v = cJSON_CreateBool(*(const int *)f); break;
@@ -485,11 +479,11 @@ char *cfg_to_json(const rlvr_config *c) {
         case CFG_STRLIST: {
             const cfg_strlist *l = f;
             v = cJSON_CreateArray();
-            for (int j = 0; v && j < l->n; j++) cJSON_AddItemToArray(v, cJSON_CreateString(l->v[j]));
+            for (int j = 0; j < l->n; j++) cJSON_AddItemToArray(v, cJSON_CreateString(l->v[j]));
             break;
         }
         }
-        if (v) cJSON_AddItemToObject(obj, leaf, v);
+        cJSON_AddItemToObject(obj, leaf, v);
     }
     char *out = cJSON_Print(root);
     cJSON_Delete(root);

@@ -181,7 +181,7 @@ int cfg_set(rlvr_config *c, const char *assignment);
  * written back to a file gives every key. */
 int cfg_given(const rlvr_config *c, const char *path);
 
-/* The resolved config as pretty JSON (nested, every key). Caller frees; NULL on OOM. */
+/* The resolved config as pretty JSON (nested, every key). Caller frees. */
 char *cfg_to_json(const rlvr_config *c);
 /* Write the reference page (Markdown table of every key) generated from the schema. */
 void cfg_write_markdown(FILE *out);

@@ -3,6 +3,7 @@
 #include "io.h"
 
 #include "err.h"
+#include "mem.h"
 
 #include <cjson/cJSON.h>
 
@@ -33,14 +34,7 @@ char *io_read_file(const char *path, size_t max, size_t *len) {
     do {
         if (n == cap) {
             cap = cap ? 2 * cap : 65536;
-            char *nb = realloc(buf, cap + 1);
-            if (!nb) {
-                free(buf);
-                fclose(fp);
-                err_set("%s: out of memory reading %zu bytes", path, cap);
-                return NULL;
-            }
-            buf = nb;
+            buf = mem_realloc(buf, cap + 1);
         }
         got = fread(buf + n, 1, cap - n, fp);
         n += got;
@@ -84,13 +78,8 @@ int io_write_json(const char *dir, const char *name, const cJSON *j) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     char *txt = cJSON_Print(j);
-    if (!txt) return err_set("%s: out of memory", path);
     size_t n = strlen(txt);
-    char *line = realloc(txt, n + 2);
-    if (!line) {
-        free(txt);
-        return err_set("%s: out of memory", path);
-    }
+    char *line = mem_realloc(txt, n + 2);
     line[n] = '\n';
     int rc = io_write_file(path, line, n + 1);
     free(line);

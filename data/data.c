@@ -5,6 +5,7 @@
 
 #include "common/err.h"
 #include "common/io.h"
+#include "common/mem.h"
 #include "common/rng.h"
 
 #include <cjson/cJSON.h>
@@ -49,12 +50,8 @@ static void sampler_fill(data_sampler *s) {
 
 data_sampler *data_sampler_init(int64_t n, uint64_t seed, int shuffle) {
     if (n < 1) return err_set("data sampler: expected at least one example, got %lld", (long long)n), NULL;
-    data_sampler *s = calloc(1, sizeof *s);
-    if (s) s->perm = malloc((size_t)n * sizeof *s->perm);
-    if (!s || !s->perm) {
-        free(s);
-        return err_set("data sampler: out of memory for %lld examples", (long long)n), NULL;
-    }
+    data_sampler *s = mem_calloc(1, sizeof *s);
+    s->perm = mem_alloc((size_t)n * sizeof *s->perm);
     s->seed = seed;
     s->n = n;
     s->shuffle = shuffle != 0;
@@ -189,7 +186,7 @@ static int take_string(const cJSON *row, const char *field, int required, int nu
         return err_set("%s: field '%s' must be a string%s, got %s", where, field,
                        numbers ? " or a number" : "", io_json_kind(v));
     }
-    if (!(*out = strdup(s))) return err_set("%s: out of memory", where);
+    *out = mem_strdup(s);
     return 0;
 }
 
@@ -236,12 +233,7 @@ static int parse_row(const char *text, size_t len, const data_fields *f, const c
                 goto out;
             }
             if (!meta) meta = cJSON_CreateObject();
-            cJSON *s = meta ? cJSON_CreateString(t->valuestring) : NULL;
-            if (!s) {
-                cJSON_Delete(meta);
-                err_set("%s: out of memory", where);
-                goto out;
-            }
+            cJSON *s = cJSON_CreateString(t->valuestring);
             if (cJSON_GetObjectItemCaseSensitive(meta, "task")) cJSON_ReplaceItemInObjectCaseSensitive(meta, "task", s);
             else cJSON_AddItemToObject(meta, "task", s);
         }
@@ -249,10 +241,6 @@ static int parse_row(const char *text, size_t len, const data_fields *f, const c
     if (meta) {
         e->metadata = cJSON_PrintUnformatted(meta);
         cJSON_Delete(meta);
-        if (!e->metadata) {
-            err_set("%s: out of memory", where);
-            goto out;
-        }
     }
     rc = 0;
 out:
@@ -266,14 +254,11 @@ static int only_space(const char *s, size_t n) {
     return 1;
 }
 
-/* Append a zeroed example slot; NULL on OOM. */
+/* Append a zeroed example slot. */
 static data_example *grow(data_set *d, int64_t *cap) {
     if (d->n == *cap) {
-        int64_t nc = *cap ? *cap * 2 : 64;
-        data_example *ex = realloc(d->ex, (size_t)nc * sizeof *ex);
-        if (!ex) return NULL;
-        d->ex = ex;
-        *cap = nc;
+        *cap = *cap ? *cap * 2 : 64;
+        d->ex = mem_realloc(d->ex, (size_t)*cap * sizeof *d->ex);
     }
     data_example *e = &d->ex[d->n];
     memset(e, 0, sizeof *e);
@@ -285,11 +270,7 @@ data_set *data_load_jsonl(const char *path, const data_fields *f) {
         return err_set("data: a JSONL path and a prompt field name are required"), NULL;
     FILE *fp = fopen(path, "rb");
     if (!fp) return err_set("data: cannot open '%s': %s", path, strerror(errno)), NULL;
-    data_set *d = calloc(1, sizeof *d);
-    if (!d) {
-        fclose(fp);
-        return err_set("data: out of memory"), NULL;
-    }
+    data_set *d = mem_calloc(1, sizeof *d);
     snprintf(d->name, sizeof d->name, "%s", path);
     d->checksum = DATA_FNV_OFFSET;
     char *line = NULL;
@@ -308,10 +289,6 @@ data_set *data_load_jsonl(const char *path, const data_fields *f) {
         char where[300];
         snprintf(where, sizeof where, "%s:%lld", path, (long long)lineno);
         data_example *e = grow(d, &cap);
-        if (!e) {
-            ok = !err_set("%s: out of memory", where);
-            break;
-        }
         if (parse_row(text, n, f, where, e)) {
             data_example_clear(e);
             ok = 0;

@@ -13,6 +13,7 @@
 #include "data.h"
 
 #include "common/err.h"
+#include "common/mem.h"
 #include "common/rng.h"
 #include "rewards/reward.h"
 
@@ -46,44 +47,38 @@ static int64_t pow10i(int d) {
     return p;
 }
 
-/* ---- text building: a growable string; any failure sticks and is reported once ---- */
+/* ---- text building: a growable string; a formatting failure sticks and is reported once ---- */
 
 typedef struct sb {
     char *s;
     size_t len, cap;
-    int oom;
+    int failed;
 } sb;
 
 static void sb_printf(sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sb_printf(sb *b, const char *fmt, ...) {
-    if (b->oom) return;
+    if (b->failed) return;
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
         int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
         va_end(ap);
         if (n < 0) {
-            b->oom = 1;
+            b->failed = 1;
             return;
         }
         if (b->s && b->len + (size_t)n < b->cap) {
             b->len += (size_t)n;
             return;
         }
-        size_t nc = (b->cap ? b->cap * 2 : 128) + (size_t)n;
-        char *s = realloc(b->s, nc);
-        if (!s) {
-            b->oom = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = nc;
+        b->cap = (b->cap ? b->cap * 2 : 128) + (size_t)n;
+        b->s = mem_realloc(b->s, b->cap);
     }
 }
 
-/* Hand the text over (NULL after an allocation failure, which frees it). */
+/* Hand the text over (NULL after a formatting failure, which frees it). */
 static char *sb_take(sb *b) {
-    if (b->oom) {
+    if (b->failed) {
         free(b->s);
         b->s = NULL;
     }
@@ -308,7 +303,7 @@ static int make_countdown(rng_stream *g, sb *prompt, sb *answer, sb *meta, sb *t
     char *st = sb_take(&steps);
     sb_printf(think, "<think>\n%s</think>\n<answer>%s</answer>", st ? st : "", res.expr);
     sb_printf(shrt, "<short><answer>%s</answer>", res.expr);
-    if (!st) think->oom = 1;
+    if (!st) think->failed = 1;
     free(st);
     return 0;
 }
@@ -361,7 +356,7 @@ int data_builtin_example(data_task task, data_split split, uint64_t seed, int64_
     out->response = sb_take(&think);
     out->response_short = sb_take(&shrt);
     if (rc == 0 && (!out->prompt || !out->answer || !out->metadata || !out->response || !out->response_short))
-        rc = err_set("data: out of memory");
+        rc = err_set("data: formatting the example text failed");
     if (rc) {
         err_prefix("builtin:%s example %lld", task_names[task], (long long)index);
         data_example_clear(out);
@@ -376,12 +371,8 @@ static uint64_t fold(uint64_t h, const char *s) {
 
 data_set *data_builtin(data_task task, data_split split, uint64_t seed, int64_t n) {
     if (n < 1) return err_set("data: a built-in dataset needs at least one example, got %lld", (long long)n), NULL;
-    data_set *d = calloc(1, sizeof *d);
-    if (d) d->ex = calloc((size_t)n, sizeof *d->ex);
-    if (!d || !d->ex) {
-        free(d);
-        return err_set("data: out of memory for %lld examples", (long long)n), NULL;
-    }
+    data_set *d = mem_calloc(1, sizeof *d);
+    d->ex = mem_calloc((size_t)n, sizeof *d->ex);
     snprintf(d->name, sizeof d->name, "builtin:%s/%s", data_task_name(task),
              split == DATA_SPLIT_TRAIN ? "train" : "test");
     d->checksum = DATA_FNV_OFFSET;

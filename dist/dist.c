@@ -22,6 +22,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/mem.h"
 
 /* ---- NCCL's documented C API, declared here so that building needs no NCCL ---- */
 
@@ -125,8 +126,7 @@ static int mpi_finish(dist *d, int rc, MPI_Request *req, const char *what) {
 /* Whether every rank's ok is 1. A rank whose own step failed keeps its message; the others get
  * one naming the first rank that failed. */
 static int mpi_agree(dist *d, int ok, const char *what) {
-    int *all = malloc(sizeof(int) * (size_t)d->world);
-    if (!all) return err_set("dist: out of memory agreeing on %s", what);
+    int *all = mem_alloc(sizeof(int) * (size_t)d->world);
     char own[ERR_MSG_MAX];
     snprintf(own, sizeof own, "%s", err_msg());
     MPI_Request req;
@@ -166,12 +166,10 @@ static int mpi_setup(dist *d) {
     MPI_Comm_rank(d->local, &d->local_rank);
     MPI_Comm_size(d->local, &d->local_world);
     size_t w = (size_t)d->world;
-    d->send_counts = calloc(w, sizeof(int));
-    d->send_displs = calloc(w, sizeof(int));
-    d->recv_counts = calloc(w, sizeof(int));
-    d->recv_displs = calloc(w, sizeof(int));
-    if (!d->send_counts || !d->send_displs || !d->recv_counts || !d->recv_displs)
-        return err_set("dist: out of memory for %d ranks", d->world);
+    d->send_counts = mem_calloc(w, sizeof(int));
+    d->send_displs = mem_calloc(w, sizeof(int));
+    d->recv_counts = mem_calloc(w, sizeof(int));
+    d->recv_displs = mem_calloc(w, sizeof(int));
     return 0;
 }
 
@@ -201,11 +199,7 @@ dist *dist_init(const cfg_dist *c) {
         err_set("dist_init: config is NULL");
         return NULL;
     }
-    dist *d = calloc(1, sizeof *d);
-    if (!d) {
-        err_set("dist_init: out of memory");
-        return NULL;
-    }
+    dist *d = mem_calloc(1, sizeof *d);
     d->backend = DIST_SINGLE;
     d->world = d->local_world = 1;
     d->comm = d->local = MPI_COMM_NULL;
@@ -317,9 +311,7 @@ static int mpi_reduce_window(dist *d, void *x, int64_t len, ts_dtype dt, dist_op
     int64_t mine = chunk_lo(len, w, me + 1) - chunk_lo(len, w, me);
     size_t need = (size_t)w * (size_t)mine * es;
     if (need > d->scratch_cap) {
-        void *s = realloc(d->scratch, need);
-        if (!s) return err_set("dist: out of memory for a %zu-byte reduction buffer", need);
-        d->scratch = s;
+        d->scratch = mem_realloc(d->scratch, need);
         d->scratch_cap = need;
     }
     for (int c = 0; c < w; c++) {
@@ -605,8 +597,8 @@ static int bucket_run(dist *d, ts_tensor *const *ts, int n, int first, dist_op o
     int rc = 0;
     ts_scope_begin();
     ts_tensor *bucket = bucket_get(d, blen, dt, where);
-    ts_tensor **flat = malloc(sizeof(ts_tensor *) * (size_t)n);
-    if (!bucket || !flat) rc = err_set("dist: cannot allocate a %lld-element bucket", (long long)blen);
+    ts_tensor **flat = mem_alloc(sizeof(ts_tensor *) * (size_t)n);
+    if (!bucket) rc = err_set("dist: cannot allocate a %lld-element bucket", (long long)blen);
     int64_t minus1 = -1;
     for (int i = 0; rc == 0 && i < n; i++)
         if (!(flat[i] = ts_view(ts[i], &minus1, 1))) rc = err_prefix("dist: flattening tensor %d", first + i);
@@ -777,12 +769,10 @@ int dist_hash_tensors(ts_tensor *const *ts, int n, uint64_t *out) {
 
 int dist_check_replicas(dist *d, ts_tensor *const *ts, const char *const *names, int n) {
     if (!d) return err_set("dist_check_replicas: the communicator is NULL");
-    uint64_t *mine = malloc(sizeof(uint64_t) * (size_t)(n > 0 ? n : 1));
-    int64_t *counts = malloc(sizeof(int64_t) * (size_t)d->world);
+    uint64_t *mine = mem_alloc(sizeof(uint64_t) * (size_t)(n > 0 ? n : 0));
+    int64_t *counts = mem_alloc(sizeof(int64_t) * (size_t)d->world);
     uint64_t *all = NULL;
-    int rc = 0;
-    if (!mine || !counts) rc = err_set("dist_check_replicas: out of memory for %d hashes", n);
-    if (rc == 0) rc = dist_hash_tensors(ts, n, mine);
+    int rc = dist_hash_tensors(ts, n, mine);
     int64_t n64 = n;
     /* every rank joins the gathers even when its own hashing failed, so none is left waiting */
     if (d->comm != MPI_COMM_NULL) {
@@ -793,8 +783,7 @@ int dist_check_replicas(dist *d, ts_tensor *const *ts, const char *const *names,
             if (counts[r] != n64)
                 rc = err_set("dist: replica check: rank %d has %lld tensors, rank %d has %d", r,
                              (long long)counts[r], d->rank, n);
-        if (rc == 0 && !(all = malloc(sizeof(uint64_t) * (size_t)n * (size_t)d->world + 1)))
-            rc = err_set("dist_check_replicas: out of memory");
+        if (rc == 0) all = mem_alloc(sizeof(uint64_t) * (size_t)n * (size_t)d->world);
         if (rc == 0 && dist_allgather(d, mine, sizeof(uint64_t) * (size_t)n, all) < 0) rc = -1;
         for (int i = 0; rc == 0 && i < n; i++)
             for (int r = 1; rc == 0 && r < d->world; r++) {

@@ -1,10 +1,11 @@
 /* chat — native renderers for the ChatML, Qwen3 and Llama-3 chat templates, and recognition of
  * tokenizer_config.json's Jinja text. Each renderer follows its Jinja template statement by
  * statement (Python string methods included: split, strip, lstrip); see chat.h for the scope. */
-#define _GNU_SOURCE /* memmem, strndup */
+#define _GNU_SOURCE /* memmem */
 #include "chat.h"
 
 #include "common/err.h"
+#include "common/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,27 +21,22 @@ void chat_template_free(chat_template *ct) {
     *ct = (chat_template){0};
 }
 
-static int set_str(char **dst, const char *s) {
+static void set_str(char **dst, const char *s) {
     free(*dst);
-    *dst = NULL;
-    if (s && !(*dst = strdup(s))) return err_set("out of memory");
-    return 0;
+    *dst = s ? mem_strdup(s) : NULL;
 }
 
 /* The literal default system message of a ChatML template: the text between
  * "<|im_start|>system\n" and "<|im_end|>" inside one Jinja string literal. */
-static int extract_default_system(chat_template *ct, const char *jinja) {
+static void extract_default_system(chat_template *ct, const char *jinja) {
     static const char head[] = "<|im_start|>system\\n";
     for (const char *p = strstr(jinja, head); p; p = strstr(p + 1, head)) {
         const char *b = p + sizeof head - 1, *e = strstr(b, "<|im_end|>");
         if (!e || e == b || strcspn(b, "'\"{}+") < (size_t)(e - b)) continue;
-        char *s = strndup(b, (size_t)(e - b));
-        if (!s) return err_set("out of memory");
         free(ct->default_system);
-        ct->default_system = s;
-        return 0;
+        ct->default_system = mem_strndup(b, (size_t)(e - b));
+        return;
     }
-    return 0;
 }
 
 int chat_template_detect(chat_template *ct, const char *jinja, const char *bos) {
@@ -54,7 +50,8 @@ int chat_template_detect(chat_template *ct, const char *jinja, const char *bos) 
         ct->always_prompt = !strstr(jinja, "add_generation_prompt");
         if (strstr(jinja, "bos_token") && !bos)
             return err_set("chat_template uses bos_token but tokenizer_config.json names none");
-        return set_str(&ct->bos, strstr(jinja, "bos_token") ? bos : "");
+        set_str(&ct->bos, strstr(jinja, "bos_token") ? bos : "");
+        return 0;
     }
     if (strstr(jinja, "<|im_start|>")) {
         if (strstr(jinja, "reasoning_content")) {
@@ -62,7 +59,8 @@ int chat_template_detect(chat_template *ct, const char *jinja, const char *bos) 
             return 0;
         }
         ct->format = CHAT_CHATML;
-        return extract_default_system(ct, jinja);
+        extract_default_system(ct, jinja);
+        return 0;
     }
     return err_set("chat_template not recognised (neither ChatML <|im_start|> nor Llama-3 <|start_header_id|> "
                    "markers): name one (chatml, qwen2, qwen2.5, qwen3, llama3)");
@@ -81,11 +79,11 @@ int chat_template_init(chat_template *ct, const char *name, const tok_tokenizer 
     else if (!strcmp(name, "qwen3")) ct->format = CHAT_QWEN3;
     else if (!strcmp(name, "llama3")) ct->format = CHAT_LLAMA3;
     else return err_set("unknown chat template \"%s\" (auto, chatml, qwen2, qwen2.5, qwen3, llama3)", name);
-    if (!strcmp(name, "qwen2")) return set_str(&ct->default_system, QWEN2_SYSTEM);
-    if (!strcmp(name, "qwen2.5")) return set_str(&ct->default_system, QWEN25_SYSTEM);
+    if (!strcmp(name, "qwen2")) set_str(&ct->default_system, QWEN2_SYSTEM);
+    if (!strcmp(name, "qwen2.5")) set_str(&ct->default_system, QWEN25_SYSTEM);
     if (ct->format == CHAT_LLAMA3) {
         if (!bos) return err_set("chat template llama3 needs a tokenizer with a bos_token");
-        return set_str(&ct->bos, bos);
+        set_str(&ct->bos, bos);
     }
     return 0;
 }

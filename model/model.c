@@ -11,6 +11,7 @@
 
 #include "common/err.h"
 #include "common/io.h"
+#include "common/mem.h"
 #include "model/safetensors.h"
 
 #include <math.h>
@@ -105,11 +106,7 @@ static int param_specs(model *m, param_spec *s) {
  * kept, those between interpolated (HF _compute_llama3_parameters). */
 static ts_tensor *rope_inv_freq(const model_config *c, ts_device dev) {
     int64_t half = c->head_dim / 2;
-    float *f = malloc(sizeof(float) * (size_t)half);
-    if (!f) {
-        err_set("out of memory");
-        return NULL;
-    }
+    float *f = mem_alloc(sizeof(float) * (size_t)half);
     for (int64_t i = 0; i < half; i++) {
         double inv = 1.0 / pow(c->rope_theta, (double)(2 * i) / (double)c->head_dim);
         if (c->rope_llama3) {
@@ -150,23 +147,14 @@ static model *model_alloc(const model_config *c, ts_device dev, ts_dtype dtype) 
         err_set("model dtype %s is not supported (f32 or bf16)", ts_dtype_name(dtype));
         return NULL;
     }
-    model *m = calloc(1, sizeof *m);
-    if (!m) {
-        err_set("out of memory");
-        return NULL;
-    }
+    model *m = mem_calloc(1, sizeof *m);
     m->cfg = *c;
     m->device = dev;
     m->dtype = dtype;
-    m->layers = calloc((size_t)c->num_layers, sizeof *m->layers);
-    m->nparams = m->layers ? param_specs(m, NULL) : 0;
-    m->params = calloc((size_t)m->nparams + 1, sizeof *m->params);
-    m->names = calloc((size_t)m->nparams + 1, sizeof *m->names);
-    if (!m->layers || !m->params || !m->names) {
-        err_set("out of memory");
-        model_free(m);
-        return NULL;
-    }
+    m->layers = mem_calloc((size_t)c->num_layers, sizeof *m->layers);
+    m->nparams = param_specs(m, NULL);
+    m->params = mem_calloc((size_t)m->nparams, sizeof *m->params);
+    m->names = mem_calloc((size_t)m->nparams, sizeof *m->names);
     m->inv_freq = rope_inv_freq(c, dev);
     if (!m->inv_freq) {
         model_free(m);
@@ -178,7 +166,7 @@ static model *model_alloc(const model_config *c, ts_device dev, ts_dtype dtype) 
 /* Record the tensor of spec i (taking ownership) and wire it into its slot. */
 static void set_param(model *m, const param_spec *s, int i, ts_tensor *t) {
     m->params[i] = t;
-    m->names[i] = strdup(s[i].name);
+    m->names[i] = mem_strdup(s[i].name);
     *s[i].slot = t;
 }
 
@@ -232,10 +220,9 @@ model *model_load(const char *dir, ts_device dev, ts_dtype dtype) {
     model *m = model_alloc(&c, dev, dtype);
     if (!m) return NULL;
     st_file *f = st_open(dir);
-    param_spec *s = f ? calloc((size_t)m->nparams, sizeof *s) : NULL;
-    if (f && !s) err_set("out of memory");
-    int ok = s != NULL;
-    if (ok) param_specs(m, s);
+    param_spec *s = mem_calloc((size_t)m->nparams, sizeof *s);
+    param_specs(m, s);
+    int ok = f != NULL;
     for (int i = 0; ok && i < m->nparams; i++) {
         ts_tensor *t = load_tensor(m, f, dir, &s[i]);
         if (t) set_param(m, s, i, t);
@@ -254,11 +241,10 @@ model *model_load(const char *dir, ts_device dev, ts_dtype dtype) {
 model *model_init_random(const model_config *c, uint64_t seed, double std) {
     model *m = model_alloc(c, TS_CPU_DEVICE, TS_F32);
     if (!m) return NULL;
-    param_spec *s = calloc((size_t)m->nparams, sizeof *s);
+    param_spec *s = mem_calloc((size_t)m->nparams, sizeof *s);
+    param_specs(m, s);
     ts_generator *gen = ts_generator_init(seed);
-    int ok = s && gen;
-    if (!s) err_set("out of memory");
-    if (ok) param_specs(m, s);
+    int ok = gen != NULL;
     for (int i = 0; ok && i < m->nparams; i++) {
         ts_tensor *t = ts_unscope(ts_empty(s[i].shape, s[i].ndim, TS_F32, TS_CPU_DEVICE));
         ok = t && ts_normal_(t, s[i].kind == P_NORM ? 1.0 : 0.0, std, gen) != NULL;
@@ -291,24 +277,22 @@ void model_free(model *m) {
 int model_save(const model *m, const char *dir, ts_dtype dtype, size_t shard_bytes) {
     if (dtype != TS_F32 && dtype != TS_BF16) return err_set("model_save: dtype %s, expected f32 or bf16", ts_dtype_name(dtype));
     int rc = model_config_save(&m->cfg, dtype, dir);
-    st_tensor *ts = calloc((size_t)m->nparams, sizeof *ts);
-    if (!ts) rc = err_set("out of memory");
+    st_tensor *ts = mem_calloc((size_t)m->nparams, sizeof *ts);
     for (int i = 0; !rc && i < m->nparams; i++) {
         st_tensor *t = &ts[i];
         t->name = m->names[i];
         t->dtype = dtype == TS_BF16 ? ST_BF16 : ST_F32;
         t->ndim = ts_shape(m->params[i], t->shape);
         t->nbytes = (size_t)ts_numel(m->params[i]) * ts_dtype_size(dtype);
-        void *buf = malloc(t->nbytes ? t->nbytes : 1);
+        void *buf = mem_alloc(t->nbytes);
         t->data = buf;
         ts_scope_begin();
-        if (!buf) rc = err_set("out of memory");
-        else rc = ts_to_host(ts_to_dtype(m->params[i], dtype), buf, t->nbytes);
+        rc = ts_to_host(ts_to_dtype(m->params[i], dtype), buf, t->nbytes);
         ts_scope_end();
     }
     static const char *const meta[] = {"format", "pt", NULL};
     if (!rc) rc = st_write_dir(dir, ts, m->nparams, shard_bytes, meta);
-    for (int i = 0; ts && i < m->nparams; i++) free((void *)ts[i].data);
+    for (int i = 0; i < m->nparams; i++) free((void *)ts[i].data);
     free(ts);
     return rc;
 }
@@ -445,8 +429,7 @@ struct model_cache {
  * a position gets depends on the shape): the same prompt then gives the same cache in any batch. */
 static int rope_table(const model *m, int64_t n, ts_tensor **cos, ts_tensor **sin) {
     int64_t chunks = (n + ROPE_CHUNK - 1) / ROPE_CHUNK, E = m->cfg.head_dim;
-    ts_tensor **cs = calloc((size_t)(2 * chunks), sizeof *cs);
-    if (!cs) return err_set("out of memory");
+    ts_tensor **cs = mem_calloc((size_t)(2 * chunks), sizeof *cs);
     int rc = 0;
     for (int64_t k = 0; !rc && k < chunks; k++) {
         ts_tensor *pos = ts_view(ts_arange((double)(k * ROPE_CHUNK), (double)((k + 1) * ROPE_CHUNK), 1, TS_I64, m->device),
@@ -534,12 +517,8 @@ int model_forward_logprobs(model *m, const ts_tensor *ids, const ts_tensor *mask
     ts_tensor *tgt = ts_reshape(ts_narrow(ids_d, 1, 1, T - 1), (int64_t[]){N, 1}, 2);
     if (!hs || !tgt) goto out;
     int64_t rows = LOGIT_CHUNK_ELEMS / V > 0 ? LOGIT_CHUNK_ELEMS / V : 1, nchunks = (N + rows - 1) / rows;
-    lps = calloc((size_t)nchunks, sizeof *lps);
-    ents = calloc((size_t)nchunks, sizeof *ents);
-    if (!lps || !ents) {
-        err_set("out of memory");
-        goto out;
-    }
+    lps = mem_calloc((size_t)nchunks, sizeof *lps);
+    ents = mem_calloc((size_t)nchunks, sizeof *ents);
     for (int64_t k = 0; k < nchunks; k++) {
         int64_t r = k * rows, n = N - r < rows ? N - r : rows;
         ts_scope_begin();
@@ -590,18 +569,11 @@ model_cache *model_cache_init(const model *m, int64_t batch, int64_t max_len) {
         err_set("model_cache_init: batch %lld and max_len %lld must be positive", (long long)batch, (long long)max_len);
         return NULL;
     }
-    model_cache *c = calloc(1, sizeof *c);
+    model_cache *c = mem_calloc(1, sizeof *c);
     int L = (int)m->cfg.num_layers;
-    if (c) {
-        c->k = calloc((size_t)L, sizeof *c->k);
-        c->v = calloc((size_t)L, sizeof *c->v);
-        c->nlayers = L;
-    }
-    if (!c || !c->k || !c->v) {
-        err_set("out of memory");
-        model_cache_free(c);
-        return NULL;
-    }
+    c->k = mem_calloc((size_t)L, sizeof *c->k);
+    c->v = mem_calloc((size_t)L, sizeof *c->v);
+    c->nlayers = L;
     c->batch = batch;
     c->max_len = max_len;
     int64_t kv[] = {batch, m->cfg.num_kv_heads, max_len, m->cfg.head_dim};
@@ -720,12 +692,7 @@ int model_cache_index_select(model_cache *c, const ts_tensor *rows) {
         return err_set("model_cache_index_select: rows must be a non-empty (B') i64, got %s",
                        rows ? ts_describe(rows, buf, sizeof buf) : "NULL");
     int n = 2 * c->nlayers + 2, ok = 1;
-    ts_tensor **slots = malloc(sizeof *slots * (size_t)n), **fresh = calloc((size_t)n, sizeof *fresh);
-    if (!slots || !fresh) {
-        free(slots);
-        free(fresh);
-        return err_set("out of memory");
-    }
+    ts_tensor **slots = mem_alloc(sizeof *slots * (size_t)n), **fresh = mem_calloc((size_t)n, sizeof *fresh);
     for (int i = 0; i < c->nlayers; i++) {
         slots[2 * i] = c->k[i];
         slots[2 * i + 1] = c->v[i];

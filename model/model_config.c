@@ -269,11 +269,6 @@ static cJSON *config_to_json(const model_config *c, ts_dtype dtype) {
 
 int model_config_save(const model_config *c, ts_dtype dtype, const char *dir) {
     cJSON *cfg = config_to_json(c, dtype), *gen = cJSON_CreateObject();
-    if (!cfg || !gen) {
-        cJSON_Delete(cfg);
-        cJSON_Delete(gen);
-        return err_set("model_config_save: out of memory");
-    }
     cJSON_AddTrueToObject(gen, "_from_model_config");
     if (c->bos_token_id >= 0) cJSON_AddNumberToObject(gen, "bos_token_id", (double)c->bos_token_id);
     if (c->n_eos) cJSON_AddItemReferenceToObject(gen, "eos_token_id", cJSON_GetObjectItem(cfg, "eos_token_id"));

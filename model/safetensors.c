@@ -6,6 +6,7 @@
 
 #include "common/err.h"
 #include "common/io.h"
+#include "common/mem.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -81,16 +82,12 @@ static int json_uint(const cJSON *j, uint64_t *out) {
     return 0;
 }
 
-static int push_tensor(st_file *f, const st_tensor *t) {
+static void push_tensor(st_file *f, const st_tensor *t) {
     if (f->n == f->cap) {
-        int cap = f->cap ? 2 * f->cap : 64;
-        st_tensor *nt = realloc(f->t, (size_t)cap * sizeof *nt);
-        if (!nt) return err_set("out of memory");
-        f->t = nt;
-        f->cap = cap;
+        f->cap = f->cap ? 2 * f->cap : 64;
+        f->t = mem_realloc(f->t, (size_t)f->cap * sizeof *f->t);
     }
     f->t[f->n++] = *t;
-    return 0;
 }
 
 static int parse_metadata(st_file *f, const cJSON *m, const char *label, int keep) {
@@ -99,13 +96,10 @@ static int parse_metadata(st_file *f, const cJSON *m, const char *label, int kee
         if (!cJSON_IsString(kv))
             return err_set("%s: __metadata__ key \"%s\" must be a string", label, kv->string);
         if (!keep) continue;
-        char **nm = realloc(f->meta, (size_t)(f->nmeta + 2) * sizeof *nm);
-        if (!nm) return err_set("out of memory");
-        f->meta = nm;
-        f->meta[f->nmeta] = strdup(kv->string);
-        f->meta[f->nmeta + 1] = strdup(kv->valuestring);
+        f->meta = mem_realloc(f->meta, (size_t)(f->nmeta + 2) * sizeof *f->meta);
+        f->meta[f->nmeta] = mem_strdup(kv->string);
+        f->meta[f->nmeta + 1] = mem_strdup(kv->valuestring);
         f->nmeta += 2;
-        if (!f->meta[f->nmeta - 2] || !f->meta[f->nmeta - 1]) return err_set("out of memory");
     }
     return 0;
 }
@@ -197,12 +191,8 @@ static int parse_image(st_file *f, const uint8_t *buf, size_t len, const char *l
         }
     int start = f->n, rc = -1;
     int nentries = cJSON_GetArraySize(h);
-    span *sp = calloc((size_t)nentries + 1, sizeof *sp);
+    span *sp = mem_calloc((size_t)nentries, sizeof *sp);
     int nsp = 0;
-    if (!sp) {
-        err_set("out of memory");
-        goto out;
-    }
     for (const cJSON *e = h->child; e; e = e->next) {
         if (!strcmp(e->string, "__metadata__")) {
             if (parse_metadata(f, e, label, first)) goto out;
@@ -218,12 +208,8 @@ static int parse_image(st_file *f, const uint8_t *buf, size_t len, const char *l
             goto out;
         }
         t.data = data + b;
-        t.name = strdup(e->string);
-        if (!t.name || push_tensor(f, &t)) {
-            free((char *)t.name);
-            err_set("out of memory");
-            goto out;
-        }
+        t.name = mem_strdup(e->string);
+        push_tensor(f, &t);
         sp[nsp++] = (span){b, en, f->n - 1};
     }
     qsort(sp, (size_t)nsp, sizeof *sp, span_cmp);
@@ -245,11 +231,7 @@ static int parse_image(st_file *f, const uint8_t *buf, size_t len, const char *l
     }
     /* file order = offset order (a header without tensors leaves f->t NULL: nothing to move) */
     if (nsp > 0) {
-        st_tensor *tmp = malloc((size_t)nsp * sizeof *tmp);
-        if (!tmp) {
-            err_set("out of memory");
-            goto out;
-        }
+        st_tensor *tmp = mem_alloc((size_t)nsp * sizeof *tmp);
         for (int i = 0; i < nsp; i++) tmp[i] = f->t[sp[i].idx];
         memcpy(f->t + start, tmp, (size_t)nsp * sizeof *tmp);
         free(tmp);
@@ -268,8 +250,7 @@ static int name_cmp(const void *a, const void *b, void *ctx) {
 
 /* Build the by-name index; duplicate names (within or across shards) are an error. */
 static int index_names(st_file *f) {
-    f->by_name = malloc((size_t)f->n * sizeof *f->by_name + 1);
-    if (!f->by_name) return err_set("out of memory");
+    f->by_name = mem_alloc((size_t)f->n * sizeof *f->by_name);
     for (int i = 0; i < f->n; i++) f->by_name[i] = i;
     qsort_r(f->by_name, (size_t)f->n, sizeof *f->by_name, name_cmp, f);
     for (int i = 1; i < f->n; i++)
@@ -279,26 +260,15 @@ static int index_names(st_file *f) {
     return 0;
 }
 
-static st_file *file_new(void) {
-    st_file *f = calloc(1, sizeof *f);
-    if (!f) err_set("out of memory");
-    return f;
-}
-
-static int add_shard(st_file *f, const char *path, void *map, size_t len) {
-    st_shard *ns = realloc(f->shards, (size_t)(f->nshards + 1) * sizeof *ns);
-    if (!ns) return err_set("out of memory");
-    f->shards = ns;
-    ns[f->nshards] = (st_shard){strdup(path), map, len};
-    f->nshards++;
-    if (!ns[f->nshards - 1].path) return err_set("out of memory");
-    return 0;
+static void add_shard(st_file *f, const char *path, void *map, size_t len) {
+    f->shards = mem_realloc(f->shards, (size_t)(f->nshards + 1) * sizeof *f->shards);
+    f->shards[f->nshards++] = (st_shard){mem_strdup(path), map, len};
 }
 
 st_file *st_open_mem(const void *buf, size_t len, const char *label) {
-    st_file *f = file_new();
-    if (!f) return NULL;
-    if (add_shard(f, label, NULL, 0) || parse_image(f, buf, len, label, 1) || index_names(f)) {
+    st_file *f = mem_calloc(1, sizeof *f);
+    add_shard(f, label, NULL, 0);
+    if (parse_image(f, buf, len, label, 1) || index_names(f)) {
         st_close(f);
         return NULL;
     }
@@ -324,18 +294,14 @@ static int open_one(st_file *f, const char *path, int first) {
         }
     }
     close(fd);
-    if (add_shard(f, path, map, len)) {
-        if (map) munmap(map, len);
-        return -1;
-    }
+    add_shard(f, path, map, len);
     return parse_image(f, map ? map : (const void *)"", len, path, first);
 }
 
 static char *path_join(const char *dir, const char *name) {
     size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/%s", dir, name);
-    else err_set("out of memory");
+    char *p = mem_alloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
     return p;
 }
 
@@ -369,7 +335,6 @@ static int open_index(st_file *f, const char *dir, const char *index_path) {
             seen = !strcmp(p->valuestring, shard);
         if (seen) continue;
         char *sp = path_join(dir, shard);
-        if (!sp) goto out;
         int r = open_one(f, sp, f->nshards == 0);
         free(sp);
         if (r) goto out;
@@ -405,13 +370,11 @@ st_file *st_open(const char *path) {
         err_set("%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
-    st_file *f = file_new();
-    if (!f) return NULL;
+    st_file *f = mem_calloc(1, sizeof *f);
     int rc;
     if (S_ISDIR(s.st_mode)) {
         char *idx = path_join(path, ST_INDEX_NAME), *single = path_join(path, ST_SINGLE_NAME);
-        if (!idx || !single) rc = -1;
-        else if (access(idx, F_OK) == 0) rc = open_index(f, path, idx);
+        if (access(idx, F_OK) == 0) rc = open_index(f, path, idx);
         else if (access(single, F_OK) == 0) rc = open_one(f, single, 1) || index_names(f);
         else rc = err_set("%s: no %s or %s in this directory", path, ST_SINGLE_NAME, ST_INDEX_NAME);
         free(idx);
@@ -541,13 +504,9 @@ int st_write(const char *path, const st_tensor *t, int n, const char *const *met
     if (!hdr) return err_prefix("%s", path);
     size_t padded = (hlen + 7) & ~(size_t)7; /* data starts 8-byte aligned */
     size_t tlen = strlen(path) + 8;
-    char *tmp = malloc(tlen);
+    char *tmp = mem_alloc(tlen);
     FILE *fp = NULL;
     int rc = -1;
-    if (!tmp) {
-        err_set("out of memory");
-        goto out;
-    }
     snprintf(tmp, tlen, "%s.tmp", path);
     fp = fopen(tmp, "wb");
     if (!fp) {
@@ -593,13 +552,12 @@ int st_write_dir(const char *dir, const st_tensor *t, int n, size_t shard_bytes,
     }
     if (total <= shard_bytes) {
         char *p = path_join(dir, ST_SINGLE_NAME);
-        int rc = p ? st_write(p, t, n, meta) : -1;
+        int rc = st_write(p, t, n, meta);
         free(p);
         return rc;
     }
     /* shard boundaries: start a new shard when the next tensor would overflow a non-empty one */
-    int *first = malloc(((size_t)n + 1) * sizeof *first);
-    if (!first) return err_set("out of memory");
+    int *first = mem_alloc(((size_t)n + 1) * sizeof *first);
     int nsh = 0;
     uint64_t cur = 0;
     for (int i = 0; i < n; i++) {
@@ -616,11 +574,10 @@ int st_write_dir(const char *dir, const st_tensor *t, int n, size_t shard_bytes,
     int rc = -1;
     char *ipath = path_join(dir, ST_INDEX_NAME);
     FILE *fp = NULL;
-    if (!ipath) goto out;
     for (int s = 0; s < nsh; s++) {
         snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", s + 1, nsh);
         char *p = path_join(dir, name);
-        int r = p ? st_write(p, t + first[s], first[s + 1] - first[s], meta) : -1;
+        int r = st_write(p, t + first[s], first[s + 1] - first[s], meta);
         free(p);
         if (r) goto out;
     }

@@ -8,6 +8,7 @@
 
 #include "common/err.h"
 #include "common/io.h"
+#include "common/mem.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -138,26 +139,20 @@ static uint64_t hash_u64(uint64_t x) {
     return x;
 }
 
-static int grow(void **p, int *cap, int need, size_t elem) {
-    if (need <= *cap) return 0;
+static void grow(void **p, int *cap, int need, size_t elem) {
+    if (need <= *cap) return;
     int nc = *cap ? *cap : 64;
     while (nc < need) nc *= 2;
-    void *np = realloc(*p, (size_t)nc * elem);
-    if (!np) return err_set("out of memory");
-    *p = np;
+    *p = mem_realloc(*p, (size_t)nc * elem);
     *cap = nc;
-    return 0;
 }
 
-static int grow_bytes(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 0;
+static void grow_bytes(void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return;
     size_t nc = *cap ? *cap : 4096;
     while (nc < need) nc *= 2;
-    void *np = realloc(*p, nc * elem);
-    if (!np) return err_set("out of memory");
-    *p = np;
+    *p = mem_realloc(*p, nc * elem);
     *cap = nc;
-    return 0;
 }
 
 void tok_ids_free(tok_ids *ids) {
@@ -167,7 +162,7 @@ void tok_ids_free(tok_ids *ids) {
 }
 
 int tok_ids_push(tok_ids *ids, int32_t id) {
-    if (grow((void **)&ids->v, &ids->cap, ids->n + 1, sizeof *ids->v)) return -1;
+    grow((void **)&ids->v, &ids->cap, ids->n + 1, sizeof *ids->v);
     ids->v[ids->n++] = id;
     return 0;
 }
@@ -327,8 +322,7 @@ static long byte_level_decode(const char *s, size_t n, uint8_t *out) {
 
 /* Raw bytes to a new byte-level string. */
 static char *byte_level_encode(const uint8_t *p, size_t n) {
-    char *s = malloc(2 * n + 1);
-    if (!s) return NULL;
+    char *s = mem_alloc(2 * n + 1);
     size_t o = 0;
     for (size_t i = 0; i < n; i++) o += (size_t)utf8_put((uint8_t *)s + o, byte_to_cp[p[i]]);
     s[o] = '\0';
@@ -403,9 +397,8 @@ static int json_id(const cJSON *j, int32_t *out) {
 static int set_token(tok_tokenizer *t, int32_t id, const char *s, const char *what) {
     if (t->str[id]) return err_set("%s: id %d is used twice (%s \"%s\" and \"%s\")", t->label, id, what, t->str[id], s);
     size_t n = strlen(s);
-    t->str[id] = strdup(s);
-    t->raw[id] = malloc(n + 1);
-    if (!t->str[id] || !t->raw[id]) return err_set("out of memory");
+    t->str[id] = mem_strdup(s);
+    t->raw[id] = mem_alloc(n + 1);
     long r = byte_level_decode(s, n, t->raw[id]);
     if (r < 0) { /* outside the byte-level alphabet: decodes to its own UTF-8, as the reference */
         memcpy(t->raw[id], s, n);
@@ -429,15 +422,9 @@ static pcre2_code *compile_regex(const char *pattern, size_t len, uint32_t extra
     return re;
 }
 
-static int add_step(tok_tokenizer *t, pre_step s) {
-    pre_step *ns = realloc(t->steps, (size_t)(t->nsteps + 1) * sizeof *ns);
-    if (!ns) {
-        pcre2_code_free(s.re);
-        return err_set("out of memory");
-    }
-    t->steps = ns;
+static void add_step(tok_tokenizer *t, pre_step s) {
+    t->steps = mem_realloc(t->steps, (size_t)(t->nsteps + 1) * sizeof *t->steps);
     t->steps[t->nsteps++] = s;
-    return 0;
 }
 
 static int parse_pre_tokenizer(tok_tokenizer *t, const cJSON *p) {
@@ -468,7 +455,8 @@ static int parse_pre_tokenizer(tok_tokenizer *t, const cJSON *p) {
             s.re = compile_regex(lit->valuestring, strlen(lit->valuestring), PCRE2_LITERAL, t->label);
         else return err_set("%s: pre_tokenizer Split needs a \"pattern\" {\"Regex\": ...} or {\"String\": ...}", t->label);
         if (!s.re) return -1;
-        return add_step(t, s);
+        add_step(t, s);
+        return 0;
     }
     if (!strcmp(ty, "ByteLevel")) {
         s.kind = STEP_BYTELEVEL;
@@ -478,7 +466,8 @@ static int parse_pre_tokenizer(tok_tokenizer *t, const cJSON *p) {
             s.re = compile_regex(GPT2_REGEX, sizeof GPT2_REGEX - 1, 0, t->label);
             if (!s.re) return -1;
         }
-        return add_step(t, s);
+        add_step(t, s);
+        return 0;
     }
     return err_set("%s: pre_tokenizer type \"%s\" is not supported (byte-level BPE needs Split and ByteLevel)", t->label, ty);
 }
@@ -578,8 +567,7 @@ static int build_vocab(tok_tokenizer *t, const cJSON *m) {
         n++;
     }
     t->vocab_mask = pow2_at_least((size_t)n) - 1;
-    t->vocab_slots = malloc(((size_t)t->vocab_mask + 1) * sizeof *t->vocab_slots);
-    if (!t->vocab_slots) return err_set("out of memory");
+    t->vocab_slots = mem_alloc(((size_t)t->vocab_mask + 1) * sizeof *t->vocab_slots);
     memset(t->vocab_slots, 0xff, ((size_t)t->vocab_mask + 1) * sizeof *t->vocab_slots);
     for (const cJSON *e = vocab->child; e; e = e->next) {
         int32_t id = 0;
@@ -600,8 +588,7 @@ static int add_merge(tok_tokenizer *t, const cJSON *e, int32_t rank, uint8_t *bu
     const char *a, *b;
     char *tmp = NULL;
     if (cJSON_IsString(e)) {
-        tmp = strdup(e->valuestring);
-        if (!tmp) return err_set("out of memory");
+        tmp = mem_strdup(e->valuestring);
         char *sp = strchr(tmp, ' ');
         if (!sp || strchr(sp + 1, ' ')) {
             free(tmp);
@@ -637,9 +624,9 @@ static int build_merges(tok_tokenizer *t, const cJSON *m) {
     int n = cJSON_GetArraySize(merges);
     size_t cap = pow2_at_least((size_t)n);
     t->merge_mask = (uint32_t)cap - 1;
-    t->merge_keys = malloc(cap * sizeof *t->merge_keys);
-    t->merge_rank = malloc(cap * sizeof *t->merge_rank);
-    t->merge_id = malloc(cap * sizeof *t->merge_id);
+    t->merge_keys = mem_alloc(cap * sizeof *t->merge_keys);
+    t->merge_rank = mem_alloc(cap * sizeof *t->merge_rank);
+    t->merge_id = mem_alloc(cap * sizeof *t->merge_id);
     size_t maxlen = 0;
     for (const cJSON *e = merges->child; e; e = e->next) {
         size_t l = cJSON_IsString(e) ? strlen(e->valuestring) : 0;
@@ -647,11 +634,7 @@ static int build_merges(tok_tokenizer *t, const cJSON *m) {
             for (const cJSON *s = e->child; s; s = s->next) l += cJSON_IsString(s) ? strlen(s->valuestring) : 0;
         if (l > maxlen) maxlen = l;
     }
-    uint8_t *buf = malloc(maxlen + 1);
-    if (!t->merge_keys || !t->merge_rank || !t->merge_id || !buf) {
-        free(buf);
-        return err_set("out of memory");
-    }
+    uint8_t *buf = mem_alloc(maxlen + 1);
     memset(t->merge_keys, 0xff, cap * sizeof *t->merge_keys);
     int32_t rank = 0;
     for (const cJSON *e = merges->child; e; e = e->next, rank++)
@@ -667,16 +650,14 @@ static int parse_added(tok_tokenizer *t, const cJSON *list) {
     if (!list || cJSON_IsNull(list)) return 0;
     if (!cJSON_IsArray(list)) return err_set("%s: added_tokens must be a list", t->label);
     int n = cJSON_GetArraySize(list);
-    t->added = calloc((size_t)n + 1, sizeof *t->added);
-    if (!t->added) return err_set("out of memory");
+    t->added = mem_calloc((size_t)n + 1, sizeof *t->added);
     for (const cJSON *e = list->child; e; e = e->next) {
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "content");
         int32_t id;
         if (!cJSON_IsString(c) || !c->valuestring[0] || json_id(cJSON_GetObjectItemCaseSensitive(e, "id"), &id))
             return err_set("%s: added_tokens[%d] needs a non-empty \"content\" and an \"id\"", t->label, t->nadded);
         added_tok *a = &t->added[t->nadded++];
-        a->content = strdup(c->valuestring);
-        if (!a->content) return err_set("out of memory");
+        a->content = mem_strdup(c->valuestring);
         a->len = strlen(a->content);
         a->id = id;
         a->special = json_flag(e, "special");
@@ -737,7 +718,7 @@ static int parse_config(tok_tokenizer *t, const char *text, size_t len, const ch
             if (cJSON_IsString(nm) && !strcmp(nm->valuestring, "default") && cJSON_IsString(tp)) tmpl = tp->valuestring;
         }
     else if (ct && !cJSON_IsNull(ct)) rc = err_set("%s: chat_template must be a string", label);
-    if (tmpl && !(t->chat_template = strdup(tmpl))) rc = err_set("out of memory");
+    if (tmpl) t->chat_template = mem_strdup(tmpl);
     cJSON_Delete(cfg);
     return rc;
 }
@@ -745,12 +726,8 @@ static int parse_config(tok_tokenizer *t, const char *text, size_t len, const ch
 static tok_tokenizer *load(const char *json, size_t len, const char *config, size_t config_len, const char *label,
                            const char *config_label) {
     byte_level_init();
-    tok_tokenizer *t = calloc(1, sizeof *t);
-    if (!t || !(t->label = strdup(label))) {
-        free(t);
-        err_set("out of memory");
-        return NULL;
-    }
+    tok_tokenizer *t = mem_calloc(1, sizeof *t);
+    t->label = mem_strdup(label);
     t->bos = t->eos = t->pad = -1;
     cJSON *j = cJSON_ParseWithLength(json, len);
     int rc = -1;
@@ -778,12 +755,12 @@ static tok_tokenizer *load(const char *json, size_t len, const char *config, siz
         err_set("%s: decoder \"%s\" is not supported (ByteLevel)", label, cJSON_IsString(dtype) ? dtype->valuestring : "missing");
         goto out;
     }
-    t->str = calloc((size_t)t->nids + 1, sizeof *t->str);
-    t->raw = calloc((size_t)t->nids + 1, sizeof *t->raw);
-    t->raw_len = calloc((size_t)t->nids + 1, sizeof *t->raw_len);
-    t->special = calloc((size_t)t->nids + 1, 1);
+    t->str = mem_calloc((size_t)t->nids + 1, sizeof *t->str);
+    t->raw = mem_calloc((size_t)t->nids + 1, sizeof *t->raw);
+    t->raw_len = mem_calloc((size_t)t->nids + 1, sizeof *t->raw_len);
+    t->special = mem_calloc((size_t)t->nids + 1, 1);
     t->md = pcre2_match_data_create(16, NULL);
-    if (!t->str || !t->raw || !t->raw_len || !t->special || !t->md) {
+    if (!t->md) {
         err_set("out of memory");
         goto out;
     }
@@ -819,16 +796,14 @@ static char *read_file(const char *path, size_t *len) {
     }
     gzbuffer(g, 1 << 17);
     size_t n = 0, cap = 1 << 20;
-    char *buf = malloc(cap + 1);
-    while (buf) {
+    char *buf = mem_alloc(cap + 1);
+    for (;;) {
         if (n == cap) {
             if (cap >= TOK_MAX_FILE) {
                 err_set("%s: larger than the %u-byte limit", path, TOK_MAX_FILE);
                 break;
             }
-            char *nb = realloc(buf, 2 * cap + 1);
-            if (!nb) break;
-            buf = nb;
+            buf = mem_realloc(buf, 2 * cap + 1);
             cap *= 2;
         }
         int r = gzread(g, buf + n, (unsigned)(cap - n));
@@ -845,7 +820,6 @@ static char *read_file(const char *path, size_t *len) {
         }
         n += (size_t)r;
     }
-    if (!buf) err_set("out of memory");
     free(buf);
     gzclose(g);
     return NULL;
@@ -863,14 +837,10 @@ tok_tokenizer *tok_load(const char *path) {
         return NULL;
     }
     size_t n = strlen(path) + 40;
-    char *json_path = malloc(n), *cfg_path = malloc(n);
+    char *json_path = mem_alloc(n), *cfg_path = mem_alloc(n);
     tok_tokenizer *t = NULL;
     char *json = NULL, *cfg = NULL;
     size_t jlen = 0, clen = 0;
-    if (!json_path || !cfg_path) {
-        err_set("out of memory");
-        goto out;
-    }
     if (S_ISDIR(s.st_mode)) {
         snprintf(json_path, n, "%s/tokenizer.json", path);
         if (!file_exists(json_path)) snprintf(json_path, n, "%s/tokenizer.json.gz", path);
@@ -968,13 +938,15 @@ static bpe_cand heap_pop(bpe_cand *h, int *n) {
 static int bpe(tok_tokenizer *t, const uint8_t *p, size_t n, tok_ids *out) {
     if (t->ignore_merges) {
         int32_t id = vocab_find(t, p, n);
-        if (id >= 0) return tok_ids_push(out, id);
+        if (id >= 0) {
+            tok_ids_push(out, id);
+            return 0;
+        }
     }
     if (n > (size_t)INT32_MAX / 2) return err_set("pre-token too long");
     int cap = (int)n;
-    if (grow((void **)&t->syms, &t->syms_cap, cap, sizeof *t->syms) ||
-        grow((void **)&t->heap, &t->heap_cap, 2 * cap + 1, sizeof *t->heap))
-        return -1;
+    grow((void **)&t->syms, &t->syms_cap, cap, sizeof *t->syms);
+    grow((void **)&t->heap, &t->heap_cap, 2 * cap + 1, sizeof *t->heap);
     bpe_sym *s = t->syms;
     bpe_cand *h = t->heap;
     int nh = 0;
@@ -992,7 +964,7 @@ static int bpe(tok_tokenizer *t, const uint8_t *p, size_t n, tok_ids *out) {
         if (s[b].next >= 0) s[s[b].next].prev = a;
         s[b].id = -1;
         if (nh + 2 > t->heap_cap) { /* each merge adds at most two candidates and removes one */
-            if (grow((void **)&t->heap, &t->heap_cap, nh + 2, sizeof *t->heap)) return -1;
+            grow((void **)&t->heap, &t->heap_cap, nh + 2, sizeof *t->heap);
             h = t->heap;
         }
         if (s[a].prev >= 0 && merge_find(t, s[s[a].prev].id, s[a].id, &rank, &id))
@@ -1000,8 +972,7 @@ static int bpe(tok_tokenizer *t, const uint8_t *p, size_t n, tok_ids *out) {
         if (s[a].next >= 0 && merge_find(t, s[a].id, s[s[a].next].id, &rank, &id))
             heap_push(h, &nh, (bpe_cand){rank, a});
     }
-    for (int i = 0; i >= 0; i = s[i].next)
-        if (tok_ids_push(out, s[i].id)) return -1;
+    for (int i = 0; i >= 0; i = s[i].next) tok_ids_push(out, s[i].id);
     return 0;
 }
 
@@ -1016,9 +987,8 @@ static int encode_word(tok_tokenizer *t, const uint8_t *p, size_t n, tok_ids *ou
     if (n == 0) return 0;
     if (n > CACHE_MAX_KEY) return bpe(t, p, n, out);
     if (!t->cache_slots) {
-        t->cache_slots = malloc(CACHE_SLOTS * sizeof *t->cache_slots);
-        t->cache = malloc(CACHE_MAX_ENTRIES * sizeof *t->cache);
-        if (!t->cache_slots || !t->cache) return err_set("out of memory");
+        t->cache_slots = mem_alloc(CACHE_SLOTS * sizeof *t->cache_slots);
+        t->cache = mem_alloc(CACHE_MAX_ENTRIES * sizeof *t->cache);
         cache_clear(t);
     }
     uint64_t h = hash_bytes(p, n);
@@ -1026,7 +996,7 @@ static int encode_word(tok_tokenizer *t, const uint8_t *p, size_t n, tok_ids *ou
     for (; t->cache_slots[i] >= 0; i = (i + 1) & (CACHE_SLOTS - 1)) {
         const cache_entry *e = &t->cache[t->cache_slots[i]];
         if (e->hash == h && e->key_len == n && !memcmp(t->cache_keys + e->key_off, p, n)) {
-            if (grow((void **)&out->v, &out->cap, out->n + (int)e->nids, sizeof *out->v)) return -1;
+            grow((void **)&out->v, &out->cap, out->n + (int)e->nids, sizeof *out->v);
             memcpy(out->v + out->n, t->cache_ids + e->ids_off, e->nids * sizeof *out->v);
             out->n += (int)e->nids;
             return 0;
@@ -1039,9 +1009,8 @@ static int encode_word(tok_tokenizer *t, const uint8_t *p, size_t n, tok_ids *ou
         cache_clear(t);
         for (i = (uint32_t)h & (CACHE_SLOTS - 1); t->cache_slots[i] >= 0; i = (i + 1) & (CACHE_SLOTS - 1)) {}
     }
-    if (grow_bytes((void **)&t->cache_keys, &t->cache_keys_cap, t->cache_keys_len + n, 1) ||
-        grow_bytes((void **)&t->cache_ids, &t->cache_ids_cap, t->cache_ids_len + nids, sizeof *t->cache_ids))
-        return -1;
+    grow_bytes((void **)&t->cache_keys, &t->cache_keys_cap, t->cache_keys_len + n, 1);
+    grow_bytes((void **)&t->cache_ids, &t->cache_ids_cap, t->cache_ids_len + nids, sizeof *t->cache_ids);
     cache_entry *e = &t->cache[t->ncache];
     *e = (cache_entry){h, (uint32_t)t->cache_keys_len, (uint32_t)n, (uint32_t)t->cache_ids_len, (uint32_t)nids};
     memcpy(t->cache_keys + t->cache_keys_len, p, n);
@@ -1054,10 +1023,9 @@ static int encode_word(tok_tokenizer *t, const uint8_t *p, size_t n, tok_ids *ou
 
 /* ---- pre-tokenization ---- */
 
-static int push_span(tok_tokenizer *t, int which, size_t off, size_t len) {
-    if (grow((void **)&t->spans[which], &t->spans_cap[which], t->nspans[which] + 1, sizeof(span))) return -1;
+static void push_span(tok_tokenizer *t, int which, size_t off, size_t len) {
+    grow((void **)&t->spans[which], &t->spans_cap[which], t->nspans[which] + 1, sizeof(span));
     t->spans[which][t->nspans[which]++] = (span){off, len};
-    return 0;
 }
 
 /* Split work[off, off+len) by the regex; keep matches and/or gaps per behavior (Isolated keeps
@@ -1082,11 +1050,11 @@ static int regex_split(tok_tokenizer *t, const pcre2_code *re, int behavior, int
         }
         int keep_gap = behavior == SPLIT_ISOLATED || !invert;
         int keep_match = behavior == SPLIT_ISOLATED || invert;
-        if (s > prev && keep_gap && push_span(t, to, off + prev, s - prev)) return -1;
-        if (keep_match && push_span(t, to, off + s, e - s)) return -1;
+        if (s > prev && keep_gap) push_span(t, to, off + prev, s - prev);
+        if (keep_match) push_span(t, to, off + s, e - s);
         prev = pos = e;
     }
-    if (len > prev && (behavior == SPLIT_ISOLATED || !invert) && push_span(t, to, off + prev, len - prev)) return -1;
+    if (len > prev && (behavior == SPLIT_ISOLATED || !invert)) push_span(t, to, off + prev, len - prev);
     return 0;
 }
 
@@ -1094,7 +1062,7 @@ static int regex_split(tok_tokenizer *t, const pcre2_code *re, int behavior, int
 static int encode_normalized(tok_tokenizer *t, size_t n, tok_ids *out) {
     int cur = 0;
     t->nspans[0] = t->nspans[1] = 0;
-    if (push_span(t, 0, 0, n)) return -1;
+    push_span(t, 0, 0, n);
     for (int k = 0; k < t->nsteps; k++) {
         const pre_step *st = &t->steps[k];
         int nxt = 1 - cur;
@@ -1102,17 +1070,17 @@ static int encode_normalized(tok_tokenizer *t, size_t n, tok_ids *out) {
         for (int i = 0; i < t->nspans[cur]; i++) {
             span sp = t->spans[cur][i];
             if (st->kind == STEP_BYTELEVEL && st->add_prefix_space && (sp.len == 0 || t->work[sp.off] != ' ')) {
-                if (grow_bytes((void **)&t->work, &t->work_cap, t->work_len + sp.len + 1, 1)) return -1;
+                grow_bytes((void **)&t->work, &t->work_cap, t->work_len + sp.len + 1, 1);
                 t->work[t->work_len] = ' ';
                 memmove(t->work + t->work_len + 1, t->work + sp.off, sp.len);
                 sp = (span){t->work_len, sp.len + 1};
                 t->work_len += sp.len;
             }
             if (sp.len == 0) continue;
-            int rc = st->re ? regex_split(t, st->re, st->kind == STEP_SPLIT ? st->behavior : SPLIT_ISOLATED,
-                                          st->kind == STEP_SPLIT && st->invert, sp.off, sp.len, nxt)
-                            : push_span(t, nxt, sp.off, sp.len);
-            if (rc) return -1;
+            if (!st->re) push_span(t, nxt, sp.off, sp.len);
+            else if (regex_split(t, st->re, st->kind == STEP_SPLIT ? st->behavior : SPLIT_ISOLATED,
+                                 st->kind == STEP_SPLIT && st->invert, sp.off, sp.len, nxt))
+                return -1;
         }
         cur = nxt;
     }
@@ -1172,7 +1140,7 @@ static int encode_gap(tok_tokenizer *t, const uint8_t *s, size_t n, int level, t
         }
         return t->has_normalized_added ? encode_level(t, s, n, 1, out) : encode_gap(t, s, n, 1, out);
     }
-    if (grow_bytes((void **)&t->work, &t->work_cap, n + 1, 1)) return -1;
+    grow_bytes((void **)&t->work, &t->work_cap, n + 1, 1);
     memcpy(t->work, s, n);
     t->work_len = n;
     return encode_normalized(t, n, out);
@@ -1196,7 +1164,7 @@ static int encode_level(tok_tokenizer *t, const uint8_t *s, size_t n, int level,
         if (a->rstrip)
             while (e < n && is_unicode_space(utf8_cp(s + e, &l))) e += (size_t)l;
         if (b > start && encode_gap(t, s + start, b - start, level, out)) return -1;
-        if (tok_ids_push(out, a->id)) return -1;
+        tok_ids_push(out, a->id);
         start = e;
     }
     if (start < n && encode_gap(t, s + start, n - start, level, out)) return -1;
@@ -1207,11 +1175,9 @@ int tok_encode(tok_tokenizer *t, const char *text, size_t len, int add_special, 
     const uint8_t *s = (const uint8_t *)text;
     long bad = utf8_invalid_at(s, len);
     if (bad >= 0) return err_set("invalid UTF-8 at byte %ld (byte 0x%02x)", bad, s[bad]);
-    for (int i = 0; add_special && i < t->nprefix; i++)
-        if (tok_ids_push(out, t->prefix[i])) return -1;
+    for (int i = 0; add_special && i < t->nprefix; i++) tok_ids_push(out, t->prefix[i]);
     if (encode_level(t, s, len, 0, out)) return -1;
-    for (int i = 0; add_special && i < t->nsuffix; i++)
-        if (tok_ids_push(out, t->suffix[i])) return -1;
+    for (int i = 0; add_special && i < t->nsuffix; i++) tok_ids_push(out, t->suffix[i]);
     return 0;
 }
 
@@ -1244,14 +1210,8 @@ char *tok_decode(const tok_tokenizer *t, const int32_t *ids, int n, int skip_spe
         }
         total += t->raw_len[ids[i]];
     }
-    uint8_t *bytes = malloc(total + 1);
-    char *outs = malloc(3 * total + 1); /* each bad byte may become the 3-byte U+FFFD */
-    if (!bytes || !outs) {
-        free(bytes);
-        free(outs);
-        err_set("out of memory");
-        return NULL;
-    }
+    uint8_t *bytes = mem_alloc(total + 1);
+    char *outs = mem_alloc(3 * total + 1); /* each bad byte may become the 3-byte U+FFFD */
     size_t m = 0;
     for (int i = 0; i < n; i++) {
         if (skip_special && t->special[ids[i]]) continue;
@@ -1285,8 +1245,7 @@ int32_t tok_token_id(const tok_tokenizer *t, const char *token) {
     for (int i = 0; i < t->nadded; i++)
         if (!strcmp(t->added[i].content, token)) return t->added[i].id;
     size_t n = strlen(token);
-    uint8_t *buf = malloc(n + 1);
-    if (!buf) return -1;
+    uint8_t *buf = mem_alloc(n + 1);
     long r = byte_level_decode(token, n, buf);
     int32_t id = r < 0 ? -1 : vocab_find(t, buf, (size_t)r);
     free(buf);
@@ -1332,7 +1291,7 @@ typedef struct train_state {
     int nmerges;
 } train_state;
 
-static int train_add_word(train_state *s, const uint8_t *p, size_t n) {
+static void train_add_word(train_state *s, const uint8_t *p, size_t n) {
     for (int i = 0; i < s->nwords; i++) { /* small corpora: a linear scan is enough */
         train_word *w = &s->words[i];
         if ((size_t)w->n != n) continue;
@@ -1340,18 +1299,16 @@ static int train_add_word(train_state *s, const uint8_t *p, size_t n) {
         for (size_t k = 0; k < n && same; k++) same = w->sym[k] == p[k];
         if (same) {
             w->count++;
-            return 0;
+            return;
         }
     }
-    if (grow((void **)&s->words, &s->cap, s->nwords + 1, sizeof *s->words)) return -1;
+    grow((void **)&s->words, &s->cap, s->nwords + 1, sizeof *s->words);
     train_word *w = &s->words[s->nwords];
-    w->sym = malloc(n * sizeof *w->sym + 1);
-    if (!w->sym) return err_set("out of memory");
+    w->sym = mem_alloc(n * sizeof *w->sym + 1);
     for (size_t k = 0; k < n; k++) w->sym[k] = p[k];
     w->n = (int)n;
     w->count = 1;
     s->nwords++;
-    return 0;
 }
 
 /* The most frequent adjacent pair (ties: the smallest ids); 0 when no pair occurs twice. */
@@ -1374,12 +1331,11 @@ static int train_best_pair(const train_state *s, int32_t *a, int32_t *b) {
 }
 
 static int train(train_state *s, const char *corpus, size_t len, int vocab_size, const char *regex) {
-    s->tok = calloc((size_t)vocab_size, sizeof *s->tok);
-    s->tok_len = calloc((size_t)vocab_size, sizeof *s->tok_len);
-    s->merges = calloc((size_t)vocab_size, sizeof *s->merges);
-    if (!s->tok || !s->tok_len || !s->merges) return err_set("out of memory");
+    s->tok = mem_calloc((size_t)vocab_size, sizeof *s->tok);
+    s->tok_len = mem_calloc((size_t)vocab_size, sizeof *s->tok_len);
+    s->merges = mem_calloc((size_t)vocab_size, sizeof *s->merges);
     for (int b = 0; b < 256; b++) {
-        if (!(s->tok[b] = malloc(1))) return err_set("out of memory");
+        s->tok[b] = mem_alloc(1);
         s->tok[b][0] = (uint8_t)b;
         s->tok_len[b] = 1;
     }
@@ -1392,21 +1348,19 @@ static int train(train_state *s, const char *corpus, size_t len, int vocab_size,
         pcre2_code_free(re);
         return re ? err_set("out of memory") : -1;
     }
-    int rc = 0;
-    for (size_t pos = 0; pos < len && !rc;) {
+    for (size_t pos = 0; pos < len;) {
         if (pcre2_match(re, (PCRE2_SPTR)corpus, len, pos, 0, md, NULL) < 0) break;
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         if (ov[1] == ov[0]) break;
-        rc = train_add_word(s, (const uint8_t *)corpus + ov[0], ov[1] - ov[0]);
+        train_add_word(s, (const uint8_t *)corpus + ov[0], ov[1] - ov[0]);
         pos = ov[1];
     }
     pcre2_match_data_free(md);
     pcre2_code_free(re);
     int32_t a = 0, b = 0;
-    while (!rc && s->ntok < vocab_size && train_best_pair(s, &a, &b)) {
+    while (s->ntok < vocab_size && train_best_pair(s, &a, &b)) {
         uint32_t n = s->tok_len[a] + s->tok_len[b];
-        uint8_t *cat = malloc(n);
-        if (!cat) return err_set("out of memory");
+        uint8_t *cat = mem_alloc(n);
         memcpy(cat, s->tok[a], s->tok_len[a]);
         memcpy(cat + s->tok_len[a], s->tok[b], s->tok_len[b]);
         int32_t id = -1;
@@ -1433,7 +1387,7 @@ static int train(train_state *s, const char *corpus, size_t len, int vocab_size,
         }
         if (s->nmerges >= vocab_size) break;
     }
-    return rc;
+    return 0;
 }
 
 static void train_free(train_state *s) {
@@ -1447,7 +1401,7 @@ static void train_free(train_state *s) {
 
 static cJSON *byte_level_json(const train_state *s, int32_t id) {
     char *str = byte_level_encode(s->tok[id], s->tok_len[id]);
-    cJSON *j = str ? cJSON_CreateString(str) : NULL;
+    cJSON *j = cJSON_CreateString(str);
     free(str);
     return j;
 }
@@ -1515,7 +1469,7 @@ int tok_write_tiny(const char *dir, const char *corpus, size_t len, int vocab_si
         cJSON *vocab = cJSON_AddObjectToObject(m, "vocab");
         for (int i = 0; i < s.ntok; i++) {
             char *str = byte_level_encode(s.tok[i], s.tok_len[i]);
-            if (str) cJSON_AddNumberToObject(vocab, str, i);
+            cJSON_AddNumberToObject(vocab, str, i);
             free(str);
         }
         cJSON *merges = cJSON_AddArrayToObject(m, "merges");

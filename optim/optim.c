@@ -4,6 +4,7 @@
 #include "optim/optim.h"
 
 #include "common/err.h"
+#include "common/mem.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -76,14 +77,10 @@ double optim_lr_at(const optim_opts *o, int64_t step) {
 
 /* clip_grad_norm_ inside the caller's scope and no-grad region. */
 static int clip_in_scope(ts_tensor *const *params, int n, double max_norm, double *norm) {
-    ts_tensor **grads = calloc((size_t)(n ? n : 1), sizeof *grads);
-    ts_tensor **norms = calloc((size_t)(n ? n : 1), sizeof *norms);
+    ts_tensor **grads = mem_calloc((size_t)n, sizeof *grads);
+    ts_tensor **norms = mem_calloc((size_t)n, sizeof *norms);
     int k = 0, rc = -1;
     *norm = 0;
-    if (!grads || !norms) {
-        err_set("optim_clip_grad_norm: out of memory");
-        goto done;
-    }
     for (int i = 0; i < n; i++) {
         if (!params[i]) {
             err_set("optim_clip_grad_norm: parameter %d is NULL", i);
@@ -143,8 +140,8 @@ void optim_free(optim *o) {
 
 static char *name_with(const char *name, const char *suffix) {
     size_t len = strlen(name) + strlen(suffix) + 1;
-    char *s = malloc(len);
-    if (s) snprintf(s, len, "%s%s", name, suffix);
+    char *s = mem_alloc(len);
+    snprintf(s, len, "%s%s", name, suffix);
     return s;
 }
 
@@ -166,34 +163,25 @@ optim *optim_init(ts_tensor *const *params, const char *const *names, int n, con
             }
         }
     }
-    optim *o = calloc(1, sizeof *o);
-    if (!o) {
-        err_set("optim_init: out of memory");
-        return NULL;
-    }
+    optim *o = mem_calloc(1, sizeof *o);
     o->n = n;
     o->opts = *opts;
-    o->params = calloc((size_t)n, sizeof *o->params);
-    o->exp_avg = calloc((size_t)n, sizeof *o->exp_avg);
-    o->exp_avg_sq = calloc((size_t)n, sizeof *o->exp_avg_sq);
-    o->state_names = calloc((size_t)(1 + 2 * n), sizeof *o->state_names);
-    if (!o->params || !o->exp_avg || !o->exp_avg_sq || !o->state_names) goto oom;
+    o->params = mem_calloc((size_t)n, sizeof *o->params);
+    o->exp_avg = mem_calloc((size_t)n, sizeof *o->exp_avg);
+    o->exp_avg_sq = mem_calloc((size_t)n, sizeof *o->exp_avg_sq);
+    o->state_names = mem_calloc((size_t)(1 + 2 * n), sizeof *o->state_names);
     o->steps = ts_unscope(ts_zeros((int64_t[]){n}, 1, TS_I64, TS_CPU_DEVICE));
     o->state_names[0] = name_with("step", "");
-    if (!o->steps || !o->state_names[0]) goto fail;
-    for (int i = 0; i < n; i++) {
+    int ok = o->steps != NULL;
+    for (int i = 0; ok && i < n; i++) {
         o->params[i] = params[i];
         o->exp_avg[i] = ts_unscope(ts_zeros_like(params[i]));
         o->exp_avg_sq[i] = ts_unscope(ts_zeros_like(params[i]));
         o->state_names[1 + 2 * i] = name_with(names[i], ".exp_avg");
         o->state_names[2 + 2 * i] = name_with(names[i], ".exp_avg_sq");
-        if (!o->exp_avg[i] || !o->exp_avg_sq[i]) goto fail;
-        if (!o->state_names[1 + 2 * i] || !o->state_names[2 + 2 * i]) goto oom;
+        ok = o->exp_avg[i] && o->exp_avg_sq[i];
     }
-    return o;
-oom:
-    err_set("optim_init: out of memory");
-fail:
+    if (ok) return o;
     err_prefix("optim_init");
     optim_free(o);
     return NULL;
@@ -223,8 +211,7 @@ int optim_step(optim *o, double lr, optim_step_info *info) {
     if (!info) info = &local;
     memset(info, 0, sizeof *info);
     info->lr = lr;
-    int64_t *steps = malloc(sizeof *steps * (size_t)o->n);
-    if (!steps) return err_set("optim_step: out of memory");
+    int64_t *steps = mem_alloc(sizeof *steps * (size_t)o->n);
     int rc = -1;
     ts_scope_begin();
     ts_no_grad_begin();

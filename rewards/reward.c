@@ -6,6 +6,7 @@
 #include "reward.h"
 
 #include "common/err.h"
+#include "common/mem.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -35,8 +36,7 @@ struct reward {
 };
 
 reward *reward_init(const rlvr_config *c) {
-    reward *r = calloc(1, sizeof *r);
-    if (!r) return err_set("out of memory"), NULL;
+    reward *r = mem_calloc(1, sizeof *r);
     r->cfg = c->reward;
     r->cfg.external.command.v = NULL;
     r->cfg.plugin.path = r->cfg.plugin.arg = NULL;

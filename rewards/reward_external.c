@@ -13,6 +13,7 @@
 #include "reward.h"
 
 #include "common/err.h"
+#include "common/mem.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -142,8 +143,7 @@ reward_external *reward_external_start(char *const *argv, int argc, double timeo
         err_set("reward.external.command: expected a program and its arguments, got an empty list");
         return NULL;
     }
-    reward_external *x = calloc(1, sizeof *x);
-    if (!x) return err_set("out of memory"), NULL;
+    reward_external *x = mem_calloc(1, sizeof *x);
     x->pid = -1;
     x->to_child = x->from_child = -1;
     x->timeout_s = timeout_s;
@@ -151,17 +151,9 @@ reward_external *reward_external_start(char *const *argv, int argc, double timeo
     x->memory_mb = memory_mb;
     x->max_files = max_files;
     x->argc = argc;
-    x->argv = calloc((size_t)argc + 1, sizeof *x->argv);
-    x->buf = malloc(REPLY_MAX + 1);
-    if (!x->argv || !x->buf) {
-        reward_external_free(x);
-        return err_set("out of memory"), NULL;
-    }
-    for (int i = 0; i < argc; i++)
-        if (!(x->argv[i] = strdup(argv[i]))) {
-            reward_external_free(x);
-            return err_set("out of memory"), NULL;
-        }
+    x->argv = mem_calloc((size_t)argc + 1, sizeof *x->argv);
+    x->buf = mem_alloc(REPLY_MAX + 1);
+    for (int i = 0; i < argc; i++) x->argv[i] = mem_strdup(argv[i]);
     if (resolve(argv[0], x->path, sizeof x->path)) {
         err_set("reward.external.command: '%s' is not an executable file%s", argv[0],
                 strchr(argv[0], '/') ? "" : " in PATH");
@@ -270,7 +262,6 @@ static long read_line(reward_external *x, double deadline, size_t *consumed) {
 
 static cJSON *request_json(const reward_input *in, int64_t id) {
     cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
     cJSON_AddNumberToObject(o, "id", (double)id);
     cJSON_AddStringToObject(o, "prompt", in->prompt ? in->prompt : "");
     cJSON_AddStringToObject(o, "completion", in->completion ? in->completion : "");
@@ -355,12 +346,8 @@ int reward_external_call(reward_external *x, const reward_input *in, double *sco
     }
     int64_t id = ++x->next_id;
     cJSON *req = request_json(in, id);
-    char *line = req ? cJSON_PrintUnformatted(req) : NULL;
+    char *line = cJSON_PrintUnformatted(req);
     cJSON_Delete(req);
-    if (!line) {
-        x->st.failures++;
-        return err_set("out of memory");
-    }
     size_t len = strlen(line);
     double deadline = now_s() + x->timeout_s;
     int w = write_all(x, line, len, deadline);

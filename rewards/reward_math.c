@@ -15,6 +15,8 @@
  * decimal commas ("1,5" reads as the pair 1, 5). */
 #include "reward.h"
 
+#include "common/mem.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdint.h>
@@ -1943,8 +1945,7 @@ static int equiv_normalized(equiv_work *w, double tol) {
 
 int reward_math_equiv(const char *pred, const char *gold, double tolerance) {
     if (!pred || !gold) return 0;
-    equiv_work *w = malloc(sizeof *w);
-    if (!w) return 0;
+    equiv_work *w = mem_alloc(sizeof *w);
     int r = 0;
     if (reward_math_normalize(pred, w->na, sizeof w->na) > 0 &&
         reward_math_normalize(gold, w->nb, sizeof w->nb) > 0)
@@ -1971,8 +1972,7 @@ static int reads_as_answer(const char *s, size_t n) {
         if (j - i >= 2 && (i == 0 || norm[i - 1] != '\\') && func_id(norm + i, j - i) < 0) return 0;
         i = j - 1;
     }
-    mparse *P = malloc(sizeof *P);
-    if (!P) return 0;
+    mparse *P = mem_alloc(sizeof *P);
     menv env = {0};
     int ok = parse_answer(P, norm, &env) >= 0;
     free(P);

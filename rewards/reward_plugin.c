@@ -5,6 +5,7 @@
 #include "reward.h"
 
 #include "common/err.h"
+#include "common/mem.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -46,12 +47,7 @@ reward_plugin *reward_plugin_load(const char *path, const char *arg) {
         dlclose(lib);
         return NULL;
     }
-    reward_plugin *p = calloc(1, sizeof *p);
-    if (!p) {
-        dlclose(lib);
-        err_set("out of memory");
-        return NULL;
-    }
+    reward_plugin *p = mem_calloc(1, sizeof *p);
     p->lib = lib;
     p->score = score;
     p->free_state = fr;

@@ -2,6 +2,7 @@
 #include "batch.h"
 
 #include "common/err.h"
+#include "common/mem.h"
 
 #include <stdlib.h>
 
@@ -14,13 +15,8 @@ int64_t trainer_pack(const trainer_seq *seqs, int n, ts_tensor **ids, ts_tensor 
     int64_t T = pw + rw;
     *P = pw;
     if (n < 1 || T < 2) return err_set("trainer: a batch needs at least one sequence of two tokens");
-    int64_t *h = calloc((size_t)(n * T), sizeof *h);
-    uint8_t *m = calloc((size_t)(n * T), 1);
-    if (!h || !m) {
-        free(h);
-        free(m);
-        return err_set("out of memory packing %d sequences of %lld tokens", n, (long long)T);
-    }
+    int64_t *h = mem_calloc((size_t)(n * T), sizeof *h);
+    uint8_t *m = mem_calloc((size_t)(n * T), 1);
     for (int i = 0; i < n; i++) {
         const trainer_seq *s = &seqs[i];
         int64_t start = pw - s->plen;

@@ -6,6 +6,7 @@
 #include "trainer/loss.h"
 
 #include "common/err.h"
+#include "common/mem.h"
 #include "trainer/adv.h"
 
 #include <math.h>
@@ -107,11 +108,7 @@ static int check_batch(const loss_opts *o, const loss_batch *b, int64_t *n, int6
  * times not-truncated when truncated rows are masked. Caller frees. */
 static double *host_mask(const loss_opts *o, const loss_batch *b, int64_t n, int64_t t) {
     size_t len = (size_t)(n * t);
-    double *m = malloc(sizeof *m * (len ? len : 1));
-    if (!m) {
-        err_set("loss: out of memory for a (%lld, %lld) mask", (long long)n, (long long)t);
-        return NULL;
-    }
+    double *m = mem_alloc(sizeof *m * len);
     ts_tensor *d = ts_to_dtype(b->mask, TS_F64);
     int rc = d ? ts_to_host(d, m, sizeof *m * len) : -1;
     ts_free(d);
@@ -296,17 +293,13 @@ ts_tensor *loss_compute(const loss_opts *o, const loss_batch *b, const loss_coun
         return ts_mul_scalar(ts_sum(b->logp), 0);
     size_t len = (size_t)(n * t);
     double *mh = host_mask(o, b, n, t);
-    double *wpg = malloc(sizeof *wpg * len), *waux = malloc(sizeof *waux * len);
-    ts_tensor *total = NULL;
-    if (mh && wpg && waux) {
-        weights(o, b, counts, mh, n, t, wpg, waux);
-        ts_scope_begin();
-        total = ts_keep(compute(o, b, counts, mh, wpg, waux, n, t, m));
-        ts_scope_end();
-        if (!total) err_prefix("loss_compute");
-    } else if (mh) {
-        err_set("loss_compute: out of memory");
-    }
+    if (!mh) return NULL;
+    double *wpg = mem_alloc(sizeof *wpg * len), *waux = mem_alloc(sizeof *waux * len);
+    weights(o, b, counts, mh, n, t, wpg, waux);
+    ts_scope_begin();
+    ts_tensor *total = ts_keep(compute(o, b, counts, mh, wpg, waux, n, t, m));
+    ts_scope_end();
+    if (!total) err_prefix("loss_compute");
     free(mh);
     free(wpg);
     free(waux);
