@@ -25,11 +25,21 @@ def expect(cond, msg):
         fail(msg)
 
 
+def check_seal(path):
+    """The last 16 bytes: b"rlvrseal", the CRC-32 of every byte before them, the format version."""
+    raw = open(path, "rb").read()
+    expect(len(raw) > 16 and raw[-16:-8] == b"rlvrseal", "no seal at the end of the file")
+    crc, version = struct.unpack("<II", raw[-8:])
+    expect(crc == zlib.crc32(raw[:-16]), "seal crc32 %08x, bytes %08x" % (crc, zlib.crc32(raw[:-16])))
+    expect(version == 3, "seal format version %d" % version)
+
+
 def main(path):
+    check_seal(path)
     with h5py.File(path, "r") as f:
         a = f.attrs
         expect(a["format"] == "rlvr.ckpt", "format attribute: %r" % a.get("format"))
-        expect(int(a["format_version"]) == 2, "format_version: %r" % a.get("format_version"))
+        expect(int(a["format_version"]) == 3, "format_version: %r" % a.get("format_version"))
         expect(int(a["step"]) == 42, "step: %r" % a.get("step"))
         expect(a["arch_hash"] == "arch-abc", "arch_hash: %r" % a.get("arch_hash"))
         expect(a["config_hash"] == "cfg-123", "config_hash: %r" % a.get("config_hash"))

@@ -213,7 +213,7 @@ static void test_bad_files_and_arguments(const char *dir) {
     fputs("{\"this is\": \"json\"}\n", fp);
     fclose(fp);
     CHECK(ckpt_open(path, NULL) == NULL);
-    CHECK_CONTAINS(err_msg(), "not a readable HDF5 file");
+    CHECK_CONTAINS(err_msg(), "does not end with the seal of format");
     unlink(path);
     CHECK(ckpt_open("/nonexistent/ckpt-00000001.h5", NULL) == NULL);
     CHECK_CONTAINS(err_msg(), "No such file or directory");
@@ -223,6 +223,8 @@ static void test_bad_files_and_arguments(const char *dir) {
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     H5Fclose(f);
     CHECK(ckpt_open(path, NULL) == NULL);
+    CHECK_CONTAINS(err_msg(), "does not end with the seal of format");
+    CHECK(ckpt_seal(path) == 0 && ckpt_open(path, NULL) == NULL);
     CHECK_CONTAINS(err_msg(), "not an rlvr checkpoint");
     unlink(path);
     char sub[512], ck[512];
@@ -233,13 +235,19 @@ static void test_bad_files_and_arguments(const char *dir) {
     ckpt_writer_free(w);
     f = H5Fopen(ck, H5F_ACC_RDWR, H5P_DEFAULT);
     hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
-    int64_t v3 = 3;
-    H5Awrite(a, H5T_NATIVE_INT64, &v3);
+    int64_t v4 = CKPT_FORMAT_VERSION + 1;
+    H5Awrite(a, H5T_NATIVE_INT64, &v4);
     H5Aclose(a);
     H5Fclose(f);
+    CHECK(ckpt_seal(ck) == 0);
     CHECK(ckpt_open(ck, NULL) == NULL);
-    CHECK_CONTAINS(err_msg(), "format version 3, but this build reads version 2");
+    CHECK_CONTAINS(err_msg(), "format version 4, but this build reads version 3");
     CHECK(ckpt_check_file(ck, NULL) == CKPT_INCOMPATIBLE);
+    /* the seal names the version too: a future one is told apart from damage before HDF5 reads */
+    FILE *sf = fopen(ck, "r+b");
+    CHECK(sf && fseek(sf, -4, SEEK_END) == 0 && fputc(CKPT_FORMAT_VERSION + 1, sf) != EOF && fclose(sf) == 0);
+    CHECK(ckpt_check_file(ck, NULL) == CKPT_INCOMPATIBLE);
+    CHECK_CONTAINS(err_msg(), "format version 4, but this build reads version 3");
     unlink(ck);
     rmdir(sub);
 
@@ -283,8 +291,10 @@ static int flip(const char *path, const char *item, long at, int n) {
     return fclose(fp) == 0 && ok ? 0 : -1;
 }
 
-/* Damaged data are caught by the read of the item, by ckpt_verify and by ckpt_check_file, which
- * tells them from an intact checkpoint of another architecture. */
+/* Damaged bytes are caught by the seal before HDF5 reads the file. Sealed again (as if the bytes
+ * had been damaged before the seal was written), damaged data are caught by the read of the item,
+ * by ckpt_verify and by ckpt_check_file, which tells them from an intact checkpoint of another
+ * architecture. */
 static void test_damage_is_caught(const char *base) {
     char dir[256], path[512];
     snprintf(dir, sizeof dir, "%s/damage", base);
@@ -298,6 +308,9 @@ static void test_damage_is_caught(const char *base) {
 
     /* 16 bytes inside a weight: 4 of its 12 floats */
     CHECK(flip(path, "model/model.embed_tokens.weight", 16, 16) == 0);
+    CHECK(ckpt_check_file(path, "arch-abc") == CKPT_DAMAGED);
+    CHECK_CONTAINS(err_msg(), "is damaged: its bytes have CRC-32");
+    CHECK(ckpt_seal(path) == 0);
     ckpt_reader *r = ckpt_open(path, "arch-abc");
     CHECK(r != NULL);
     CHECK(ckpt_get_tensor(r, "model/model.embed_tokens.weight", emb) == -1);
@@ -309,14 +322,14 @@ static void test_damage_is_caught(const char *base) {
     ckpt_close(r);
     CHECK(ckpt_check_file(path, "arch-abc") == CKPT_DAMAGED);
     CHECK(flip(path, "model/model.embed_tokens.weight", 16, 16) == 0); /* restored: fine again */
-    CHECK(ckpt_check_file(path, "arch-abc") == CKPT_FINE);
+    CHECK(ckpt_seal(path) == 0 && ckpt_check_file(path, "arch-abc") == CKPT_FINE);
 
     /* an AdamW moment, the data cursor */
-    CHECK(flip(path, "optim/exp_avg/model.embed_tokens.weight", 0, 16) == 0);
+    CHECK(flip(path, "optim/exp_avg/model.embed_tokens.weight", 0, 16) == 0 && ckpt_seal(path) == 0);
     CHECK(ckpt_check_file(path, NULL) == CKPT_DAMAGED);
     CHECK_CONTAINS(err_msg(), "the data of 'optim/exp_avg/model.embed_tokens.weight'");
     CHECK(flip(path, "optim/exp_avg/model.embed_tokens.weight", 0, 16) == 0);
-    CHECK(flip(path, "state/data_cursor", 8, 16) == 0);
+    CHECK(flip(path, "state/data_cursor", 8, 16) == 0 && ckpt_seal(path) == 0);
     r = ckpt_open(path, NULL);
     uint8_t *bytes = NULL;
     size_t n = 0;
@@ -333,6 +346,7 @@ static void test_damage_is_caught(const char *base) {
     H5Tclose(t);
     H5Dclose(d);
     H5Fclose(h);
+    CHECK(ckpt_seal(path) == 0);
     r = ckpt_open(path, NULL);
     CHECK(r && ckpt_get_string(r, "config") == NULL);
     CHECK_CONTAINS(err_msg(), "the data of 'config'");
@@ -343,6 +357,7 @@ static void test_damage_is_caught(const char *base) {
     CHECK(H5Awrite(a, H5T_NATIVE_INT64, &step) >= 0);
     H5Aclose(a);
     H5Fclose(h);
+    CHECK(ckpt_seal(path) == 0);
     CHECK(ckpt_open(path, NULL) == NULL);
     CHECK_CONTAINS(err_msg(), "is damaged: its step, arch_hash and config_hash do not match their CRC-32");
     CHECK(ckpt_check_file(path, "arch-abc") == CKPT_DAMAGED);
@@ -352,6 +367,8 @@ static void test_damage_is_caught(const char *base) {
     CHECK(fp && fwrite("garbage!", 1, 8, fp) == 8);
     if (fp) fclose(fp);
     CHECK(ckpt_check_file(path, "arch-abc") == CKPT_DAMAGED);
+    CHECK_CONTAINS(err_msg(), "is damaged: its bytes have CRC-32");
+    CHECK(ckpt_seal(path) == 0 && ckpt_check_file(path, "arch-abc") == CKPT_DAMAGED);
     CHECK_CONTAINS(err_msg(), "not a readable HDF5 file");
     ts_free(emb);
     ts_free(m);

@@ -127,7 +127,7 @@ for item in model/model.embed_tokens.weight optim/model.embed_tokens.weight.exp_
   d="$tmp/dmg-${item%%/*}"; cp -r "$tmp/a" "$d"   # checkpoints of steps 2 and 4, model/, metrics
   flip16 "$d/ckpt-00000004.h5" "$item"
   out=$("$RLVR" train "$tmp/cfg.json" --set run.dir="$d" --set model.path="$MODEL" --set train.steps=6 2>&1); status=$?
-  if [ $status -eq 0 ] && [[ "$out" == *"ckpt-00000004.h5' is damaged: the data of '$item'"* ]] &&
+  if [ $status -eq 0 ] && [[ "$out" == *"ckpt-00000004.h5' is damaged: its bytes have CRC-32"* ]] &&
      [[ "$out" == *"resumed from $d/ckpt-00000002.h5, the newest checkpoint that verifies"* ]]; then ok
   else bad "damaged $item: status $status: $(echo "$out" | grep -v ' step ' | tail -4)"; fi
   [ -f "$d/ckpt-00000004.h5.damaged" ] && [ -f "$d/ckpt-00000002.h5" ] && [ -f "$d/ckpt-00000006.h5" ] && ok \
@@ -136,7 +136,7 @@ for item in model/model.embed_tokens.weight optim/model.embed_tokens.weight.exp_
   diff <(metrics "$d/metrics.jsonl") <(metrics "$tmp/s6/metrics.jsonl") >/dev/null && ok \
     || bad "damaged $item: metrics steps $(steps_of "$d/metrics.jsonl")"
 done
-expect 1 "is damaged: the data of 'model/model.embed_tokens.weight' have CRC-32" -- "$RLVR" export "$tmp/dmg-model/ckpt-00000004.h5.damaged" "$tmp/xdmg"
+expect 1 "is damaged: its bytes have CRC-32" -- "$RLVR" export "$tmp/dmg-model/ckpt-00000004.h5.damaged" "$tmp/xdmg"
 [ ! -e "$tmp/xdmg" ] && ok || bad "a failed export left $tmp/xdmg"
 d="$tmp/dmg2"; cp -r "$tmp/a" "$d"
 flip16 "$d/ckpt-00000002.h5" model/model.norm.weight
@@ -146,7 +146,7 @@ expect 1 "has 2 checkpoints and none verifies (the newest: checkpoint '$d/ckpt-0
   "$RLVR" train "$tmp/cfg.json" --set run.dir="$d" --set model.path="$MODEL" --set train.steps=6 --set optim.lr=5e-4
 cmp -s "$d/config.json" "$tmp/config.before" && ok || bad "a failed resume rewrote config.json"
 [ -f "$d/ckpt-00000002.h5" ] && [ -f "$d/ckpt-00000004.h5" ] && ok || bad "a failed resume moved checkpoints: $(ls "$d")"
-expect 0 "exported" -- "$RLVR" export "$d/ckpt-00000004.h5" "$tmp/xopt" # its model is intact; only what is read is needed
+expect 1 "is damaged: its bytes have CRC-32" -- "$RLVR" export "$d/ckpt-00000004.h5" "$tmp/xopt" # the seal covers every byte
 
 # ---- crash windows ----
 # killed after the final checkpoint, before model/ was in place (the state such a kill leaves):

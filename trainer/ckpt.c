@@ -482,6 +482,11 @@ int ckpt_writer_commit(ckpt_writer *w, int keep_last, char *path, size_t cap) {
                        step, w->tmp, why, w->dir);
     }
     h5space_trim(w->tmp);
+    if (ckpt_seal(w->tmp)) {
+        w->failed = 1;
+        unlink(w->tmp);
+        return err_prefix("the earlier checkpoints in '%s' are untouched", w->dir);
+    }
     if (fsync_path(w->tmp, O_RDONLY) != 0 || rename(w->tmp, w->final) != 0) {
         int e = errno;
         w->failed = 1;
@@ -538,6 +543,79 @@ static int check_crc(const ckpt_reader *r, hid_t d, const char *path, const void
     return 0;
 }
 
+#define SEAL_MAGIC "rlvrseal"
+#define SEAL_BYTES 16
+
+static void put_le32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The CRC-32 of the first n bytes of the open file f. */
+static int crc_prefix(FILE *f, long n, uint32_t *crc) {
+    unsigned char buf[1 << 16];
+    uLong c = crc32(0L, Z_NULL, 0);
+    if (fseek(f, 0, SEEK_SET) != 0) return -1;
+    for (long left = n; left > 0;) {
+        size_t want = left < (long)sizeof buf ? (size_t)left : sizeof buf;
+        if (fread(buf, 1, want, f) != want) return -1;
+        c = crc32(c, buf, (uInt)want);
+        left -= (long)want;
+    }
+    *crc = (uint32_t)c;
+    return 0;
+}
+
+int ckpt_seal(const char *path) {
+    FILE *f = fopen(path, "r+b");
+    if (!f) return err_set("checkpoint '%s': cannot open to seal: %s", path, strerror(errno));
+    unsigned char seal[SEAL_BYTES];
+    uint32_t crc = 0;
+    int ok = fseek(f, 0, SEEK_END) == 0;
+    long n = ok ? ftell(f) : -1;
+    ok = ok && n >= 0 && crc_prefix(f, n, &crc) == 0;
+    memcpy(seal, SEAL_MAGIC, 8);
+    put_le32(seal + 8, crc);
+    put_le32(seal + 12, CKPT_FORMAT_VERSION);
+    ok = ok && fseek(f, 0, SEEK_END) == 0 && fwrite(seal, 1, SEAL_BYTES, f) == SEAL_BYTES;
+    int e = errno;
+    if (fclose(f) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    return ok ? 0 : err_set("checkpoint '%s': sealing failed: %s", path, strerror(e));
+}
+
+/* The seal at the end of path matches the bytes before it (*incompatible 1: it names another
+ * format version). */
+static int check_seal(const char *path, int *incompatible) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set("checkpoint '%s': %s", path, strerror(errno));
+    unsigned char seal[SEAL_BYTES];
+    uint32_t crc = 0;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    int rc = 0;
+    if (n < SEAL_BYTES || fseek(f, n - SEAL_BYTES, SEEK_SET) != 0 || fread(seal, 1, SEAL_BYTES, f) != SEAL_BYTES ||
+        memcmp(seal, SEAL_MAGIC, 8) != 0) {
+        rc = err_set("checkpoint '%s' is damaged or not an rlvr checkpoint: it does not end with the seal of "
+                     "format %d", path, CKPT_FORMAT_VERSION);
+    } else if (get_le32(seal + 12) != CKPT_FORMAT_VERSION) {
+        *incompatible = 1;
+        rc = err_set("checkpoint '%s': format version %u, but this build reads version %d", path,
+                     (unsigned)get_le32(seal + 12), CKPT_FORMAT_VERSION);
+    } else if (crc_prefix(f, n - SEAL_BYTES, &crc) != 0) {
+        rc = err_set("checkpoint '%s': reading it failed: %s", path, strerror(errno));
+    } else if (crc != get_le32(seal + 8)) {
+        rc = err_set("checkpoint '%s' is damaged: its bytes have CRC-32 %08x, not the %08x sealed with them", path,
+                     (unsigned)crc, (unsigned)get_le32(seal + 8));
+    }
+    fclose(f);
+    return rc;
+}
+
 /* ckpt_open, telling a damaged file (*incompatible 0) from one of another format version or
  * architecture (*incompatible 1). */
 static ckpt_reader *open_reader(const char *path, const char *arch_hash, int *incompatible) {
@@ -545,6 +623,7 @@ static ckpt_reader *open_reader(const char *path, const char *arch_hash, int *in
     if (!path) return err_set("checkpoint: no path"), NULL;
     struct stat st;
     if (stat(path, &st) != 0) return err_set("checkpoint '%s': %s", path, strerror(errno)), NULL;
+    if (check_seal(path, incompatible)) return NULL;
     h5_quiet();
     ckpt_reader *r = calloc(1, sizeof *r);
     if (!r) return err_set("checkpoint: out of memory"), NULL;

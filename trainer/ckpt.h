@@ -8,8 +8,13 @@
  * the data cursor), strings (the resolved config JSON) and 64-bit scalars; the group
  * "data_checksums" holds one attribute per dataset. docs/DATA.md shows the layout as h5py sees it.
  *
+ * The file ends with a seal: 16 bytes after HDF5's own, "rlvrseal", the CRC-32 of every byte
+ * before them and the format version. Reading checks the seal before HDF5 parses a byte, so a
+ * damaged file is refused by us rather than handed to libhdf5, which crashes or hangs on some
+ * damaged metadata (docs/FUZZING.md).
+ *
  * Writing is atomic: the file is written under a temporary name in the same directory, flushed,
- * fsync'ed, renamed into place, and the directory is fsync'ed; then all but the newest keep_last
+ * sealed, fsync'ed, renamed into place, and the directory is fsync'ed; then all but the newest keep_last
  * checkpoints are removed. The disk space of each item is reserved before HDF5 writes it, so a
  * full disk is an error like any other: a failure at any point removes the temporary file, leaves
  * every earlier checkpoint as it was and returns -1 with the reason. Reading checks the format
@@ -32,7 +37,7 @@
 #include <stdint.h>
 
 #define CKPT_FORMAT "rlvr.ckpt"
-#define CKPT_FORMAT_VERSION 2
+#define CKPT_FORMAT_VERSION 3
 
 /* The identity of a checkpoint, stored as root attributes. */
 typedef struct ckpt_meta {
@@ -109,6 +114,10 @@ typedef enum ckpt_fault {
     CKPT_DAMAGED,       /* unreadable, not a checkpoint, or an item that fails its CRC-32 */
     CKPT_INCOMPATIBLE,  /* intact, but of another format version or (arch_hash non-NULL) architecture */
 } ckpt_fault;
+
+/* Append the seal to a complete HDF5 file at path (the writer does it; tests and fuzz targets that
+ * build checkpoints with HDF5 itself call it). Returns 0, or -1 with err_set naming the file. */
+int ckpt_seal(const char *path);
 
 /* Open path as ckpt_open does and verify it; err_set says why when the answer is not CKPT_FINE. */
 ckpt_fault ckpt_check_file(const char *path, const char *arch_hash);
