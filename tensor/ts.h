@@ -53,6 +53,9 @@ int ts_cuda_available(void);         /* 1 when built with CUDA and a device is v
 int ts_cuda_device_count(void);
 /* libtorch's build configuration (compiler, BLAS, CUDA, ...) as text; static storage. */
 const char *ts_build_config(void);
+/* The file of the libtorch_cpu library this process loaded (resolved path), "" if none is found;
+ * static storage. */
+const char *ts_library_path(void);
 /* Intra-op threads of libtorch and, when it is the BLAS in use, of OpenBLAS; n <= 0 is ignored. */
 void ts_set_num_threads(int n);
 int ts_get_num_threads(void);
