@@ -1,24 +1,23 @@
 // ts_attention — ts_scaled_dot_product_attention (ts.h): the maths of torch 2.x's
-// at::scaled_dot_product_attention with grouped-query heads (its enable_gqa). Libtorch 2.5 and
-// later run that op itself: its fused CPU and CUDA kernels and their backward, faster on the CPU
-// than the kernel below at every shape measured (docs/LIBTORCH.md). Older
-// libtorch (Debian's 1.13 has no such op) runs the two paths here.
+// at::scaled_dot_product_attention with grouped-query heads (its enable_gqa), for libtorch 1.13,
+// which has no such op, and 2.x alike.
 //
 // Two paths, the same maths. When no gradient is needed and the inputs are f32 on the CPU, a
 // fused kernel walks each query row once over its keys: no (B, H, L, S) scores tensor, no copies
 // of the key/value heads for the query groups, and no per-head GEMM calls (ATen's CPU bmm runs one
 // GEMM per batch entry, which dominates a decode step with a KV cache). Otherwise — gradients,
-// CUDA, bf16 — it is the composite of ATen ops that autograd differentiates: repeat_interleave of
-// the key/value heads, matmul, masked_fill, softmax in f32, matmul.
+// CUDA, bf16 — libtorch 2.5 and later run their own at::scaled_dot_product_attention (fused CUDA
+// and CPU kernels with their backward); older ones the composite of ATen ops that autograd
+// differentiates: repeat_interleave of the key/value heads, matmul, masked_fill, softmax in f32,
+// matmul. The fused kernel stays on 2.x too: a row's arithmetic does not depend on how many
+// queries come with it, so the rollout's log-probs stay within 1e-5 of the trainer's (ATen's op
+// blocks by query count: 1.4e-5 apart in test_rollout; docs/LIBTORCH.md).
 // Deliberately not here: dropout, an is_causal flag (pass a mask), tiling for long queries.
 #include "tensor/ts_impl.hpp"
 
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
 #include <torch/csrc/api/include/torch/version.h>
-
-// at::scaled_dot_product_attention takes scale since 2.1 and enable_gqa since 2.5
-#define TS_NATIVE_SDPA (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5))
 
 #include <algorithm>
 
@@ -32,14 +31,6 @@ using namespace ts_detail;
 
 namespace {
 
-#if TS_NATIVE_SDPA
-at::Tensor native(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, const at::Tensor *mask,
-                  double scale) {
-    c10::optional<at::Tensor> m;
-    if (mask) m = mask->to(at::kBool);
-    return at::scaled_dot_product_attention(q, k, v, m, 0.0, false, scale, k.size(1) != q.size(1));
-}
-#else
 // Built for the baseline ISA and for AVX2, chosen at load time by the CPU's features.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
 #define TS_KERNEL_CLONES __attribute__((target_clones("avx2", "default")))
@@ -161,16 +152,22 @@ at::Tensor fused(const at::Tensor &q0, const at::Tensor &k0, const at::Tensor &v
     return out;
 }
 
+// The differentiable path: ATen's op where it takes scale (2.1) and enable_gqa (2.5).
 at::Tensor composite(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, const at::Tensor *mask,
                      double scale) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)
+    c10::optional<at::Tensor> m;
+    if (mask) m = mask->to(at::kBool);
+    return at::scaled_dot_product_attention(q, k, v, m, 0.0, false, scale, k.size(1) != q.size(1));
+#else
     int64_t group = q.size(1) / k.size(1);
     at::Tensor kk = group > 1 ? k.repeat_interleave(group, 1) : k;
     at::Tensor vv = group > 1 ? v.repeat_interleave(group, 1) : v;
     at::Tensor s = at::matmul(q, kk.transpose(2, 3)).mul(scale).to(at::kFloat);
     if (mask) s = s.masked_fill(mask->to(at::kBool).logical_not(), -std::numeric_limits<double>::infinity());
     return at::matmul(at::softmax(s, -1).to(q.scalar_type()), vv);
-}
 #endif
+}
 
 void check_shapes(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v) {
     if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4)
@@ -196,15 +193,11 @@ ts_tensor *ts_scaled_dot_product_attention(const ts_tensor *q, const ts_tensor *
     try {
         check_shapes(q->t, k->t, v->t);
         const at::Tensor *m = mask ? &mask->t : nullptr;
-#if TS_NATIVE_SDPA
-        return wrap(native(q->t, k->t, v->t, m, scale));
-#else
         bool grad = at::GradMode::is_enabled() && (q->t.requires_grad() || k->t.requires_grad() || v->t.requires_grad());
         bool cpu_f32 = q->t.device().is_cpu() && q->t.scalar_type() == at::kFloat && k->t.scalar_type() == at::kFloat &&
                        v->t.scalar_type() == at::kFloat && k->t.device().is_cpu() && v->t.device().is_cpu() &&
                        (!m || m->device().is_cpu());
         return wrap(!grad && cpu_f32 ? fused(q->t, k->t, v->t, m, scale) : composite(q->t, k->t, v->t, m, scale));
-#endif
     } catch (const c10::Error &e) {
         fail(__func__, e.what_without_backtrace());
     } catch (const std::exception &e) {
