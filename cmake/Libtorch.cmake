@@ -15,7 +15,7 @@
 # stops with one message naming the version found and the versions supported.
 
 set(RLVR_TORCH_MIN 1.13) # Debian 12's libtorch-dev
-set(RLVR_TORCH_MAX 2.15) # the newest torch wheel the suite has passed against (scripts/requirements-torch.txt)
+set(RLVR_TORCH_MAX 2.15) # the torch wheel the suite runs against (scripts/requirements.txt)
 set(RLVR_LIBTORCH "" CACHE PATH "libtorch prefix with include/ and lib/ (e.g. a torch wheel's torch/ folder); empty: find_package(Torch)")
 
 # The version in the first of incdirs that has torch's version header, as MAJOR.MINOR.PATCH in out.
@@ -46,8 +46,9 @@ function(rlvr_torch_check_version version where)
   string(REGEX MATCH "^[0-9]+\\.[0-9]+" minor "${version}")
   if(minor VERSION_LESS RLVR_TORCH_MIN OR minor VERSION_GREATER RLVR_TORCH_MAX)
     message(FATAL_ERROR "libtorch ${version} at ${where} is not supported: rlvr.c builds against "
-                        "libtorch ${RLVR_TORCH_MIN} to ${RLVR_TORCH_MAX} (Debian's libtorch-dev, or "
-                        "PyPI's torch via scripts/venv.sh and -DRLVR_LIBTORCH=DIR)")
+                        "libtorch ${RLVR_TORCH_MIN} to ${RLVR_TORCH_MAX} (the suite runs against "
+                        "Debian's libtorch-dev ${RLVR_TORCH_MIN} and PyPI's torch ${RLVR_TORCH_MAX}: "
+                        "scripts/venv.sh --torch-dir gives its -DRLVR_LIBTORCH=DIR)")
   endif()
 endfunction()
 
