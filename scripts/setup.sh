@@ -14,6 +14,7 @@ packages=(
   libopenmpi-dev openmpi-bin           # multi-process training on CPU
   libpcre2-dev libutf8proc-dev zlib1g-dev   # tokenizer: regex, NFC, gzip'd tokenizer.json
   python3-torch python3-numpy python3-h5py  # PyTorch reference scripts (same libtorch)
+  python3-venv                         # scripts/venv.sh: PyPI's torch 2.x, never in the system Python
   clang libclang-rt-14-dev             # libFuzzer targets (scripts/fuzz*.sh)
 )
 
