@@ -28,19 +28,23 @@ esac
 mkdir -p "$(dirname "$venv")"
 exec 9> "$venv.lock"
 flock 9
-if [ -e "$venv" ] && ! "$venv/bin/python" -m pip --version > /dev/null 2>&1; then
+if [ -e "$venv" ] && ! cmp -s "$req" "$venv/rlvr-requirements.txt" && ! "$venv/bin/python" -m pip --version > /dev/null 2>&1; then
   rm -rf "$venv" # an interrupted creation
 fi
 if [ ! -x "$venv/bin/python" ]; then
   /usr/bin/python3 -m venv "$venv" ||
     { echo "venv.sh: /usr/bin/python3 -m venv $venv failed (python3-venv: run scripts/setup.sh)" >&2; exit 1; }
 fi
-pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
-if ! "${pip[@]}" install --no-index --find-links "$wheels" -r "$req" 2> /dev/null; then
-  mkdir -p "$wheels"
-  echo "venv.sh: downloading what $wheels lacks of $req" >&2
-  "${pip[@]}" download -d "$wheels" -r "$req"
-  "${pip[@]}" install --no-index --find-links "$wheels" -r "$req"
+# a copy of the requirements last installed in full: when it matches, pip is not run at all
+if ! cmp -s "$req" "$venv/rlvr-requirements.txt"; then
+  pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
+  if ! "${pip[@]}" install --no-index --find-links "$wheels" -r "$req" 2> /dev/null; then
+    mkdir -p "$wheels"
+    echo "venv.sh: downloading what $wheels lacks of $req" >&2
+    "${pip[@]}" download -d "$wheels" -r "$req"
+    "${pip[@]}" install --no-index --find-links "$wheels" -r "$req"
+  fi
+  cp "$req" "$venv/rlvr-requirements.txt"
 fi
 if [ "${1:-}" = --torch-dir ]; then
   # where torch is, without importing it
