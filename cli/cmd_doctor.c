@@ -18,20 +18,54 @@
 
 static const char usage[] =
     "usage: rlvr doctor [--threads N]\n\n"
-    "Prints the libtorch version and build, visible devices, the BLAS library that serves\n"
+    "Prints the libtorch in use (version, CUDA or CPU-only build, where it came from and the\n"
+    "library file loaded), visible devices, the BLAS library that serves\n"
     "matrix products and its measured fp32 GEMM GFLOP/s (1024x1024x1024, one thread and N\n"
     "threads), the MPI library, whether libnccl.so.2 can be loaded, and the HDF5 version.\n";
 
-/* The file that provides the symbol sgemm_ in this process (the BLAS libtorch calls). */
+/* The value of KEY=value in libtorch's build settings into buf ("" if absent). */
+static const char *build_setting(const char *key, char *buf, size_t cap) {
+    const char *cfg = ts_build_config(), *at = cfg;
+    size_t n = strlen(key);
+    buf[0] = '\0';
+    while ((at = strstr(at, key)) && !((at == cfg || at[-1] == ' ') && at[n] == '=')) at += n;
+    if (at) snprintf(buf, cap, "%.*s", (int)strcspn(at + n + 1, ", \n"), at + n + 1);
+    return buf;
+}
+
+/* The libtorch in use: version, CUDA or CPU-only build, and where the loaded library came from. */
+static void print_libtorch(void) {
+    char use_cuda[16], cuda[32];
+    build_setting("USE_CUDA", use_cuda, sizeof use_cuda);
+    build_setting("CUDA_VERSION", cuda, sizeof cuda);
+    const char *path = ts_library_path();
+    const char *origin = !path[0]                                  ? "not found among the loaded libraries"
+                         : strstr(path, "/site-packages/torch/lib/") ? "PyPI's torch wheel"
+                         : strstr(path, "/dist-packages/torch/lib/") ? "a system torch Python package"
+                         : !strncmp(path, "/usr/lib/", 9)          ? "the system (Debian's libtorch)"
+                                                                   : "a libtorch install";
+    if (!strcmp(use_cuda, "ON") || !strcmp(use_cuda, "1"))
+        printf("libtorch:   %s, CUDA %s build, from %s\n", ts_version(), cuda[0] ? cuda : "(version unknown)", origin);
+    else
+        printf("libtorch:   %s, CPU-only build, from %s\n", ts_version(), origin);
+    if (path[0]) printf("            %s\n", path);
+}
+
+/* The file that provides the symbol sgemm_ in this process (the BLAS libtorch calls); when that
+ * is libtorch itself, the BLAS it was built with. */
 static void print_blas(void) {
     void *sym = dlsym(RTLD_DEFAULT, "sgemm_");
     Dl_info info;
-    char real[PATH_MAX];
+    char real[PATH_MAX], blas[32];
     if (!sym || !dladdr(sym, &info) || !info.dli_fname) {
         printf("blas:       not found as a shared library (libtorch may embed its own BLAS)\n");
         return;
     }
     const char *path = realpath(info.dli_fname, real) ? real : info.dli_fname;
+    if (!strcmp(path, ts_library_path()) && build_setting("BLAS_INFO", blas, sizeof blas)[0]) {
+        printf("blas:       %s, linked into libtorch (BLAS_INFO=%s)\n", !strcmp(blas, "mkl") ? "MKL" : blas, blas);
+        return;
+    }
     const char *kind = strstr(path, "openblas") ? "OpenBLAS"
                        : strstr(path, "mkl")    ? "MKL"
                        : strstr(path, "blis")   ? "BLIS"
@@ -108,8 +142,7 @@ int cmd_doctor(int argc, char **argv) {
         }
     }
     printf("rlvr:       %s\n", RLVR_VERSION);
-    printf("libtorch:   %s, %s build\n", ts_version(),
-           strstr(ts_build_config(), "USE_CUDA=ON") ? "CUDA" : "CPU-only");
+    print_libtorch();
     int ngpu = ts_cuda_device_count();
     printf("devices:    cpu%s", ngpu ? "" : "\n");
     for (int i = 0; i < ngpu; i++) printf(", cuda:%d%s", i, i + 1 == ngpu ? "\n" : "");

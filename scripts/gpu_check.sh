@@ -7,8 +7,9 @@
 #
 # Usage: scripts/gpu_check.sh            (env: PYTHON, BUILD, NCCL_LIB, DEPS)
 #
-# Needs: python3 with a CUDA build of torch, the CUDA toolkit matching torch.version.cuda (libtorch's
-# CMake config looks for it), cmake, a C/C++ compiler, and rlvr.c's other build dependencies.
+# Needs: python3 with a CUDA build of torch (its libtorch is imported with -DRLVR_LIBTORCH, no CUDA
+# toolkit needed: cmake/Libtorch.cmake), cmake, a C/C++ compiler, and rlvr.c's other build
+# dependencies.
 # Where HDF5, cJSON, OpenMPI, PCRE2 or utf8proc are missing and apt is not available, bring the
 # Debian 12 packages as .deb files and unpack them without root into one folder:
 #   apt-get download libhdf5-dev libhdf5-103-1 libhdf5-hl-100 libsz2 libaec0 libcjson-dev libcjson1 \
@@ -23,14 +24,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 py=${PYTHON:-python3}
 build=${BUILD:-$root/build-gpu}
 
-torch_prefix=$("$py" -c 'import torch; print(torch.utils.cmake_prefix_path)')
+torch_dir=$("$py" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
 ngpu=$("$py" -c 'import torch; print(torch.cuda.device_count() if torch.cuda.is_available() else 0)')
 [ "$ngpu" -ge 1 ] || { echo "gpu_check: this torch ($("$py" -c 'import torch; print(torch.__version__)')) sees no GPU" >&2; exit 1; }
 
-prefix=$torch_prefix
+prefix=""
 if [ -n "${DEPS:-}" ]; then
   arch=$(uname -m)-linux-gnu
-  prefix="$prefix;$DEPS/usr"
+  prefix="$DEPS/usr"
   export PKG_CONFIG_PATH="$DEPS/usr/lib/$arch/pkgconfig:$DEPS/usr/share/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
   export PKG_CONFIG_SYSROOT_DIR=$DEPS
   export LD_LIBRARY_PATH="$DEPS/usr/lib/$arch:$DEPS/usr/lib/$arch/openmpi/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -38,7 +39,7 @@ if [ -n "${DEPS:-}" ]; then
   export OPAL_PREFIX=$DEPS/usr
   export C_INCLUDE_PATH="$DEPS/usr/include/hdf5/serial${C_INCLUDE_PATH:+:$C_INCLUDE_PATH}"
 fi
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_PREFIX_PATH="$prefix"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRLVR_LIBTORCH="$torch_dir" -DCMAKE_PREFIX_PATH="$prefix"
 cmake --build "$build" -j "$(nproc)" --target rlvr test_dist
 
 # NCCL: the copy pip installed next to torch, else the loader's libnccl.so.2

@@ -16,6 +16,7 @@ packages=(
   python3-torch python3-numpy python3-h5py  # PyTorch reference scripts (same libtorch)
   python3-protobuf                     # tests/tfevents_check.py: decodes TensorBoard event files
   gnuplot-nox                          # scripts/plot.sh: metrics as PNG figures
+  python3-venv                         # scripts/venv.sh: PyPI's torch 2.x, never in the system Python
   clang libclang-rt-14-dev             # libFuzzer targets (fuzz/, scripts/fuzz.sh, CI)
 )
 

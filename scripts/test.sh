@@ -8,6 +8,10 @@ t0=$(date +%s)
 bash scripts/setup.sh
 bash scripts/build.sh build
 (cd build && ctest --output-on-failure -j 2)
+# libtorch 2.x: the same suite against the libtorch of PyPI's torch wheel in .venv (scripts/venv.sh)
+torch_dir=$(bash scripts/venv.sh --torch-dir)
+bash scripts/build.sh build-torch2 -DRLVR_LIBTORCH="$torch_dir"
+(cd build-torch2 && ctest --output-on-failure -j 2)
 bash scripts/build.sh build-asan -DRLVR_SANITIZE=address
 # libtorch and OpenMPI allocate process-lifetime singletons; tests/lsan.supp names them.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_odr_violation=0

@@ -53,6 +53,9 @@ int ts_cuda_available(void);         /* 1 when built with CUDA and a device is v
 int ts_cuda_device_count(void);
 /* libtorch's build configuration (compiler, BLAS, CUDA, ...) as text; static storage. */
 const char *ts_build_config(void);
+/* The file of the libtorch_cpu library this process loaded (resolved path), "" if none is found;
+ * static storage. */
+const char *ts_library_path(void);
 /* Intra-op threads of libtorch and, when it is the BLAS in use, of OpenBLAS; n <= 0 is ignored. */
 void ts_set_num_threads(int n);
 int ts_get_num_threads(void);
@@ -254,8 +257,9 @@ ts_tensor *ts_log_softmax(const ts_tensor *t, int dim);
 /* softmax(q k^T * scale, masked) v, as at::scaled_dot_product_attention with enable_gqa (torch
  * 2.x): q (B, H, L, E), k (B, Hkv, S, E), v (B, Hkv, S, Ev) -> (B, H, L, Ev), Hkv dividing H (query
  * head h reads key head h / (H / Hkv)); mask NULL or bool broadcastable to (B, H, L, S), true where
- * a query may attend (a row with none gives NaN). The softmax is in f32. Without gradients on the
- * CPU in f32 a fused kernel runs; otherwise ATen ops that autograd differentiates. */
+ * a query may attend (a row with none gives NaN; 0 from ATen's op). The softmax is in f32. Without
+ * gradients on the CPU in f32 a fused kernel runs; otherwise ATen's op (libtorch 2.5+) or ATen ops
+ * that autograd differentiates. */
 ts_tensor *ts_scaled_dot_product_attention(const ts_tensor *q, const ts_tensor *k, const ts_tensor *v,
                                            const ts_tensor *mask, double scale);
 

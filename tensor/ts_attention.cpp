@@ -6,13 +6,18 @@
 // fused kernel walks each query row once over its keys: no (B, H, L, S) scores tensor, no copies
 // of the key/value heads for the query groups, and no per-head GEMM calls (ATen's CPU bmm runs one
 // GEMM per batch entry, which dominates a decode step with a KV cache). Otherwise — gradients,
-// CUDA, bf16 — it is the composite of ATen ops that autograd differentiates: repeat_interleave of
-// the key/value heads, matmul, masked_fill, softmax in f32, matmul.
+// CUDA, bf16 — libtorch 2.5 and later run their own at::scaled_dot_product_attention (fused CUDA
+// and CPU kernels with their backward); older ones the composite of ATen ops that autograd
+// differentiates: repeat_interleave of the key/value heads, matmul, masked_fill, softmax in f32,
+// matmul. The fused kernel stays on 2.x too: a row's arithmetic does not depend on how many
+// queries come with it, so the rollout's log-probs stay within 1e-5 of the trainer's (ATen's op
+// blocks by query count: 1.4e-5 apart in test_rollout; docs/LIBTORCH.md).
 // Deliberately not here: dropout, an is_causal flag (pass a mask), tiling for long queries.
 #include "tensor/ts_impl.hpp"
 
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
+#include <torch/csrc/api/include/torch/version.h>
 
 #include <algorithm>
 
@@ -179,14 +184,21 @@ at::Tensor fused(const at::Tensor &q0, const at::Tensor &k0, const at::Tensor &v
     return out;
 }
 
+// The differentiable path: ATen's op where it takes scale (2.1) and enable_gqa (2.5).
 at::Tensor composite(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, const at::Tensor *mask,
                      double scale) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)
+    c10::optional<at::Tensor> m;
+    if (mask) m = mask->to(at::kBool);
+    return at::scaled_dot_product_attention(q, k, v, m, 0.0, false, scale, k.size(1) != q.size(1));
+#else
     int64_t group = q.size(1) / k.size(1);
     at::Tensor kk = group > 1 ? k.repeat_interleave(group, 1) : k;
     at::Tensor vv = group > 1 ? v.repeat_interleave(group, 1) : v;
     at::Tensor s = at::matmul(q, kk.transpose(2, 3)).mul(scale).to(at::kFloat);
     if (mask) s = s.masked_fill(mask->to(at::kBool).logical_not(), -std::numeric_limits<double>::infinity());
     return at::matmul(at::softmax(s, -1).to(q.scalar_type()), vv);
+#endif
 }
 
 void check_shapes(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v) {

@@ -13,8 +13,11 @@ extern "C" {
 #include <torch/csrc/api/include/torch/version.h>
 
 #include <atomic>
+#include <climits>
+#include <cstdlib>
 #include <dlfcn.h>
 #include <cstring>
+#include <link.h>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -187,6 +190,24 @@ int ts_cuda_available(void) { return ts_cuda_device_count() > 0; }
 const char *ts_build_config(void) {
     static const std::string cfg = at::show_config();
     return cfg.c_str();
+}
+
+static int find_torch_cpu(struct dl_phdr_info *info, size_t, void *out) {
+    const char *name = info->dlpi_name ? info->dlpi_name : "";
+    const char *base = std::strrchr(name, '/');
+    if (std::strncmp(base ? base + 1 : name, "libtorch_cpu.so", 15) != 0) return 0;
+    char real[PATH_MAX];
+    *static_cast<std::string *>(out) = realpath(name, real) ? real : name;
+    return 1;
+}
+
+const char *ts_library_path(void) {
+    static const std::string path = [] {
+        std::string p;
+        dl_iterate_phdr(find_torch_cpu, &p);
+        return p;
+    }();
+    return path.c_str();
 }
 
 void ts_set_num_threads(int n) {

@@ -74,6 +74,11 @@ for key in "libtorch:" "devices:" "blas:" "gemm:" "threads:" "mpi:" "nccl:" "hdf
   [[ "$out" == *"$key"* ]] && ok || bad "doctor output lacks '$key'"
 done
 [[ "$out" == *"GFLOP/s"* ]] && ok || bad "doctor prints no GFLOP/s"
+# doctor names the libtorch this build was configured with and the file the loader resolved for it
+want=$(sed -n 's/^RLVR_TORCH_VERSION:INTERNAL=//p' "$(dirname "$RLVR")/CMakeCache.txt")
+[ -n "$want" ] && [[ "$out" == *"libtorch:   $want, "* ]] && ok || bad "doctor does not name libtorch '$want': $out"
+lib=$(ldd "$RLVR" | sed -n 's/.*libtorch_cpu\.so[^ ]* => \([^ ]*\) .*/\1/p')
+[ -n "$lib" ] && [[ "$out" == *"$(readlink -f "$lib")"* ]] && ok || bad "doctor does not name the loaded '$lib': $out"
 expect 2 "unknown option '--bogus'" -- "$RLVR" doctor --bogus
 expect 1 "--threads: expected an integer in [1,1024], got 'x'" -- "$RLVR" score --model "$tmp/none" --threads x
 expect 1 "--prompts: expected an integer in [1,100000], got '0'" -- "$RLVR" bench rollout --model "$tmp/none" --prompts 0
