@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test — the whole test suite, from a fresh Debian 12 machine: install what is needed, build with
-# warnings fatal, run every test; then build again with AddressSanitizer + UndefinedBehavior-
-# Sanitizer (LeakSanitizer included) and run every test there too. Exits non-zero on any failure.
+# warnings fatal against Debian's libtorch 1.13 and run every test; build against the libtorch 2.x
+# of PyPI's torch wheel (scripts/venv.sh) and run them again; then build with AddressSanitizer +
+# UndefinedBehaviorSanitizer (LeakSanitizer included) and run them there too; last, build every
+# libFuzzer target and replay its corpus. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
