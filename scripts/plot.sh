@@ -141,7 +141,10 @@ def load_run(arg):
     ev = os.path.join(d, "eval.jsonl")
     if os.path.isfile(ev):
         for r in read_jsonl(ev):
-            for diff, rep in (r.get("eval") or {}).items():
+            report = r.get("eval") or {}
+            parts = {"all": report.get("all")}  # the whole test set, then each group (difficulty, subject...)
+            parts.update(report.get("groups") or {})
+            for diff, rep in parts.items():
                 if isinstance(rep, dict):
                     for k, v in rep.items():
                         if isinstance(v, (int, float)) and not isinstance(v, bool):
