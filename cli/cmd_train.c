@@ -6,7 +6,6 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "rollout/rollout.h"
-#include "trainer/state.h"
 #include "trainer/train.h"
 
 #include <stdio.h>

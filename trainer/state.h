@@ -21,8 +21,5 @@ int trainer_resume(const rlvr_config *c, trainer_policy *p, optim *o, data_sampl
 /* The policy's weights, config and tokenizer as a Hugging Face directory, which replaces dir
  * whole (io_dir_commit). */
 int trainer_export_policy(const trainer_policy *p, const char *dir);
-/* `rlvr export`: a checkpoint's model as a Hugging Face directory, which replaces dir whole.
- * Every item read is checked against its CRC-32. */
-int trainer_export_checkpoint(const char *ckpt_path, const char *dir);
 
 #endif

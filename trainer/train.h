@@ -85,5 +85,8 @@ char *trainer_eval(const rlvr_config *c, trainer_policy *p, struct reward *rw);
 /* `rlvr eval`: load model.path, evaluate, print the report and write it to out_path (if not
  * NULL). */
 int trainer_eval_job(const rlvr_config *c, const char *out_path);
+/* `rlvr export`: a checkpoint's model as a Hugging Face directory, which replaces dir whole. The
+ * checkpoint's seal and every item read are checked against their CRC-32. */
+int trainer_export_checkpoint(const char *ckpt_path, const char *dir);
 
 #endif
