@@ -2,6 +2,8 @@
  * and splitmix64 (Steele et al., OOPSLA 2014); see rng.h. */
 #include "rng.h"
 
+#include <math.h>
+
 #define PHILOX_M0 0xD2511F53u
 #define PHILOX_M1 0xCD9E8D57u
 #define PHILOX_W0 0x9E3779B9u
@@ -68,3 +70,31 @@ uint64_t rng_below(rng_stream *r, uint64_t n) {
 }
 
 double rng_next_double(rng_stream *r) { return (double)(rng_next_u64(r) >> 11) * 0x1.0p-53; }
+
+/* ln x for finite x > 0 with basic arithmetic only: x = m 2^k with m in [sqrt(1/2), sqrt(2)), then
+ * ln m = 2 atanh(z), z = (m - 1) / (m + 1), |z| < 0.172, whose series has converged to double
+ * precision by z^41 (0.172^42 / 43 < 2^-110). */
+static double ln_portable(double x) {
+    int k = 0;
+    while (x >= 1.4142135623730951) {
+        x *= 0.5;
+        k++;
+    }
+    while (x < 0.7071067811865476) {
+        x *= 2;
+        k--;
+    }
+    double z = (x - 1) / (x + 1), z2 = z * z, term = z, sum = 0;
+    for (int n = 1; n <= 41; n += 2) {
+        sum += term / n;
+        term *= z2;
+    }
+    return 2 * sum + k * 0.6931471805599453;
+}
+
+double rng_normal(rng_stream *r) {
+    for (;;) {
+        double u = 2 * rng_next_double(r) - 1, v = 2 * rng_next_double(r) - 1, s = u * u + v * v;
+        if (s > 0 && s < 1) return u * sqrt(-2 * ln_portable(s) / s);
+    }
+}

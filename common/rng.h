@@ -4,6 +4,7 @@
  * A counter-based draw is a pure function of (key, counter): the uniform used to sample token t
  * of sample g of prompt p at step s is rng_uniform(seed, s, p, g, t), whatever else shares the
  * batch, the micro-batch size or the world size. Results are identical on every machine.
+ * rng_normal draws a model's initial weights (model_init_random).
  * Deliberately not here: libtorch's generators (tensor/ts.h has those), cryptographic use. */
 #ifndef RLVR_RNG_H
 #define RLVR_RNG_H
@@ -26,5 +27,8 @@ uint64_t rng_next_u64(rng_stream *r);
 /* Uniform integer in [0, n) without modulo bias; n > 0. */
 uint64_t rng_below(rng_stream *r, uint64_t n);
 double rng_next_double(rng_stream *r); /* [0, 1), 53 bits */
+/* A standard normal draw (Marsaglia's polar method). Only IEEE-754 +, -, *, / and sqrt, which are
+ * correctly rounded, and a logarithm built from them: the same draws on every CPU and libm. */
+double rng_normal(rng_stream *r);
 
 #endif

@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "common/io.h"
 #include "common/mem.h"
+#include "common/rng.h"
 #include "model/safetensors.h"
 
 #include <math.h>
@@ -243,15 +244,21 @@ model *model_init_random(const model_config *c, uint64_t seed, double std) {
     if (!m) return NULL;
     param_spec *s = mem_calloc((size_t)m->nparams, sizeof *s);
     param_specs(m, s);
-    ts_generator *gen = ts_generator_init(seed);
-    int ok = gen != NULL;
+    int ok = 1;
     for (int i = 0; ok && i < m->nparams; i++) {
-        ts_tensor *t = ts_unscope(ts_empty(s[i].shape, s[i].ndim, TS_F32, TS_CPU_DEVICE));
-        ok = t && ts_normal_(t, s[i].kind == P_NORM ? 1.0 : 0.0, std, gen) != NULL;
+        int64_t n = 1;
+        for (int d = 0; d < s[i].ndim; d++) n *= s[i].shape[d];
+        float *v = mem_alloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+        double mean = s[i].kind == P_NORM ? 1.0 : 0.0;
+        rng_stream r;
+        rng_stream_init(&r, seed, (uint64_t)i); /* a stream per tensor: the same on every CPU */
+        for (int64_t k = 0; k < n; k++) v[k] = (float)(mean + std * rng_normal(&r));
+        ts_tensor *t = ts_unscope(ts_from_data(v, s[i].shape, s[i].ndim, TS_F32));
+        free(v);
+        ok = t != NULL;
         if (t) set_param(m, s, i, t);
     }
     free(s);
-    ts_generator_free(gen);
     if (!ok) {
         model_free(m);
         return NULL;

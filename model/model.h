@@ -71,7 +71,8 @@ int model_config_check(const model_config *c);
  * config: an error names the file, the tensor and the expected shape. The weights live outside
  * every scope until model_free. */
 model *model_load(const char *dir, ts_device dev, ts_dtype dtype);
-/* A randomly initialised model on the CPU in f32, deterministic in seed: projections and
+/* A randomly initialised model on the CPU in f32, a function of seed alone (common/rng.h's normal
+ * draws, one stream per tensor: the same weights on every CPU and libtorch): projections and
  * embeddings N(0, std^2), norm weights 1 + N(0, std^2) and biases N(0, std^2) (HF starts those at
  * exactly 1 and 0; the noise makes a test model exercise every tensor). */
 model *model_init_random(const model_config *c, uint64_t seed, double std);

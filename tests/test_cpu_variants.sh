@@ -4,7 +4,7 @@
 # (OPENBLAS_CORETYPE), ATen's vectorised kernels (ATEN_CPU_CAPABILITY) and the fused attention
 # kernel's clones (RLVR_CPU_KERNELS, tensor/ts_attention.cpp). Every supported pair of BLAS and
 # ATen paths runs the tensor, loss, optimiser and rollout tests, our clones alternating; the model
-# test runs once per BLAS path. A path the CPU lacks is skipped and named.
+# test runs once per BLAS path and once per ATen path. A path the CPU lacks is skipped and named.
 set -u
 RLVR=${RLVR_BIN:?set RLVR_BIN to the rlvr binary}
 bin=$(dirname "$RLVR")
@@ -48,6 +48,9 @@ for b in "${blas[@]}"; do
     done
   done
   run test_model OPENBLAS_CORETYPE="$b" ATEN_CPU_CAPABILITY="${aten[-1]}"
+done
+for a in "${aten[@]::${#aten[@]}-1}"; do
+  run test_model OPENBLAS_CORETYPE="${blas[-1]}" ATEN_CPU_CAPABILITY="$a"
 done
 echo "test_cpu_variants: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
