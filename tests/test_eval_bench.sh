@@ -42,8 +42,10 @@ if names: assert sum(g["problems"] for g in r["groups"].values()) == n
 for g in [a] + list(r["groups"].values()):
     assert sorted(g["pass_at_k"], key=int) == ["1", "2", "4", "8"] == sorted(g["majority_at_k"], key=int)
     assert abs(g["accuracy"] - g["pass_at_k"]["1"]) < 1e-12
-    for k in g["pass_at_k"]:  # a right vote needs a right sample among those k
-        assert g["majority_at_k"][k] <= g["pass_at_k"][k] + 1e-12, (k, g)
+    # a right vote needs a right sample among the k that voted; majority@k votes over the first k
+    # samples while pass@k averages over every k of the n, so the bound holds per draw at k = n only
+    n_k = max(g["pass_at_k"], key=int)
+    assert g["majority_at_k"][n_k] <= g["pass_at_k"][n_k] + 1e-12, (n_k, g)
     ks = sorted(g["pass_at_k"], key=int)
     assert all(g["pass_at_k"][x] <= g["pass_at_k"][y] + 1e-12 for x, y in zip(ks, ks[1:]))
 assert r["tokens"] > 0 and r["seconds"] > 0

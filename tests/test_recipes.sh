@@ -3,8 +3,9 @@
 # (run.note) and still runs: 2 RL steps (or 2 SFT steps, then 2 RL steps from that model for the
 # Warm-Up pair) on a tiny random model and a MATH-500-layout file, with the recipe's algorithm,
 # rewards, clipping, KL, dynamic sampling and data field names as written; only the model, the
-# device, the data paths, the sizes and the lengths are overridden. A key the schema does not know,
-# written into a recipe, is one error naming the file and the key.
+# device, the data paths, the sizes, the lengths and dynamic sampling's draw budget are
+# overridden. A key the schema does not know, written into a recipe, is one error naming the file
+# and the key.
 set -u
 RLVR=${RLVR_BIN:?set RLVR_BIN to the rlvr binary}
 SRC=${RLVR_SRC:-.}
@@ -29,8 +30,10 @@ recipes=("$SRC"/configs/recipes/*.json)
 data="$SRC/tests/data/bench/math500.jsonl"
 tiny=(--set model.path="$tmp/m" --set model.chat_template=none --set model.dtype=f32 --set model.device=cpu
       --set run.threads=1 --set rollout.max_new_tokens=16 --set eval.problems=2 --set eval.samples=2)
+# dynamic sampling's draw budget is a size too: a random model is right by chance only, so a group
+# with mixed outcomes can take more draws than a trained one needs
 rl=(--set train.steps=2 --set train.prompts_per_step=2 --set train.group_size=8 --set train.mini_batches=1
-    --set train.save_every=0)
+    --set train.save_every=0 --set algo.dynamic_sampling.max_draws=100)
 
 for r in "${recipes[@]}"; do
   name=$(basename "$r" .json)
@@ -61,7 +64,7 @@ want, got = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 def same(w, g, path):
     for k, v in w.items():
         if isinstance(v, dict): same(v, g[k], path + k + ".")
-        else: assert g[k] == v, (path + k, v, g[k])
+        elif path + k != "algo.dynamic_sampling.max_draws": assert g[k] == v, (path + k, v, g[k])
 for section in ("algo", "reward", "optim"):
     same(want.get(section, {}), got[section], section + ".")
 PYEOF
