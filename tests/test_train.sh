@@ -120,6 +120,21 @@ same_weights "$tmp/a/model" "$tmp/r/model" && ok || bad "2 + resume + 2 steps di
 diff <(metrics "$tmp/a/metrics.jsonl") <(metrics "$tmp/r/metrics.jsonl") >/dev/null && ok || bad "resumed metrics differ"
 expect 1 "already at step 4 of train.steps 4" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/r" --set model.path="$MODEL"
 expect 1 "already holds checkpoints" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/r" --set model.path="$MODEL" --set train.resume=never --set train.steps=6
+# every start records its build, libraries and machine; refused starts record nothing
+want_commit=$(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+/usr/bin/python3 - "$tmp/r/environment.jsonl" "$want_commit" "$(nproc)" <<'PY' && ok || bad "environment.jsonl: see above"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+steps = [l["step"] for l in lines]
+assert steps == [0, 2], f"starts recorded at steps {steps}, expected [0, 2]"
+for l in lines:
+    assert l["commit"].removesuffix("-dirty") == sys.argv[2], f"commit {l['commit']}, source tree at {sys.argv[2]}"
+    assert l["machine"]["cores"] == int(sys.argv[3]), l["machine"]
+    assert " train " in l["command"] and l["world_size"] == 1, l
+    for k in ("libtorch", "libtorch_path", "blas", "mpi", "nccl", "hdf5", "cjson", "pcre2", "utf8proc", "zlib"):
+        assert l["libraries"][k] and l["libraries"][k] != "unknown", (k, l["libraries"])
+    assert l["machine"]["cpu"] and l["machine"]["memory_gib"] > 0, l["machine"]
+PY
 
 # ---- damaged checkpoints: resume takes the newest that verifies, says so, deletes nothing ----
 expect 0 "model written" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/s6" --set model.path="$MODEL" --set train.steps=6

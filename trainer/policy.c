@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "data/data.h"
 #include "trainer/ckpt.h"
+#include "trainer/runenv.h"
 
 #include <errno.h>
 #include <math.h>
@@ -166,7 +167,7 @@ int trainer_run_dir_sync(const rlvr_config *c, int64_t step) {
     free(json);
     if (rc == 0 && rename(tmp, path) != 0) rc = err_set("cannot write '%s': %s", path, strerror(errno));
     if (rc) unlink(tmp);
-    return rc;
+    return rc ? rc : run_env_append(c, step);
 }
 
 int trainer_run_has_model(const rlvr_config *c, int64_t step) {
