@@ -11,6 +11,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "model/chat.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
@@ -169,7 +170,7 @@ int cmd_generate(int argc, char **argv) {
     chat_template ct = {0};
     char *text = NULL;
     int rc = m ? 0 : -1;
-    if (!rc && raw) text = strdup(prompt);
+    if (!rc && raw) text = mem_strdup(prompt);
     else if (!rc && !chat_template_init(&ct, chat, tok)) {
         chat_msg msgs[2] = {{"system", system}, {"user", prompt}};
         text = system ? chat_render(&ct, msgs, 2, 1, think) : chat_render(&ct, msgs + 1, 1, 1, think);

@@ -118,10 +118,9 @@ int cmd_eval(int argc, char **argv) {
         return 0;
     }
     rlvr_config c;
-    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    char **rest = mem_calloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0, status = 1;
     const char *out = NULL;
-    if (!rest) return cli_fail("out of memory");
     if (take_out_option(&argc, argv, &out)) {
         free(rest);
         return cli_fail(NULL);

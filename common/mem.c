@@ -54,6 +54,17 @@ char *mem_strndup(const char *s, size_t n) {
     return d;
 }
 
+FILE *mem_memstream(char **buf, size_t *len) {
+    FILE *f = open_memstream(buf, len);
+    if (!f) oom(0);
+    return f;
+}
+
+void mem_memstream_close(FILE *f, const size_t *len) {
+    int failed = ferror(f);
+    if (fclose(f) || failed) oom(*len);
+}
+
 /* cJSON allocates through the checked allocator in every program that links this file. */
 __attribute__((constructor)) static void mem_hook_cjson(void) {
     cJSON_InitHooks(&(cJSON_Hooks){.malloc_fn = mem_alloc, .free_fn = free});

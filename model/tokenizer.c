@@ -161,10 +161,9 @@ void tok_ids_free(tok_ids *ids) {
     *ids = (tok_ids){0};
 }
 
-int tok_ids_push(tok_ids *ids, int32_t id) {
+void tok_ids_push(tok_ids *ids, int32_t id) {
     grow((void **)&ids->v, &ids->cap, ids->n + 1, sizeof *ids->v);
     ids->v[ids->n++] = id;
-    return 0;
 }
 
 /* The sequence length a UTF-8 lead byte announces (0 for a byte that cannot lead) and the range
@@ -408,10 +407,32 @@ static int set_token(tok_tokenizer *t, int32_t id, const char *s, const char *wh
     return 0;
 }
 
+/* PCRE2 allocates its compiled patterns and match data through the checked allocator. */
+static void *pcre_alloc(PCRE2_SIZE size, void *data) {
+    (void)data;
+    return mem_alloc(size);
+}
+
+static void pcre_release(void *p, void *data) {
+    (void)data;
+    free(p);
+}
+
+static pcre2_match_data *match_data_create(uint32_t pairs) {
+    pcre2_general_context *g = pcre2_general_context_create(pcre_alloc, pcre_release, NULL);
+    pcre2_match_data *md = pcre2_match_data_create(pairs, g);
+    pcre2_general_context_free(g);
+    return md;
+}
+
 static pcre2_code *compile_regex(const char *pattern, size_t len, uint32_t extra, const char *label) {
     int code;
     PCRE2_SIZE off;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, len, PCRE2_UTF | PCRE2_UCP | extra, &code, &off, NULL);
+    pcre2_general_context *g = pcre2_general_context_create(pcre_alloc, pcre_release, NULL);
+    pcre2_compile_context *cc = pcre2_compile_context_create(g);
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, len, PCRE2_UTF | PCRE2_UCP | extra, &code, &off, cc);
+    pcre2_compile_context_free(cc);
+    pcre2_general_context_free(g);
     if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof msg);
@@ -759,11 +780,7 @@ static tok_tokenizer *load(const char *json, size_t len, const char *config, siz
     t->raw = mem_calloc((size_t)t->nids + 1, sizeof *t->raw);
     t->raw_len = mem_calloc((size_t)t->nids + 1, sizeof *t->raw_len);
     t->special = mem_calloc((size_t)t->nids + 1, 1);
-    t->md = pcre2_match_data_create(16, NULL);
-    if (!t->md) {
-        err_set("out of memory");
-        goto out;
-    }
+    t->md = match_data_create(16);
     if (build_vocab(t, model) || install_added(t) || build_merges(t, model)) goto out;
     for (int i = 0; i < t->nprefix + t->nsuffix; i++) {
         int32_t id = i < t->nprefix ? t->prefix[i] : t->suffix[i - t->nprefix];
@@ -1343,11 +1360,8 @@ static int train(train_state *s, const char *corpus, size_t len, int vocab_size,
     if (len == 0) return 0;
     if (utf8_invalid_at((const uint8_t *)corpus, len) >= 0) return err_set("tokenizer training corpus is not valid UTF-8");
     pcre2_code *re = compile_regex(regex, strlen(regex), 0, "tokenizer training");
-    pcre2_match_data *md = re ? pcre2_match_data_create(4, NULL) : NULL;
-    if (!md) {
-        pcre2_code_free(re);
-        return re ? err_set("out of memory") : -1;
-    }
+    if (!re) return -1;
+    pcre2_match_data *md = match_data_create(4);
     for (size_t pos = 0; pos < len;) {
         if (pcre2_match(re, (PCRE2_SPTR)corpus, len, pos, 0, md, NULL) < 0) break;
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
