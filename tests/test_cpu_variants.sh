@@ -5,10 +5,8 @@
 # kernel's clones (RLVR_CPU_KERNELS, tensor/ts_attention.cpp). Every supported pair of BLAS and
 # ATen paths runs the tensor, loss, optimiser and rollout tests, our clones alternating; the model
 # test runs once per BLAS path. A path the CPU lacks is skipped and named.
-set -u
-RLVR=${RLVR_BIN:?set RLVR_BIN to the rlvr binary}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin=$(dirname "$RLVR")
-pass=0 fail=0
 flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
 has() { for f in "$@"; do [[ "$flags" == *" $f "* ]] || return 1; done; }
 
@@ -49,5 +47,4 @@ for b in "${blas[@]}"; do
   done
   run test_model OPENBLAS_CORETYPE="$b" ATEN_CPU_CAPABILITY="${aten[-1]}"
 done
-echo "test_cpu_variants: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_cpu_variants
