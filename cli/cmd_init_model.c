@@ -176,8 +176,8 @@ int cmd_init_model(int argc, char **argv) {
     int bad_args = parse_args(argc, argv, &g);
     if (bad_args) return bad_args;
     model_config c = {0};
-    ts_dtype dtype;
-    tok_style style;
+    ts_dtype dtype = TS_F32;
+    tok_style style = TOK_STYLE_CHATML;
     if (parse_choices(&g, &c, &dtype, &style)) return cli_fail(NULL);
     int full = io_dir_nonempty(g.out);
     if (full < 0) return cli_fail(NULL);
