@@ -245,7 +245,7 @@ char *chat_render(const chat_template *ct, const chat_msg *msgs, int n, int add_
         if (add_generation_prompt || ct->always_prompt) fputs("<|start_header_id|>assistant<|end_header_id|>\n\n", o);
         break;
     }
-    mem_memstream_close(o, &len);
+    mem_memstream_close(o);
     if (rc) {
         free(buf);
         return NULL;

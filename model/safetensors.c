@@ -471,7 +471,7 @@ static char *make_header(const st_tensor *t, int n, const char *const *meta, siz
     for (int i = 0; i < n; i++) {
         uint64_t nb;
         if (tensor_bytes(&t[i], &nb)) {
-            mem_memstream_close(fp, len);
+            mem_memstream_close(fp);
             free(buf);
             return NULL;
         }
@@ -486,7 +486,7 @@ static char *make_header(const st_tensor *t, int n, const char *const *meta, siz
         off += nb;
     }
     fputc('}', fp);
-    mem_memstream_close(fp, len);
+    mem_memstream_close(fp);
     return buf;
 }
 
