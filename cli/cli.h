@@ -19,6 +19,9 @@ int cli_fail(const char *msg);
 int cli_parse_int(const char *opt, const char *v, int64_t lo, int64_t hi, int64_t *out);
 /* True when argv has -h or --help. */
 int cli_wants_help(int argc, char **argv);
+/* Print o as one line of JSON on stdout, then delete it. */
+struct cJSON;
+void cli_put_json(struct cJSON *o);
 
 /* Shared option handling for commands that take a config: the first positional argument (or
  * --config FILE) is the config file, required when need_file, and any number of

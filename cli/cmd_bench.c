@@ -50,33 +50,39 @@ static double gemm_peak(void) {
     return best;
 }
 
-static int bench_rollout(int argc, char **argv) {
-    const char *dir = NULL;
-    int64_t P = 8, G = 8, L = 32, N = 64, threads = 1, repeats = 1;
-    double temperature = 1.0;
-    int share = 1;
+/* The command line of `bench rollout`. */
+typedef struct bench_args {
+    const char *dir;
+    int64_t P, G, L, N, threads, repeats; /* prompts, samples each, prompt and new tokens */
+    double temperature;
+    int share;
+} bench_args;
+
+/* Parse the options into *b: 0, -1 after printing --help, or the exit status of a bad option. */
+static int parse_args(int argc, char **argv, bench_args *b) {
+    *b = (bench_args){.P = 8, .G = 8, .L = 32, .N = 64, .threads = 1, .repeats = 1, .temperature = 1.0, .share = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc = 0;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage, stdout);
-            return 0;
+            return -1;
         } else if (!strcmp(a, "--no-share")) {
-            share = 0;
+            b->share = 0;
             continue;
         }
         if (!v) return cli_fail("an option needs a value (see `rlvr bench --help`)");
-        if (!strcmp(a, "--model")) dir = v;
-        else if (!strcmp(a, "--prompts")) rc = cli_parse_int(a, v, 1, 100000, &P);
-        else if (!strcmp(a, "--group")) rc = cli_parse_int(a, v, 1, 10000, &G);
-        else if (!strcmp(a, "--prompt-len")) rc = cli_parse_int(a, v, 1, 1 << 20, &L);
-        else if (!strcmp(a, "--max-new")) rc = cli_parse_int(a, v, 1, 1 << 20, &N);
-        else if (!strcmp(a, "--threads")) rc = cli_parse_int(a, v, 1, 1024, &threads);
-        else if (!strcmp(a, "--repeats")) rc = cli_parse_int(a, v, 1, 1000, &repeats);
+        if (!strcmp(a, "--model")) b->dir = v;
+        else if (!strcmp(a, "--prompts")) rc = cli_parse_int(a, v, 1, 100000, &b->P);
+        else if (!strcmp(a, "--group")) rc = cli_parse_int(a, v, 1, 10000, &b->G);
+        else if (!strcmp(a, "--prompt-len")) rc = cli_parse_int(a, v, 1, 1 << 20, &b->L);
+        else if (!strcmp(a, "--max-new")) rc = cli_parse_int(a, v, 1, 1 << 20, &b->N);
+        else if (!strcmp(a, "--threads")) rc = cli_parse_int(a, v, 1, 1024, &b->threads);
+        else if (!strcmp(a, "--repeats")) rc = cli_parse_int(a, v, 1, 1000, &b->repeats);
         else if (!strcmp(a, "--temperature")) {
             char *end;
-            temperature = strtod(v, &end);
-            if (*end || temperature < 0) rc = err_set("--temperature: expected a number >= 0, got '%s'", v);
+            b->temperature = strtod(v, &end);
+            if (*end || b->temperature < 0) rc = err_set("--temperature: expected a number >= 0, got '%s'", v);
         } else {
             fprintf(stderr, "rlvr: error: unknown option '%s'\n%s", a, usage);
             return 2;
@@ -84,81 +90,98 @@ static int bench_rollout(int argc, char **argv) {
         if (rc) return cli_fail(NULL);
         i++;
     }
-    if (!dir) return cli_fail("--model DIR is required (see `rlvr bench --help`)");
-    ts_set_num_threads((int)threads);
-    model *m = model_load(dir, TS_CPU_DEVICE, TS_F32);
-    if (!m) return cli_fail(NULL);
+    if (!b->dir) return cli_fail("--model DIR is required (see `rlvr bench --help`)");
+    return 0;
+}
+
+/* The fastest of b->repeats runs of the same batch into *res, its wall and CPU seconds. */
+static int fastest_run(model *m, const bench_args *b, const rollout_options *o, const int32_t **prompts,
+                       const int *lens, const uint64_t *keys, rollout_result *res, double *wall, double *cpu) {
+    *res = (rollout_result){0};
+    for (long r = 0; r < b->repeats; r++) {
+        rollout_result run;
+        double t0 = log_now(), c0 = cpu_seconds();
+        if (rollout_generate(m, o, (int)b->P, prompts, lens, keys, (int)b->G, &run)) {
+            rollout_result_free(res);
+            return -1;
+        }
+        double w = log_now() - t0;
+        if (r == 0 || w < *wall) {
+            rollout_result_free(res);
+            *res = run;
+            *wall = w;
+            *cpu = cpu_seconds() - c0;
+        } else {
+            rollout_result_free(&run);
+        }
+    }
+    return 0;
+}
+
+/* The figures of a run: the work, each phase's tokens/s, CPU time and the share of the GEMM peak. */
+static void print_report(const model *m, const bench_args *b, const rollout_result *res, double total, double cpu,
+                         double peak) {
     const model_config *c = model_get_config(m);
+    int64_t generated = 0, L = b->L, N = b->N;
+    for (int i = 0; i < res->n; i++) generated += res->samples[i].len;
+    /* forward FLOPs per token: 2 x every weight used (embedding lookup excluded, LM head
+     * included) + attention scores and mixing over the average context */
+    double weights = (double)model_num_elements(m) -
+                     (c->tie_word_embeddings ? 0.0 : (double)(c->vocab_size * c->hidden_size));
+    double attn = 4.0 * (double)(c->num_layers * c->num_heads * c->head_dim);
+    double flops = 2.0 * weights * (double)(res->prefill_tokens + res->decode_tokens) +
+                   attn * (double)res->prefill_tokens * (double)L / 2 +
+                   attn * (double)res->decode_tokens * ((double)L + (double)N / 2);
+    printf("model:    %s, D %lld, L %lld, H %lld/%lld, V %lld, %.2fM parameters; %ld thread%s\n",
+           model_arch_name(c->arch), (long long)c->hidden_size, (long long)c->num_layers,
+           (long long)c->num_heads, (long long)c->num_kv_heads, (long long)c->vocab_size,
+           (double)model_num_elements(m) / 1e6, b->threads, b->threads > 1 ? "s" : "");
+    printf("work:     %ld prompts x %ld samples, prompt %ld tokens, %ld new tokens, prefix %s, %d batch%s%s\n",
+           b->P, b->G, L, N, b->share ? "shared" : "prefilled per sample", res->batches,
+           res->batches > 1 ? "es" : "", b->repeats > 1 ? "; the fastest of the repeats" : "");
+    printf("prefill:  %lld tokens in %.3f s (%.0f tok/s)\n", (long long)res->prefill_tokens, res->prefill_s,
+           (double)res->prefill_tokens / res->prefill_s);
+    printf("decode:   %lld row-steps in %.3f s (%.0f tok/s)\n", (long long)res->decode_tokens, res->decode_s,
+           (double)res->decode_tokens / res->decode_s);
+    printf("sampling: %.3f s on the host (%.1f%% of the total)\n", res->sample_s, 100 * res->sample_s / total);
+    printf("total:    %lld tokens generated in %.3f s: %.0f tok/s\n", (long long)generated, total,
+           (double)generated / total);
+    printf("cpu:      %.3f s of process CPU time: %.0f tok/s per CPU second\n", cpu, (double)generated / cpu);
+    printf("compute:  %.2f GFLOP/s achieved, %.1f%% of the %.1f GFLOP/s fp32 GEMM peak measured now\n",
+           flops / total / 1e9, 100 * flops / total / 1e9 / peak, peak);
+}
+
+static int bench_rollout(int argc, char **argv) {
+    bench_args b;
+    int parsed = parse_args(argc, argv, &b);
+    if (parsed) return parsed < 0 ? 0 : parsed;
+    ts_set_num_threads((int)b.threads);
+    model *m = model_load(b.dir, TS_CPU_DEVICE, TS_F32);
+    if (!m) return cli_fail(NULL);
+    int64_t P = b.P, L = b.L;
     int32_t *ids = mem_alloc(sizeof(int32_t) * (size_t)(P * L));
     const int32_t **prompts = mem_alloc(sizeof(*prompts) * (size_t)P);
     int *lens = mem_alloc(sizeof(int) * (size_t)P);
     uint64_t *keys = mem_alloc(sizeof(uint64_t) * (size_t)P);
-    int status = 1;
     rng_stream r;
     rng_stream_init(&r, 1, 0);
     for (long p = 0; p < P; p++) {
-        for (long t = 0; t < L; t++) ids[p * L + t] = (int32_t)rng_below(&r, (uint64_t)c->vocab_size);
+        for (long t = 0; t < L; t++) ids[p * L + t] = (int32_t)rng_below(&r, (uint64_t)model_get_config(m)->vocab_size);
         prompts[p] = ids + p * L;
         lens[p] = (int)L;
         keys[p] = (uint64_t)p;
     }
     rollout_options o;
     memset(&o, 0, sizeof o);
-    o.sampling = (sampler_params){temperature, 0, 1, 0};
-    o.max_new_tokens = N;
+    o.sampling = (sampler_params){.temperature = b.temperature, .top_k = 0, .top_p = 1, .min_p = 0};
+    o.max_new_tokens = b.N;
     o.seed = 1;
-    o.share_prefix = share;
-    double peak = gemm_peak();
-    rollout_result res = {0};
-    double total = 0, cpu = 0;
-    for (long r = 0; r < repeats; r++) {
-        rollout_result run;
-        double t0 = log_now(), c0 = cpu_seconds();
-        if (rollout_generate(m, &o, (int)P, prompts, lens, keys, (int)G, &run)) {
-            rollout_result_free(&res);
-            cli_fail(NULL);
-            goto out;
-        }
-        double wall = log_now() - t0;
-        if (r == 0 || wall < total) {
-            rollout_result_free(&res);
-            res = run;
-            total = wall;
-            cpu = cpu_seconds() - c0;
-        } else {
-            rollout_result_free(&run);
-        }
-    }
-    int64_t generated = 0;
-    for (int i = 0; i < res.n; i++) generated += res.samples[i].len;
-    /* forward FLOPs per token: 2 x every weight used (embedding lookup excluded, LM head
-     * included) + attention scores and mixing over the average context */
-    double weights = (double)model_num_elements(m) -
-                     (c->tie_word_embeddings ? 0.0 : (double)(c->vocab_size * c->hidden_size));
-    double attn = 4.0 * (double)(c->num_layers * c->num_heads * c->head_dim);
-    double flops = 2.0 * weights * (double)(res.prefill_tokens + res.decode_tokens) +
-                   attn * (double)res.prefill_tokens * (double)L / 2 +
-                   attn * (double)res.decode_tokens * ((double)L + (double)N / 2);
-    printf("model:    %s, D %lld, L %lld, H %lld/%lld, V %lld, %.2fM parameters; %ld thread%s\n",
-           model_arch_name(c->arch), (long long)c->hidden_size, (long long)c->num_layers,
-           (long long)c->num_heads, (long long)c->num_kv_heads, (long long)c->vocab_size,
-           (double)model_num_elements(m) / 1e6, threads, threads > 1 ? "s" : "");
-    printf("work:     %ld prompts x %ld samples, prompt %ld tokens, %ld new tokens, prefix %s, %d batch%s%s\n",
-           P, G, L, N, share ? "shared" : "prefilled per sample", res.batches, res.batches > 1 ? "es" : "",
-           repeats > 1 ? "; the fastest of the repeats" : "");
-    printf("prefill:  %lld tokens in %.3f s (%.0f tok/s)\n", (long long)res.prefill_tokens, res.prefill_s,
-           (double)res.prefill_tokens / res.prefill_s);
-    printf("decode:   %lld row-steps in %.3f s (%.0f tok/s)\n", (long long)res.decode_tokens, res.decode_s,
-           (double)res.decode_tokens / res.decode_s);
-    printf("sampling: %.3f s on the host (%.1f%% of the total)\n", res.sample_s, 100 * res.sample_s / total);
-    printf("total:    %lld tokens generated in %.3f s: %.0f tok/s\n", (long long)generated, total,
-           (double)generated / total);
-    printf("cpu:      %.3f s of process CPU time: %.0f tok/s per CPU second\n", cpu, (double)generated / cpu);
-    printf("compute:  %.2f GFLOP/s achieved, %.1f%% of the %.1f GFLOP/s fp32 GEMM peak measured now\n",
-           flops / total / 1e9, 100 * flops / total / 1e9 / peak, peak);
+    o.share_prefix = b.share;
+    double peak = gemm_peak(), total = 0, cpu = 0;
+    rollout_result res;
+    int status = fastest_run(m, &b, &o, prompts, lens, keys, &res, &total, &cpu) ? cli_fail(NULL) : 0;
+    if (!status) print_report(m, &b, &res, total, cpu, peak);
     rollout_result_free(&res);
-    status = 0;
-out:
     free(ids);
     free(prompts);
     free(lens);

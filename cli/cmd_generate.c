@@ -11,6 +11,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "model/chat.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
@@ -94,108 +95,138 @@ static void print_ids(const char *key, const tok_ids *ids) {
     putchar(']');
 }
 
-int cmd_generate(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        fputs(usage, stdout);
-        return 0;
-    }
-    const char *dir = NULL, *prompt = NULL, *system = NULL, *chat = NULL, *device = "cpu";
-    rollout_sampling smp = {.p = {.temperature = 1.0, .top_k = 0, .top_p = 1.0, .min_p = 0},
-                            .repetition_penalty = 1.0};
-    sampler_params *s = &smp.p;
-    int64_t max_new = 128, seed = 0, n = 1;
-    int raw = 0, json = 0, think = 1, greedy = 0, use_gen_config = 1;
+/* The command line. */
+typedef struct gen_args {
+    const char *dir, *prompt, *system, *chat, *device;
+    rollout_sampling smp;
+    int64_t max_new, seed, n;
+    int raw, json, think, greedy, use_gen_config;
+} gen_args;
+
+/* An option that takes a value: 0 taken, 1 a bad value (err_set), 2 not an option of ours. */
+static int take_value(gen_args *g, const char *a, const char *v) {
+    sampler_params *s = &g->smp.p;
+    int *given = g->smp.given;
+    if (!strcmp(a, "--model")) g->dir = v;
+    else if (!strcmp(a, "--prompt")) g->prompt = v;
+    else if (!strcmp(a, "--system")) g->system = v;
+    else if (!strcmp(a, "--chat")) g->chat = v;
+    else if (!strcmp(a, "--device")) g->device = v;
+    else if (!strcmp(a, "--max-new-tokens")) return cli_parse_int(a, v, 1, INT64_MAX, &g->max_new) != 0;
+    else if (!strcmp(a, "--seed")) return cli_parse_int(a, v, 0, INT64_MAX, &g->seed) != 0;
+    else if (!strcmp(a, "--n")) return cli_parse_int(a, v, 1, 65536, &g->n) != 0;
+    else if (!strcmp(a, "--top-k")) {
+        given[ROLLOUT_GEN_TOP_K] = 1;
+        return cli_parse_int(a, v, 0, INT64_MAX, &s->top_k) != 0;
+    } else if (!strcmp(a, "--temperature")) {
+        given[ROLLOUT_GEN_TEMPERATURE] = 1;
+        return parse_real(a, v, 0, 0, INFINITY, 0, &s->temperature) != 0;
+    } else if (!strcmp(a, "--top-p")) {
+        given[ROLLOUT_GEN_TOP_P] = 1;
+        return parse_real(a, v, 0, 0, 1, 1, &s->top_p) != 0;
+    } else if (!strcmp(a, "--min-p")) {
+        given[ROLLOUT_GEN_MIN_P] = 1;
+        return parse_real(a, v, 1, 0, 1, 0, &s->min_p) != 0;
+    } else if (!strcmp(a, "--repetition-penalty")) {
+        given[ROLLOUT_GEN_REPETITION_PENALTY] = 1;
+        return parse_real(a, v, 0, 0, INFINITY, 0, &g->smp.repetition_penalty) != 0;
+    } else return 2;
+    return 0;
+}
+
+/* Parse the options into *g: 0, or the exit status (usage errors print the usage). */
+static int parse_args(int argc, char **argv, gen_args *g) {
+    *g = (gen_args){.device = "cpu",
+                    .smp = {.p = {.temperature = 1.0, .top_k = 0, .top_p = 1.0, .min_p = 0},
+                            .repetition_penalty = 1.0},
+                    .max_new = 128, .n = 1, .think = 1, .use_gen_config = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int bad = 0;
-        if (!strcmp(a, "--greedy")) greedy = 1;
-        else if (!strcmp(a, "--raw")) raw = 1;
-        else if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--no-think")) think = 0;
-        else if (!strcmp(a, "--no-generation-config")) use_gen_config = 0;
+        if (!strcmp(a, "--greedy")) g->greedy = 1;
+        else if (!strcmp(a, "--raw")) g->raw = 1;
+        else if (!strcmp(a, "--json")) g->json = 1;
+        else if (!strcmp(a, "--no-think")) g->think = 0;
+        else if (!strcmp(a, "--no-generation-config")) g->use_gen_config = 0;
         else if (!v) {
             fprintf(stderr, "rlvr generate: unknown or incomplete option '%s'\n\n%s", a, usage);
             return 2;
         } else {
             i++;
-            if (!strcmp(a, "--model")) dir = v;
-            else if (!strcmp(a, "--prompt")) prompt = v;
-            else if (!strcmp(a, "--system")) system = v;
-            else if (!strcmp(a, "--chat")) chat = v;
-            else if (!strcmp(a, "--device")) device = v;
-            else if (!strcmp(a, "--max-new-tokens")) bad = cli_parse_int(a, v, 1, INT64_MAX, &max_new);
-            else if (!strcmp(a, "--seed")) bad = cli_parse_int(a, v, 0, INT64_MAX, &seed);
-            else if (!strcmp(a, "--n")) bad = cli_parse_int(a, v, 1, 65536, &n);
-            else if (!strcmp(a, "--top-k")) {
-                bad = cli_parse_int(a, v, 0, INT64_MAX, &s->top_k);
-                smp.given[ROLLOUT_GEN_TOP_K] = 1;
-            } else if (!strcmp(a, "--temperature")) {
-                bad = parse_real(a, v, 0, 0, INFINITY, 0, &s->temperature);
-                smp.given[ROLLOUT_GEN_TEMPERATURE] = 1;
-            } else if (!strcmp(a, "--top-p")) {
-                bad = parse_real(a, v, 0, 0, 1, 1, &s->top_p);
-                smp.given[ROLLOUT_GEN_TOP_P] = 1;
-            } else if (!strcmp(a, "--min-p")) {
-                bad = parse_real(a, v, 1, 0, 1, 0, &s->min_p);
-                smp.given[ROLLOUT_GEN_MIN_P] = 1;
-            } else if (!strcmp(a, "--repetition-penalty")) {
-                bad = parse_real(a, v, 0, 0, INFINITY, 0, &smp.repetition_penalty);
-                smp.given[ROLLOUT_GEN_REPETITION_PENALTY] = 1;
-            } else {
+            int r = take_value(g, a, v);
+            if (r == 2) {
                 fprintf(stderr, "rlvr generate: unknown option '%s'\n\n%s", a, usage);
                 return 2;
             }
+            if (r) return cli_fail(NULL);
         }
-        if (bad) return cli_fail(NULL);
     }
-    if (!dir || !prompt) {
+    if (!g->dir || !g->prompt) {
         fprintf(stderr, "rlvr generate: --model DIR and --prompt TEXT are required\n\n%s", usage);
         return 2;
     }
-    if (greedy) {
-        smp.p = (sampler_params){.temperature = 0, .top_k = 0, .top_p = 1, .min_p = 0};
-        for (int i = 0; i < ROLLOUT_GEN_REPETITION_PENALTY; i++) smp.given[i] = 1;
+    if (g->greedy) {
+        g->smp.p = (sampler_params){.temperature = 0, .top_k = 0, .top_p = 1, .min_p = 0};
+        for (int i = 0; i < ROLLOUT_GEN_REPETITION_PENALTY; i++) g->smp.given[i] = 1;
     }
+    return 0;
+}
+
+/* The text the model continues: the prompt itself with --raw, else the chat template's rendering
+ * of the system message (if any) and the prompt. NULL with err_set. */
+static char *prompt_text(const gen_args *g, const tok_tokenizer *tok, chat_template *ct) {
+    if (g->raw) return mem_strdup(g->prompt);
+    if (chat_template_init(ct, g->chat, tok)) return NULL;
+    chat_msg msgs[2] = {{"system", g->system}, {"user", g->prompt}};
+    return g->system ? chat_render(ct, msgs, 2, 1, g->think) : chat_render(ct, msgs + 1, 1, 1, g->think);
+}
+
+/* Each sample: its text on a line, or with --json its ids (without a final EOS, as the text). */
+static void print_samples(const rollout_result *res, const tok_ids *prompt, int json) {
+    for (int i = 0; i < res->n; i++) {
+        const rollout_sample *r = &res->samples[i];
+        if (!json) {
+            printf("%s\n", r->text);
+            continue;
+        }
+        tok_ids ids = {(int32_t *)r->ids, r->len - (r->finish == ROLLOUT_EOS), 0};
+        cJSON *t = cJSON_CreateString(r->text);
+        char *ts = cJSON_PrintUnformatted(t);
+        putchar('{');
+        print_ids("prompt_ids", prompt);
+        fputs(", ", stdout);
+        print_ids("ids", &ids);
+        printf(", \"text\": %s, \"finish\": \"%s\"}\n", ts, rollout_finish_name(r->finish));
+        free(ts);
+        cJSON_Delete(t);
+    }
+}
+
+int cmd_generate(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    gen_args g;
+    int bad_args = parse_args(argc, argv, &g);
+    if (bad_args) return bad_args;
+    rollout_sampling *smp = &g.smp;
     ts_device dev;
-    if (ts_device_parse(device, &dev)) return cli_fail(NULL);
-    if (use_gen_config && rollout_sampling_from_model(dir, &smp)) return cli_fail(NULL);
-    if (!use_gen_config)
-        for (int i = 0; i < ROLLOUT_GEN_N; i++) smp.from[i] = smp.given[i] ? ROLLOUT_FROM_USER : ROLLOUT_FROM_DEFAULT;
-    tok_tokenizer *tok = tok_load(dir);
-    model *m = tok ? model_load(dir, dev, TS_F32) : NULL;
+    if (ts_device_parse(g.device, &dev)) return cli_fail(NULL);
+    if (g.use_gen_config && rollout_sampling_from_model(g.dir, smp)) return cli_fail(NULL);
+    if (!g.use_gen_config)
+        for (int i = 0; i < ROLLOUT_GEN_N; i++) smp->from[i] = smp->given[i] ? ROLLOUT_FROM_USER : ROLLOUT_FROM_DEFAULT;
+    tok_tokenizer *tok = tok_load(g.dir);
+    model *m = tok ? model_load(g.dir, dev, TS_F32) : NULL;
     char line[512];
-    rollout_sampling_describe(&smp, "command line", line, sizeof line);
+    rollout_sampling_describe(smp, "command line", line, sizeof line);
     if (m) log_info("sampling: %s", line);
     chat_template ct = {0};
-    char *text = NULL;
-    int rc = m ? 0 : -1;
-    if (!rc && raw) text = strdup(prompt);
-    else if (!rc && !chat_template_init(&ct, chat, tok)) {
-        chat_msg msgs[2] = {{"system", system}, {"user", prompt}};
-        text = system ? chat_render(&ct, msgs, 2, 1, think) : chat_render(&ct, msgs + 1, 1, 1, think);
-    }
+    char *text = m ? prompt_text(&g, tok, &ct) : NULL;
     tok_ids in = {0};
     rollout_result res = {0};
-    if (!rc) rc = !text || tok_encode(tok, text, strlen(text), raw, &in) ? -1 : 0;
-    if (!rc) rc = generate(m, tok, &in, max_new, &smp, (uint64_t)seed, (int)n, &res);
-    for (int i = 0; !rc && i < res.n; i++) {
-        const rollout_sample *r = &res.samples[i];
-        if (json) {
-            /* ids without a final EOS, as the text */
-            tok_ids ids = {(int32_t *)r->ids, r->len - (r->finish == ROLLOUT_EOS), 0};
-            cJSON *t = cJSON_CreateString(r->text);
-            char *ts = cJSON_PrintUnformatted(t);
-            putchar('{');
-            print_ids("prompt_ids", &in);
-            fputs(", ", stdout);
-            print_ids("ids", &ids);
-            printf(", \"text\": %s, \"finish\": \"%s\"}\n", ts ? ts : "null", rollout_finish_name(r->finish));
-            free(ts);
-            cJSON_Delete(t);
-        } else {
-            printf("%s\n", r->text);
-        }
-    }
+    int rc = !text || tok_encode(tok, text, strlen(text), g.raw, &in) ||
+             generate(m, tok, &in, g.max_new, smp, (uint64_t)g.seed, (int)g.n, &res);
+    if (!rc) print_samples(&res, &in, g.json);
     int status = rc ? cli_fail(NULL) : 0;
     if (fflush(stdout)) status = cli_fail("cannot write to stdout");
     rollout_result_free(&res);

@@ -80,19 +80,13 @@ static void print_result(const reward_result *res) {
     cJSON_AddBoolToObject(o, "correct", res->correct);
     for (int k = 0; k < res->n_sub; k++) cJSON_AddNumberToObject(subs, res->sub[k].name, res->sub[k].value);
     cJSON_AddItemToObject(o, "subscores", subs);
-    char *s = cJSON_PrintUnformatted(o);
-    puts(s);
-    free(s);
-    cJSON_Delete(o);
+    cli_put_json(o);
 }
 
 static void print_error(const char *msg) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "error", msg);
-    char *s = cJSON_PrintUnformatted(o);
-    puts(s);
-    free(s);
-    cJSON_Delete(o);
+    cli_put_json(o);
 }
 
 /* Score the n rows of one group (n == 1 without --group); bad rows are reported, not scored. */

@@ -62,10 +62,7 @@ static int process_line(tok_tokenizer *t, const char *line, size_t len, int deco
         if (!text) goto out;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "text", text);
-        char *s = cJSON_PrintUnformatted(o);
-        puts(s);
-        free(s);
-        cJSON_Delete(o);
+        cli_put_json(o);
         free(text);
     }
     rc = 0;

@@ -112,34 +112,14 @@ static int take_out_option(int *argc, char **argv, const char **out) {
     return 0;
 }
 
+/* The report file of `rlvr eval` (--out), for eval_job. */
+static const char *eval_out;
+
+static int eval_job(const rlvr_config *c) { return trainer_eval_job(c, eval_out); }
+
 int cmd_eval(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        fputs(eval_usage, stdout);
-        return 0;
-    }
-    rlvr_config c;
-    char **rest = calloc((size_t)argc + 1, sizeof *rest);
-    int nrest = 0, status = 1;
-    const char *out = NULL;
-    if (!rest) return cli_fail("out of memory");
-    if (take_out_option(&argc, argv, &out)) {
-        free(rest);
-        return cli_fail(NULL);
-    }
-    if (cli_load_config(argc, argv, &c, 1, rest, &nrest)) {
-        status = cli_fail(NULL);
-        goto done;
-    }
-    if (nrest > 1) {
-        fprintf(stderr, "rlvr: error: unexpected argument '%s'\n%s", rest[1], eval_usage);
-        status = 2;
-        goto done;
-    }
-    status = trainer_eval_job(&c, out) ? cli_fail(NULL) : 0;
-done:
-    cfg_free(&c);
-    free(rest);
-    return status;
+    if (!cli_wants_help(argc, argv) && take_out_option(&argc, argv, &eval_out)) return cli_fail(NULL);
+    return run_job(argc, argv, eval_usage, eval_job);
 }
 
 int cmd_export(int argc, char **argv) {

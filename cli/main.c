@@ -7,6 +7,7 @@
 #include "common/mem.h"
 #include "tensor/ts.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,13 @@ int cli_wants_help(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 1;
     return 0;
+}
+
+void cli_put_json(cJSON *o) {
+    char *s = cJSON_PrintUnformatted(o);
+    puts(s);
+    free(s);
+    cJSON_Delete(o);
 }
 
 int cli_load_config(int argc, char **argv, rlvr_config *c, int need_file, char **rest, int *nrest) {

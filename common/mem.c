@@ -1,4 +1,5 @@
 /* mem — the checked allocator and its out-of-memory handler; see mem.h. */
+#define _GNU_SOURCE /* fopencookie */
 #include "mem.h"
 
 #include <cjson/cJSON.h>
@@ -52,6 +53,45 @@ char *mem_strndup(const char *s, size_t n) {
     memcpy(d, s, len);
     d[len] = '\0';
     return d;
+}
+
+/* A memory stream is a stdio stream over this allocator (fopencookie): glibc's open_memstream
+ * truncates the text without an error when its growth fails. */
+typedef struct mem_stream {
+    char **buf;
+    size_t *len, cap;
+} mem_stream;
+
+static ssize_t stream_write(void *cookie, const char *data, size_t n) {
+    mem_stream *m = cookie;
+    if (*m->len + n + 1 > m->cap) {
+        while (*m->len + n + 1 > m->cap) m->cap *= 2;
+        *m->buf = mem_realloc(*m->buf, m->cap);
+    }
+    memcpy(*m->buf + *m->len, data, n);
+    *m->len += n;
+    (*m->buf)[*m->len] = '\0';
+    return (ssize_t)n;
+}
+
+static int stream_close(void *cookie) {
+    free(cookie);
+    return 0;
+}
+
+FILE *mem_memstream(char **buf, size_t *len) {
+    mem_stream *m = mem_alloc(sizeof *m);
+    *m = (mem_stream){.buf = buf, .len = len, .cap = 256};
+    *buf = mem_alloc(m->cap);
+    (*buf)[0] = '\0';
+    *len = 0;
+    FILE *f = fopencookie(m, "w", (cookie_io_functions_t){.write = stream_write, .close = stream_close});
+    if (!f) oom(sizeof(FILE));
+    return f;
+}
+
+void mem_memstream_close(FILE *f) {
+    fclose(f); /* its writes cannot fail: growth that fails goes to the handler */
 }
 
 /* cJSON allocates through the checked allocator in every program that links this file. */

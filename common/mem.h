@@ -11,12 +11,15 @@
  * Every program that uses this allocator also allocates cJSON's nodes and printed text here (the
  * hooks are installed before main), so cJSON_Create*, cJSON_Add* and cJSON_Print* never return
  * NULL for want of memory, and a NULL from cJSON_Parse* means bad input.
+ * Text built with stdio goes into a checked memory stream (mem_memstream), which grows through
+ * the same allocator.
  * Deliberately not here: arenas, memory accounting, the tensors' memory (libtorch's, reported by
  * tensor/ through its status returns). */
 #ifndef RLVR_MEM_H
 #define RLVR_MEM_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* Called with the size of the request the system allocator refused; must not return. */
 typedef void (*mem_oom_handler)(size_t size);
@@ -32,5 +35,11 @@ void *mem_realloc(void *p, size_t size);
 char *mem_strdup(const char *s);
 /* At most n bytes of s, always NUL-terminated. */
 char *mem_strndup(const char *s, size_t n);
+
+/* A stream like open_memstream(3) whose writes never fail: what is written is in *buf, *len
+ * bytes plus a NUL, once the stream is flushed or closed with mem_memstream_close (release *buf
+ * with free()). Its growth, like every allocation here, goes to the handler when refused. */
+FILE *mem_memstream(char **buf, size_t *len);
+void mem_memstream_close(FILE *f);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "err.h"
 #include "io.h"
+#include "mem.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,20 +44,14 @@ uint32_t tboard_crc_mask(uint32_t crc) {
 typedef struct pb_buf {
     uint8_t *p;
     size_t n, cap;
-    int oom;
 } pb_buf;
 
 static void pb_raw(pb_buf *b, const void *data, size_t n) {
-    if (b->oom || n == 0) return;
+    if (n == 0) return;
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 64;
         while (cap < b->n + n) cap *= 2;
-        uint8_t *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
+        b->p = mem_realloc(b->p, cap);
         b->cap = cap;
     }
     memcpy(b->p + b->n, data, n);
@@ -102,8 +97,7 @@ static void pb_str(pb_buf *b, int field, const char *s) {
 
 /* A nested message: field, length, then the bytes of sub (which it frees). */
 static void pb_msg(pb_buf *b, int field, pb_buf *sub) {
-    if (sub->oom) b->oom = 1;
-    else pb_bytes(b, field, sub->p, sub->n);
+    pb_bytes(b, field, sub->p, sub->n);
     free(sub->p);
     *sub = (pb_buf){0};
 }
@@ -155,20 +149,17 @@ static int write_failed(tboard *t, const char *what) {
 
 /* One TFRecord holding the event e (which it frees). */
 static int write_record(tboard *t, pb_buf *e) {
-    int oom = e->oom;
     uint8_t head[12], foot[4];
     uint64_t n = e->n;
     for (int i = 0; i < 8; i++) head[i] = (uint8_t)(n >> (8 * i));
     uint32_t hcrc = tboard_crc_mask(tboard_crc32c(0, head, 8));
-    uint32_t dcrc = oom ? 0 : tboard_crc_mask(tboard_crc32c(0, e->p, e->n));
+    uint32_t dcrc = tboard_crc_mask(tboard_crc32c(0, e->p, e->n));
     for (int i = 0; i < 4; i++) {
         head[8 + i] = (uint8_t)(hcrc >> (8 * i));
         foot[i] = (uint8_t)(dcrc >> (8 * i));
     }
     int rc = 0;
-    if (oom) {
-        rc = err_set("%s: out of memory encoding an event", t->path);
-    } else if (t->failed) {
+    if (t->failed) {
         rc = err_set("%s; nothing more is written to it", t->why);
     } else {
         errno = 0;
@@ -199,11 +190,7 @@ static FILE *create_file(const char *dir, char **path_out) {
         if (*h == '/') *h = '_';
     long sec = (long)wall_time();
     size_t cap = strlen(dir) + strlen(host) + 64;
-    char *path = malloc(cap);
-    if (!path) {
-        err_set("%s: out of memory", dir);
-        return NULL;
-    }
+    char *path = mem_alloc(cap);
     for (int n = 0; n < 1000; n++) {
         if (n) snprintf(path, cap, "%s/events.out.tfevents.%010ld.%s.%d", dir, sec, host, n);
         else snprintf(path, cap, "%s/events.out.tfevents.%010ld.%s", dir, sec, host);
@@ -230,11 +217,7 @@ tboard *tboard_open(const char *dir, int64_t resume_step) {
         return NULL;
     }
     if (io_mkdir_p(dir)) return NULL;
-    tboard *t = calloc(1, sizeof *t);
-    if (!t) {
-        err_set("%s: out of memory", dir);
-        return NULL;
-    }
+    tboard *t = mem_calloc(1, sizeof *t);
     if (!(t->fp = create_file(dir, &t->path))) {
         free(t);
         return NULL;

@@ -14,9 +14,9 @@
  * cursor continues the identical stream. docs/DATA.md shows the formats and every built-in task
  * with examples.
  *
- * Deliberately not here: tokenisation and chat templates (model/), scoring (rewards/ — the
- * knights-and-knaves puzzles themselves come from its generator), batching into tensors (trainer/),
- * datasets too large for memory. */
+ * Deliberately not here: tokenisation and chat templates (model/), scoring (rewards/, which
+ * grades the knights-and-knaves answers of the puzzles made here), batching into tensors
+ * (trainer/), datasets too large for memory. */
 #ifndef RLVR_DATA_H
 #define RLVR_DATA_H
 
@@ -86,6 +86,22 @@ extern const char *const data_addition_symbols[DATA_ADDITION_NSYM];
 /* Split text into symbol ids (no <bos>/<eos> added). Returns the count, or -1 with err_set on a
  * character outside the symbols or more than cap symbols. */
 int data_addition_split(const char *text, int32_t *ids, int cap);
+
+/* ---- knights and knaves (the "kk" task): knights always tell the truth, knaves always lie ---- */
+
+#define DATA_KK_MAX 8
+typedef struct data_kk_puzzle {
+    int n;                               /* people, 2..DATA_KK_MAX */
+    char names[DATA_KK_MAX][16];
+    char statements[DATA_KK_MAX][160];   /* what each person says, in words */
+    int knight[DATA_KK_MAX];             /* the unique solution: 1 knight, 0 knave */
+} data_kk_puzzle;
+
+/* A random puzzle with n people and exactly one solution, deterministic in seed. Returns 0, or -1
+ * with err_set on a bad n. */
+int data_kk_generate(uint64_t seed, int n, data_kk_puzzle *p);
+/* The prompt text of a puzzle and its reference answer ("Alice: knight, Bob: knave"). */
+int data_kk_format(const data_kk_puzzle *p, char *prompt, size_t pcap, char *answer, size_t acap);
 
 /* ---- order: deterministic shuffling and epochs ---- */
 

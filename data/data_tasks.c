@@ -3,19 +3,18 @@
  *                4-digit operands, a <short> answer or a <think> per-digit trace;
  *   arithmetic — +, - and * on numbers of 1-4 digits, solved column by column;
  *   countdown  — reach a target from 3-4 numbers with + - * /, solved one operation at a time;
- *   kk         — knights-and-knaves puzzles from rewards/ (reward_kk_generate), with a trace that
- *                checks every statement against the solution.
+ *   kk         — knights-and-knaves puzzles (data_kk.c), with a trace that checks every
+ *                statement against the solution.
  * Example i of a split is drawn from its own rng_stream of (seed, task, split, i): no state is
  * shared between examples, so any example can be made alone and every machine makes the same.
  * Deliberately not here: a search-style trace for knights-and-knaves (the generator's statement
- * structure is internal to rewards/, so the trace verifies the solution instead of finding it),
+ * structure is internal to data_kk.c, so the trace verifies the solution instead of finding it),
  * deduplication between splits (a small problem space such as 1-digit addition repeats). */
 #include "data.h"
 
 #include "common/err.h"
 #include "common/mem.h"
 #include "common/rng.h"
-#include "rewards/reward.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -312,10 +311,10 @@ static int make_countdown(rng_stream *g, sb *prompt, sb *answer, sb *meta, sb *t
 
 static int make_kk(rng_stream *g, sb *prompt, sb *answer, sb *meta, sb *think, sb *shrt) {
     int n = 2 + (int)rng_below(g, 3);
-    reward_kk_puzzle p;
+    data_kk_puzzle p;
     char ptext[2048], atext[512];
-    if (reward_kk_generate(rng_next_u64(g), n, &p) ||
-        reward_kk_format(&p, ptext, sizeof ptext, atext, sizeof atext))
+    if (data_kk_generate(rng_next_u64(g), n, &p) ||
+        data_kk_format(&p, ptext, sizeof ptext, atext, sizeof atext))
         return -1;
     sb_printf(prompt, "%s", ptext);
     sb_printf(answer, "%s", atext);

@@ -226,11 +226,7 @@ char *chat_render(const chat_template *ct, const chat_msg *msgs, int n, int add_
         }
     char *buf = NULL;
     size_t len = 0;
-    FILE *o = open_memstream(&buf, &len);
-    if (!o) {
-        err_set("out of memory");
-        return NULL;
-    }
+    FILE *o = mem_memstream(&buf, &len);
     int rc = 0;
     switch (ct->format) {
     case CHAT_CHATML:
@@ -249,8 +245,8 @@ char *chat_render(const chat_template *ct, const chat_msg *msgs, int n, int add_
         if (add_generation_prompt || ct->always_prompt) fputs("<|start_header_id|>assistant<|end_header_id|>\n\n", o);
         break;
     }
-    if (fclose(o) || rc) {
-        if (!rc) err_set("out of memory");
+    mem_memstream_close(o);
+    if (rc) {
         free(buf);
         return NULL;
     }

@@ -453,11 +453,7 @@ static int tensor_bytes(const st_tensor *t, uint64_t *out) {
 /* The header JSON (without length prefix or padding) into a memory stream. */
 static char *make_header(const st_tensor *t, int n, const char *const *meta, size_t *len) {
     char *buf = NULL;
-    FILE *fp = open_memstream(&buf, len);
-    if (!fp) {
-        err_set("out of memory");
-        return NULL;
-    }
+    FILE *fp = mem_memstream(&buf, len);
     fputc('{', fp);
     int comma = 0;
     if (meta && meta[0]) {
@@ -475,7 +471,7 @@ static char *make_header(const st_tensor *t, int n, const char *const *meta, siz
     for (int i = 0; i < n; i++) {
         uint64_t nb;
         if (tensor_bytes(&t[i], &nb)) {
-            fclose(fp);
+            mem_memstream_close(fp);
             free(buf);
             return NULL;
         }
@@ -490,11 +486,7 @@ static char *make_header(const st_tensor *t, int n, const char *const *meta, siz
         off += nb;
     }
     fputc('}', fp);
-    if (fclose(fp)) {
-        free(buf);
-        err_set("out of memory");
-        return NULL;
-    }
+    mem_memstream_close(fp);
     return buf;
 }
 

@@ -161,10 +161,9 @@ void tok_ids_free(tok_ids *ids) {
     *ids = (tok_ids){0};
 }
 
-int tok_ids_push(tok_ids *ids, int32_t id) {
+void tok_ids_push(tok_ids *ids, int32_t id) {
     grow((void **)&ids->v, &ids->cap, ids->n + 1, sizeof *ids->v);
     ids->v[ids->n++] = id;
-    return 0;
 }
 
 /* The sequence length a UTF-8 lead byte announces (0 for a byte that cannot lead) and the range
@@ -408,10 +407,32 @@ static int set_token(tok_tokenizer *t, int32_t id, const char *s, const char *wh
     return 0;
 }
 
+/* PCRE2 allocates its compiled patterns and match data through the checked allocator. */
+static void *pcre_alloc(PCRE2_SIZE size, void *data) {
+    (void)data;
+    return mem_alloc(size);
+}
+
+static void pcre_release(void *p, void *data) {
+    (void)data;
+    free(p);
+}
+
+static pcre2_match_data *match_data_create(uint32_t pairs) {
+    pcre2_general_context *g = pcre2_general_context_create(pcre_alloc, pcre_release, NULL);
+    pcre2_match_data *md = pcre2_match_data_create(pairs, g);
+    pcre2_general_context_free(g);
+    return md;
+}
+
 static pcre2_code *compile_regex(const char *pattern, size_t len, uint32_t extra, const char *label) {
     int code;
     PCRE2_SIZE off;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, len, PCRE2_UTF | PCRE2_UCP | extra, &code, &off, NULL);
+    pcre2_general_context *g = pcre2_general_context_create(pcre_alloc, pcre_release, NULL);
+    pcre2_compile_context *cc = pcre2_compile_context_create(g);
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, len, PCRE2_UTF | PCRE2_UCP | extra, &code, &off, cc);
+    pcre2_compile_context_free(cc);
+    pcre2_general_context_free(g);
     if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof msg);
@@ -759,11 +780,7 @@ static tok_tokenizer *load(const char *json, size_t len, const char *config, siz
     t->raw = mem_calloc((size_t)t->nids + 1, sizeof *t->raw);
     t->raw_len = mem_calloc((size_t)t->nids + 1, sizeof *t->raw_len);
     t->special = mem_calloc((size_t)t->nids + 1, 1);
-    t->md = pcre2_match_data_create(16, NULL);
-    if (!t->md) {
-        err_set("out of memory");
-        goto out;
-    }
+    t->md = match_data_create(16);
     if (build_vocab(t, model) || install_added(t) || build_merges(t, model)) goto out;
     for (int i = 0; i < t->nprefix + t->nsuffix; i++) {
         int32_t id = i < t->nprefix ? t->prefix[i] : t->suffix[i - t->nprefix];
@@ -1343,11 +1360,8 @@ static int train(train_state *s, const char *corpus, size_t len, int vocab_size,
     if (len == 0) return 0;
     if (utf8_invalid_at((const uint8_t *)corpus, len) >= 0) return err_set("tokenizer training corpus is not valid UTF-8");
     pcre2_code *re = compile_regex(regex, strlen(regex), 0, "tokenizer training");
-    pcre2_match_data *md = re ? pcre2_match_data_create(4, NULL) : NULL;
-    if (!md) {
-        pcre2_code_free(re);
-        return re ? err_set("out of memory") : -1;
-    }
+    if (!re) return -1;
+    pcre2_match_data *md = match_data_create(4);
     for (size_t pos = 0; pos < len;) {
         if (pcre2_match(re, (PCRE2_SPTR)corpus, len, pos, 0, md, NULL) < 0) break;
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
@@ -1415,88 +1429,112 @@ static cJSON *byte_level_step(void) {
     return b;
 }
 
-int tok_write_tiny(const char *dir, const char *corpus, size_t len, int vocab_size, tok_style style) {
-    if (vocab_size < 256) return err_set("tokenizer vocab_size %d: must be at least 256 (the byte tokens)", vocab_size);
-    byte_level_init();
+/* The added tokens: the style's five specials after the trained ones. */
+static cJSON *added_tokens_json(const train_state *s, tok_style style) {
     static const char *const chatml[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"};
     static const char *const llama3[] = {"<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>",
                                          "<|end_header_id|>", "<|eot_id|>"};
     const char *const *specials = style == TOK_STYLE_CHATML ? chatml : llama3;
+    cJSON *added = cJSON_CreateArray();
+    for (int i = 0; i < 5; i++) {
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddNumberToObject(a, "id", s->ntok + i);
+        cJSON_AddStringToObject(a, "content", specials[i]);
+        cJSON_AddFalseToObject(a, "single_word");
+        cJSON_AddFalseToObject(a, "lstrip");
+        cJSON_AddFalseToObject(a, "rstrip");
+        cJSON_AddFalseToObject(a, "normalized");
+        cJSON_AddBoolToObject(a, "special", style != TOK_STYLE_CHATML || i < 3); /* think tags are text */
+        cJSON_AddItemToArray(added, a);
+    }
+    return added;
+}
+
+/* The pre-tokenizer: the style's split regex, then ByteLevel. */
+static cJSON *pre_tokenizer_json(tok_style style) {
+    cJSON *pre = cJSON_CreateObject();
+    cJSON_AddStringToObject(pre, "type", "Sequence");
+    cJSON *steps = cJSON_AddArrayToObject(pre, "pretokenizers");
+    cJSON *split = cJSON_CreateObject();
+    cJSON_AddStringToObject(split, "type", "Split");
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(split, "pattern"), "Regex",
+                            style == TOK_STYLE_CHATML ? QWEN2_REGEX : LLAMA3_REGEX);
+    cJSON_AddStringToObject(split, "behavior", "Isolated");
+    cJSON_AddFalseToObject(split, "invert");
+    cJSON_AddItemToArray(steps, split);
+    cJSON_AddItemToArray(steps, byte_level_step());
+    return pre;
+}
+
+/* The BPE model: the trained vocabulary and merges. */
+static cJSON *bpe_model_json(const train_state *s) {
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "type", "BPE");
+    cJSON_AddNullToObject(m, "dropout");
+    cJSON_AddNullToObject(m, "unk_token");
+    cJSON_AddNullToObject(m, "continuing_subword_prefix");
+    cJSON_AddNullToObject(m, "end_of_word_suffix");
+    cJSON_AddFalseToObject(m, "fuse_unk");
+    cJSON_AddFalseToObject(m, "byte_fallback");
+    cJSON_AddFalseToObject(m, "ignore_merges");
+    cJSON *vocab = cJSON_AddObjectToObject(m, "vocab");
+    for (int i = 0; i < s->ntok; i++) {
+        char *str = byte_level_encode(s->tok[i], s->tok_len[i]);
+        cJSON_AddNumberToObject(vocab, str, i);
+        free(str);
+    }
+    cJSON *merges = cJSON_AddArrayToObject(m, "merges");
+    for (int i = 0; i < s->nmerges; i++) {
+        cJSON *pair = cJSON_CreateArray();
+        cJSON_AddItemToArray(pair, byte_level_json(s, s->merges[i][0]));
+        cJSON_AddItemToArray(pair, byte_level_json(s, s->merges[i][1]));
+        cJSON_AddItemToArray(merges, pair);
+    }
+    return m;
+}
+
+/* tokenizer_config.json: the style's special tokens and chat template. */
+static cJSON *tokenizer_config_json(tok_style style) {
+    cJSON *cfg = cJSON_CreateObject();
+    if (style == TOK_STYLE_CHATML) {
+        cJSON_AddNullToObject(cfg, "bos_token");
+        cJSON_AddStringToObject(cfg, "eos_token", "<|im_end|>");
+        cJSON_AddStringToObject(cfg, "pad_token", "<|endoftext|>");
+        cJSON_AddStringToObject(cfg, "chat_template", CHATML_TEMPLATE);
+    } else {
+        cJSON_AddStringToObject(cfg, "bos_token", "<|begin_of_text|>");
+        cJSON_AddStringToObject(cfg, "eos_token", "<|eot_id|>");
+        cJSON_AddStringToObject(cfg, "pad_token", "<|end_of_text|>");
+        cJSON_AddStringToObject(cfg, "chat_template", LLAMA3_TEMPLATE);
+    }
+    cJSON_AddFalseToObject(cfg, "clean_up_tokenization_spaces");
+    cJSON_AddNumberToObject(cfg, "model_max_length", 131072);
+    cJSON_AddStringToObject(cfg, "tokenizer_class", "PreTrainedTokenizerFast");
+    return cfg;
+}
+
+int tok_write_tiny(const char *dir, const char *corpus, size_t len, int vocab_size, tok_style style) {
+    if (vocab_size < 256) return err_set("tokenizer vocab_size %d: must be at least 256 (the byte tokens)", vocab_size);
+    byte_level_init();
     train_state s = {0};
     int rc = train(&s, corpus ? corpus : "", corpus ? len : 0, vocab_size,
                    style == TOK_STYLE_CHATML ? QWEN2_REGEX : LLAMA3_REGEX);
-    cJSON *j = cJSON_CreateObject(), *cfg = cJSON_CreateObject();
     if (!rc) {
+        cJSON *j = cJSON_CreateObject(), *cfg = tokenizer_config_json(style);
         cJSON_AddStringToObject(j, "version", "1.0");
         cJSON_AddNullToObject(j, "truncation");
         cJSON_AddNullToObject(j, "padding");
-        cJSON *added = cJSON_AddArrayToObject(j, "added_tokens");
-        for (int i = 0; i < 5; i++) {
-            cJSON *a = cJSON_CreateObject();
-            cJSON_AddNumberToObject(a, "id", s.ntok + i);
-            cJSON_AddStringToObject(a, "content", specials[i]);
-            cJSON_AddFalseToObject(a, "single_word");
-            cJSON_AddFalseToObject(a, "lstrip");
-            cJSON_AddFalseToObject(a, "rstrip");
-            cJSON_AddFalseToObject(a, "normalized");
-            cJSON_AddBoolToObject(a, "special", style != TOK_STYLE_CHATML || i < 3); /* think tags are text */
-            cJSON_AddItemToArray(added, a);
-        }
+        cJSON_AddItemToObject(j, "added_tokens", added_tokens_json(&s, style));
         if (style == TOK_STYLE_CHATML) cJSON_AddStringToObject(cJSON_AddObjectToObject(j, "normalizer"), "type", "NFC");
         else cJSON_AddNullToObject(j, "normalizer");
-        cJSON *pre = cJSON_AddObjectToObject(j, "pre_tokenizer");
-        cJSON_AddStringToObject(pre, "type", "Sequence");
-        cJSON *steps = cJSON_AddArrayToObject(pre, "pretokenizers");
-        cJSON *split = cJSON_CreateObject();
-        cJSON_AddStringToObject(split, "type", "Split");
-        cJSON_AddStringToObject(cJSON_AddObjectToObject(split, "pattern"), "Regex",
-                                style == TOK_STYLE_CHATML ? QWEN2_REGEX : LLAMA3_REGEX);
-        cJSON_AddStringToObject(split, "behavior", "Isolated");
-        cJSON_AddFalseToObject(split, "invert");
-        cJSON_AddItemToArray(steps, split);
-        cJSON_AddItemToArray(steps, byte_level_step());
+        cJSON_AddItemToObject(j, "pre_tokenizer", pre_tokenizer_json(style));
         cJSON_AddItemToObject(j, "post_processor", byte_level_step());
         cJSON_AddItemToObject(j, "decoder", byte_level_step());
-        cJSON *m = cJSON_AddObjectToObject(j, "model");
-        cJSON_AddStringToObject(m, "type", "BPE");
-        cJSON_AddNullToObject(m, "dropout");
-        cJSON_AddNullToObject(m, "unk_token");
-        cJSON_AddNullToObject(m, "continuing_subword_prefix");
-        cJSON_AddNullToObject(m, "end_of_word_suffix");
-        cJSON_AddFalseToObject(m, "fuse_unk");
-        cJSON_AddFalseToObject(m, "byte_fallback");
-        cJSON_AddFalseToObject(m, "ignore_merges");
-        cJSON *vocab = cJSON_AddObjectToObject(m, "vocab");
-        for (int i = 0; i < s.ntok; i++) {
-            char *str = byte_level_encode(s.tok[i], s.tok_len[i]);
-            cJSON_AddNumberToObject(vocab, str, i);
-            free(str);
-        }
-        cJSON *merges = cJSON_AddArrayToObject(m, "merges");
-        for (int i = 0; i < s.nmerges; i++) {
-            cJSON *pair = cJSON_CreateArray();
-            cJSON_AddItemToArray(pair, byte_level_json(&s, s.merges[i][0]));
-            cJSON_AddItemToArray(pair, byte_level_json(&s, s.merges[i][1]));
-            cJSON_AddItemToArray(merges, pair);
-        }
-        if (style == TOK_STYLE_CHATML) {
-            cJSON_AddNullToObject(cfg, "bos_token");
-            cJSON_AddStringToObject(cfg, "eos_token", "<|im_end|>");
-            cJSON_AddStringToObject(cfg, "pad_token", "<|endoftext|>");
-            cJSON_AddStringToObject(cfg, "chat_template", CHATML_TEMPLATE);
-        } else {
-            cJSON_AddStringToObject(cfg, "bos_token", "<|begin_of_text|>");
-            cJSON_AddStringToObject(cfg, "eos_token", "<|eot_id|>");
-            cJSON_AddStringToObject(cfg, "pad_token", "<|end_of_text|>");
-            cJSON_AddStringToObject(cfg, "chat_template", LLAMA3_TEMPLATE);
-        }
-        cJSON_AddFalseToObject(cfg, "clean_up_tokenization_spaces");
-        cJSON_AddNumberToObject(cfg, "model_max_length", 131072);
-        cJSON_AddStringToObject(cfg, "tokenizer_class", "PreTrainedTokenizerFast");
+        cJSON_AddItemToObject(j, "model", bpe_model_json(&s));
         rc = io_write_json(dir, "tokenizer.json", j) || io_write_json(dir, "tokenizer_config.json", cfg) ? -1 : 0;
+        cJSON_Delete(j);
+        cJSON_Delete(cfg);
     }
-    cJSON_Delete(j);
-    cJSON_Delete(cfg);
     train_free(&s);
     return rc;
 }

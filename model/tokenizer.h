@@ -26,9 +26,8 @@ typedef struct tok_ids {
 } tok_ids;
 
 void tok_ids_free(tok_ids *ids);
-/* Append one id. Returns 0: it cannot fail (out of memory goes to common/mem.h's handler); the
- * status stays until trainer/sft.c no longer tests it. */
-int tok_ids_push(tok_ids *ids, int32_t id);
+/* Append one id (out of memory goes to common/mem.h's handler). */
+void tok_ids_push(tok_ids *ids, int32_t id);
 
 /* Load a directory holding tokenizer.json (or tokenizer.json.gz) and, when present,
  * tokenizer_config.json; or a tokenizer.json[.gz] file path (its directory is searched for

@@ -129,19 +129,6 @@ int reward_countdown_grade(const char *completion, const int64_t *numbers, int n
 
 /* ---- knights and knaves: knights always tell the truth, knaves always lie ---- */
 
-#define REWARD_KK_MAX 8
-typedef struct reward_kk_puzzle {
-    int n;                                 /* people, 2..REWARD_KK_MAX */
-    char names[REWARD_KK_MAX][16];
-    char statements[REWARD_KK_MAX][160];   /* what each person says, in words */
-    int knight[REWARD_KK_MAX];             /* the unique solution: 1 knight, 0 knave */
-} reward_kk_puzzle;
-
-/* A random puzzle with n people and exactly one solution, deterministic in seed. Returns 0, or -1
- * with err_set on a bad n. */
-int reward_kk_generate(uint64_t seed, int n, reward_kk_puzzle *p);
-/* The prompt text of a puzzle and its reference answer ("Alice: knight, Bob: knave"). */
-int reward_kk_format(const reward_kk_puzzle *p, char *prompt, size_t pcap, char *answer, size_t acap);
 /* 1 if the completion names every person of the reference answer with the right role (the last
  * mention of each name wins), 0 otherwise. */
 int reward_kk_grade(const char *completion, const char *answer);

@@ -235,7 +235,9 @@ static int three_digits(const char *s, size_t n, size_t i) {
 }
 
 /* Lex a number at s[i] (a digit, or '.' then a digit): thousands separators (",ddd", " ddd"),
- * decimals, an exponent, a mixed number "4 4/9", a base subscript "204_5". Returns the end. */
+ * decimals, an exponent, a mixed number "4 4/9", a base subscript "204_5". Returns the end.
+ * Longer than 80 lines on purpose: one pass over the characters whose phases (marked below) share
+ * the digit buffer, its overflow flag and the cursor; split, they would pass all of it around. */
 static size_t lex_number(const char *s, size_t n, size_t i, mtok *t) {
     char digits[512];
     size_t nd = 0, nfrac = 0, j = i, intlen = 0;
@@ -378,7 +380,8 @@ static int word_is(const char *w, size_t len, const char *lit) {
     return strlen(lit) == len && strncmp(w, lit, len) == 0;
 }
 
-/* The next token at P->pos, without consuming it. */
+/* The next token at P->pos, without consuming it. Longer than 80 lines on purpose: one case per
+ * kind of token, read as a table of what the lexer accepts. */
 static void lex(mparse *P, mtok *t) {
     const char *s = P->s;
     size_t n = P->n, i = P->pos;
@@ -537,6 +540,10 @@ static int braced(mparse *P) {
     return e;
 }
 
+/* primary: a number, variable, constant, function application, \frac, \binom, \sqrt, set,
+ * dots, matrix, bracketed expression or tuple, |absolute value| or a stray \boxed{}. Longer than
+ * 80 lines on purpose: the grammar's primary rule as one switch with a case per token kind, as a
+ * grammar is read. */
 static int parse_primary(mparse *P) {
     if (!enter(P)) return 0;
     mtok t;
@@ -1628,6 +1635,131 @@ static int norm_matrix(sbuf *o, const char *s, size_t n, size_t *i, int depth) {
     return 1;
 }
 
+/* A backslash at s[i] that starts no macro name: a spacing command or an escaped character.
+ * Returns the index after it. */
+static size_t norm_escape(sbuf *o, const char *s, size_t n, size_t i) {
+    char d = i + 1 < n ? s[i + 1] : '\0';
+    if (d == '!') { /* 10,\!000: the thin space of a thousands separator */
+        i += 2;
+        if (sb_last(o) == ',')
+            while (i < n && s[i] == ' ') i++;
+    } else if (d == ',' || d == ';' || d == ':' || d == ' ' || d == '\\') {
+        sb_putc(o, ' ');
+        i += 2;
+    } else if (d == '%') {
+        sb_putc(o, '%');
+        i += 2;
+    } else if (d == '$') {
+        i += 2;
+    } else if (d == '[' || d == ']' || d == '(' || d == ')') {
+        sb_putc(o, ' ');
+        i += 2;
+    } else if (d == '{' || d == '}') {
+        sb_putc(o, '\\');
+        sb_putc(o, d);
+        i += 2;
+    } else {
+        sb_putc(o, '\\');
+        i++;
+    }
+    return i;
+}
+
+/* The argument of a text macro (\text, \mathrm, ...) at s[i]: dropped when it is a unit or an
+ * annotation after a value, else normalised as text. Returns the index after it. */
+static size_t norm_text_arg(sbuf *o, const char *s, size_t n, size_t i, int depth) {
+    while (i < n && s[i] == ' ') i++;
+    if (i < n && s[i] == '{') {
+        long e = match_brace(s, n, i);
+        size_t end = e < 0 ? n : (size_t)e - 1;
+        const char *in = s + i + 1;
+        size_t inlen = end - i - 1;
+        i = e < 0 ? n : (size_t)e;
+        if (after_value(o) && only_letters(in, inlen)) {
+            /* a unit or annotation after a value: 10\text{ cm} */
+            if (i < n && s[i] == '^') {
+                i++;
+                if (i < n && s[i] == '{') {
+                    long e2 = match_brace(s, n, i);
+                    i = e2 < 0 ? n : (size_t)e2;
+                } else if (i < n) i++;
+            }
+            return i;
+        }
+        norm_span(o, in, inlen, depth + 1);
+    }
+    return i;
+}
+
+/* A backslash at s[i]: an escaped character or a macro, written to o normalised. Returns the
+ * index after it; *stop is set when the rest of the span is dropped (an approximation after an
+ * equation). */
+static size_t norm_backslash(sbuf *o, const char *s, size_t n, size_t i, int depth, int *stop) {
+    size_t j = i + 1;
+    /* "\\frac" written with a doubled backslash reads as \frac */
+    if (j < n && s[j] == '\\' && j + 1 < n && isalpha((unsigned char)s[j + 1])) i++, j++;
+    while (j < n && isalpha((unsigned char)s[j])) j++;
+    const char *w = s + i + 1;
+    size_t len = j - i - 1;
+    if (len == 0) return norm_escape(o, s, n, i);
+    i = j;
+    if (word_is(w, len, "begin") && norm_matrix(o, s, n, &i, depth)) return i;
+    if (macro_is(w, len, skip_macros)) {
+        if (i < n && s[i] == '.') i++; /* \left. */
+        return i;
+    }
+    if (macro_is(w, len, text_macros)) return norm_text_arg(o, s, n, i, depth);
+    if (word_is(w, len, "dfrac") || word_is(w, len, "tfrac") || word_is(w, len, "cfrac") ||
+        word_is(w, len, "frac")) {
+        sb_puts(o, "\\frac");
+        norm_arg(o, s, n, &i, depth);
+        norm_arg(o, s, n, &i, depth);
+        return i;
+    }
+    if (word_is(w, len, "sqrt")) {
+        sb_puts(o, "\\sqrt");
+        while (i < n && s[i] == ' ') i++;
+        if (i < n && s[i] == '[') {
+            size_t k = i;
+            while (k < n && s[k] != ']') k++;
+            sb_putc(o, '[');
+            norm_span(o, s + i + 1, (k < n ? k : n) - i - 1, depth + 1);
+            sb_putc(o, ']');
+            i = k < n ? k + 1 : n;
+        }
+        norm_arg(o, s, n, &i, depth);
+        return i;
+    }
+    if (word_is(w, len, "quad") || word_is(w, len, "qquad")) sb_putc(o, ' ');
+    else if (word_is(w, len, "cdot") || word_is(w, len, "times") || word_is(w, len, "ast"))
+        sb_putc(o, '*');
+    else if (word_is(w, len, "div")) sb_putc(o, '/');
+    else if (word_is(w, len, "le") || word_is(w, len, "leq") || word_is(w, len, "leqslant"))
+        sb_puts(o, "<=");
+    else if (word_is(w, len, "ge") || word_is(w, len, "geq") || word_is(w, len, "geqslant"))
+        sb_puts(o, ">=");
+    else if (word_is(w, len, "lt")) sb_putc(o, '<');
+    else if (word_is(w, len, "gt")) sb_putc(o, '>');
+    else if (word_is(w, len, "ne") || word_is(w, len, "neq")) sb_puts(o, "!=");
+    else if (word_is(w, len, "circ") || word_is(w, len, "degree")) {
+    } else if (word_is(w, len, "approx")) {
+        /* x = 1/3 \approx 0.33: the approximation is dropped; x \approx 11 reads x = 11 */
+        if (memchr(o->p, '=', o->n)) {
+            *stop = 1;
+            return i;
+        }
+        sb_putc(o, '=');
+    } else if (word_is(w, len, "in")) {
+        o->n = 0; /* x \in [0,1): the set is the answer */
+        o->p[0] = '\0';
+    } else {
+        sb_putc(o, '\\');
+        sb_putn(o, w, len);
+        if (i < n && isalpha((unsigned char)s[i])) sb_putc(o, ' ');
+    }
+    return i;
+}
+
 static void norm_span(sbuf *o, const char *s, size_t n, int depth) {
     if (depth > MAX_DEPTH) {
         o->overflow = 1;
@@ -1657,113 +1789,9 @@ static void norm_span(sbuf *o, const char *s, size_t n, int depth) {
             if (hit) continue;
         }
         if (c == '\\') {
-            size_t j = i + 1;
-            /* "\\frac" written with a doubled backslash reads as \frac */
-            if (j < n && s[j] == '\\' && j + 1 < n && isalpha((unsigned char)s[j + 1])) i++, j++;
-            while (j < n && isalpha((unsigned char)s[j])) j++;
-            const char *w = s + i + 1;
-            size_t len = j - i - 1;
-            if (len == 0) {
-                char d = i + 1 < n ? s[i + 1] : '\0';
-                if (d == '!') { /* 10,\!000: the thin space of a thousands separator */
-                    i += 2;
-                    if (sb_last(o) == ',')
-                        while (i < n && s[i] == ' ') i++;
-                } else if (d == ',' || d == ';' || d == ':' || d == ' ' || d == '\\') {
-                    sb_putc(o, ' ');
-                    i += 2;
-                } else if (d == '%') {
-                    sb_putc(o, '%');
-                    i += 2;
-                } else if (d == '$') {
-                    i += 2;
-                } else if (d == '[' || d == ']' || d == '(' || d == ')') {
-                    sb_putc(o, ' ');
-                    i += 2;
-                } else if (d == '{' || d == '}') {
-                    sb_putc(o, '\\');
-                    sb_putc(o, d);
-                    i += 2;
-                } else {
-                    sb_putc(o, '\\');
-                    i++;
-                }
-                continue;
-            }
-            i = j;
-            if (word_is(w, len, "begin") && norm_matrix(o, s, n, &i, depth)) continue;
-            if (macro_is(w, len, skip_macros)) {
-                if (i < n && s[i] == '.') i++; /* \left. */
-                continue;
-            }
-            if (macro_is(w, len, text_macros)) {
-                while (i < n && s[i] == ' ') i++;
-                if (i < n && s[i] == '{') {
-                    long e = match_brace(s, n, i);
-                    size_t end = e < 0 ? n : (size_t)e - 1;
-                    const char *in = s + i + 1;
-                    size_t inlen = end - i - 1;
-                    i = e < 0 ? n : (size_t)e;
-                    if (after_value(o) && only_letters(in, inlen)) {
-                        /* a unit or annotation after a value: 10\text{ cm} */
-                        if (i < n && s[i] == '^') {
-                            i++;
-                            if (i < n && s[i] == '{') {
-                                long e2 = match_brace(s, n, i);
-                                i = e2 < 0 ? n : (size_t)e2;
-                            } else if (i < n) i++;
-                        }
-                        continue;
-                    }
-                    norm_span(o, in, inlen, depth + 1);
-                }
-                continue;
-            }
-            if (word_is(w, len, "dfrac") || word_is(w, len, "tfrac") || word_is(w, len, "cfrac") ||
-                word_is(w, len, "frac")) {
-                sb_puts(o, "\\frac");
-                norm_arg(o, s, n, &i, depth);
-                norm_arg(o, s, n, &i, depth);
-                continue;
-            }
-            if (word_is(w, len, "sqrt")) {
-                sb_puts(o, "\\sqrt");
-                while (i < n && s[i] == ' ') i++;
-                if (i < n && s[i] == '[') {
-                    size_t k = i;
-                    while (k < n && s[k] != ']') k++;
-                    sb_putc(o, '[');
-                    norm_span(o, s + i + 1, (k < n ? k : n) - i - 1, depth + 1);
-                    sb_putc(o, ']');
-                    i = k < n ? k + 1 : n;
-                }
-                norm_arg(o, s, n, &i, depth);
-                continue;
-            }
-            if (word_is(w, len, "quad") || word_is(w, len, "qquad")) sb_putc(o, ' ');
-            else if (word_is(w, len, "cdot") || word_is(w, len, "times") || word_is(w, len, "ast"))
-                sb_putc(o, '*');
-            else if (word_is(w, len, "div")) sb_putc(o, '/');
-            else if (word_is(w, len, "le") || word_is(w, len, "leq") || word_is(w, len, "leqslant"))
-                sb_puts(o, "<=");
-            else if (word_is(w, len, "ge") || word_is(w, len, "geq") || word_is(w, len, "geqslant"))
-                sb_puts(o, ">=");
-            else if (word_is(w, len, "lt")) sb_putc(o, '<');
-            else if (word_is(w, len, "gt")) sb_putc(o, '>');
-            else if (word_is(w, len, "ne") || word_is(w, len, "neq")) sb_puts(o, "!=");
-            else if (word_is(w, len, "circ") || word_is(w, len, "degree")) {
-            } else if (word_is(w, len, "approx")) {
-                /* x = 1/3 \approx 0.33: the approximation is dropped; x \approx 11 reads x = 11 */
-                if (memchr(o->p, '=', o->n)) return;
-                sb_putc(o, '=');
-            } else if (word_is(w, len, "in")) {
-                o->n = 0; /* x \in [0,1): the set is the answer */
-                o->p[0] = '\0';
-            } else {
-                sb_putc(o, '\\');
-                sb_putn(o, w, len);
-                if (i < n && isalpha((unsigned char)s[i])) sb_putc(o, ' ');
-            }
+            int stop = 0;
+            i = norm_backslash(o, s, n, i, depth, &stop);
+            if (stop) return;
             continue;
         }
         if (c == '\n' || c == '\r') { /* kept: 11\n5/6 is not a mixed number */

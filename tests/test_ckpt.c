@@ -101,6 +101,43 @@ static int write_fixture(const char *dir, int keep_last, char *path, size_t cap)
     return rc ? -1 : 0;
 }
 
+/* A reader refuses an item of the wrong kind, a missing item, a wrong shape and a wrong dtype. */
+static void check_refusals(ckpt_reader *r, const fixture *f) {
+    int64_t i = 0;
+    CHECK(ckpt_get_string(r, "optim/step") == NULL);
+    CHECK_CONTAINS(err_msg(), "item 'optim/step' is not a string");
+    CHECK(ckpt_get_i64(r, "optim/nothing", &i) == -1);
+    CHECK_CONTAINS(err_msg(), "has no item 'optim/nothing'");
+    const int64_t s34[2] = {3, 4};
+    ts_tensor *wrong = ts_zeros(s34, 2, TS_F32, TS_CPU_DEVICE), *wrong_dt = ts_zeros_like(f->norm);
+    ts_tensor *wrong_dt2 = ts_to_dtype(wrong_dt, TS_F32);
+    CHECK(ckpt_get_tensor(r, "model/model.embed_tokens.weight", wrong) == -1);
+    CHECK_CONTAINS(err_msg(), "tensor 'model/model.embed_tokens.weight' is f32 (4, 3), but the model's is f32 (3, 4)");
+    CHECK(ckpt_get_tensor(r, "model/model.norm.weight", wrong_dt2) == -1);
+    CHECK_CONTAINS(err_msg(), "is bf16 (3), but the model's is f32 (3)");
+    ts_free(wrong);
+    ts_free(wrong_dt);
+    ts_free(wrong_dt2);
+}
+
+/* ckpt_load_tensors checks everything before it copies anything. */
+static void check_load_tensors(ckpt_reader *r, const fixture *f) {
+    const char *names[3] = {"model.embed_tokens.weight", "model.norm.weight", "mask"};
+    ts_tensor *z[3] = {ts_zeros_like(f->emb), ts_zeros_like(f->norm), ts_zeros_like(f->mask)};
+    ts_tensor *zero_emb = ts_zeros_like(f->emb);
+    CHECK(ckpt_load_tensors(r, "model", names, z, 2) == -1); /* "mask" is in the file, not in the list */
+    CHECK_CONTAINS(err_msg(), "has tensor 'model/mask', which the model does not have");
+    CHECK(same_bytes(z[0], zero_emb));
+    const char *missing[3] = {"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"};
+    CHECK(ckpt_load_tensors(r, "model", missing, z, 3) == -1);
+    CHECK_CONTAINS(err_msg(), "has no item 'model/lm_head.weight'");
+    CHECK(same_bytes(z[0], zero_emb));
+    CHECK(ckpt_load_tensors(r, "model", names, z, 3) == 0);
+    CHECK(same_bytes(z[0], f->emb) && same_bytes(z[1], f->norm) && same_bytes(z[2], f->mask));
+    for (int k = 0; k < 3; k++) ts_free(z[k]);
+    ts_free(zero_emb);
+}
+
 static void test_round_trip_bit_for_bit(const char *dir) {
     char path[512];
     CHECK(write_fixture(dir, 0, path, sizeof path) == 0);
@@ -153,37 +190,8 @@ static void test_round_trip_bit_for_bit(const char *dir) {
     CHECK(ckpt_has(r, "optim/step") && ckpt_has(r, "model/model.norm.weight"));
     CHECK(!ckpt_has(r, "optim/nothing") && !ckpt_has(r, "nothing/at/all") && !ckpt_has(r, "../x"));
 
-    /* wrong kind, missing item, wrong shape, wrong dtype */
-    CHECK(ckpt_get_string(r, "optim/step") == NULL);
-    CHECK_CONTAINS(err_msg(), "item 'optim/step' is not a string");
-    CHECK(ckpt_get_i64(r, "optim/nothing", &i) == -1);
-    CHECK_CONTAINS(err_msg(), "has no item 'optim/nothing'");
-    const int64_t s34[2] = {3, 4};
-    ts_tensor *wrong = ts_zeros(s34, 2, TS_F32, TS_CPU_DEVICE), *wrong_dt = ts_zeros_like(f.norm);
-    ts_tensor *wrong_dt2 = ts_to_dtype(wrong_dt, TS_F32);
-    CHECK(ckpt_get_tensor(r, "model/model.embed_tokens.weight", wrong) == -1);
-    CHECK_CONTAINS(err_msg(), "tensor 'model/model.embed_tokens.weight' is f32 (4, 3), but the model's is f32 (3, 4)");
-    CHECK(ckpt_get_tensor(r, "model/model.norm.weight", wrong_dt2) == -1);
-    CHECK_CONTAINS(err_msg(), "is bf16 (3), but the model's is f32 (3)");
-    ts_free(wrong);
-    ts_free(wrong_dt);
-    ts_free(wrong_dt2);
-
-    /* load_tensors: everything checked before anything is copied */
-    const char *names[3] = {"model.embed_tokens.weight", "model.norm.weight", "mask"};
-    ts_tensor *z[3] = {ts_zeros_like(f.emb), ts_zeros_like(f.norm), ts_zeros_like(f.mask)};
-    ts_tensor *zero_emb = ts_zeros_like(f.emb);
-    CHECK(ckpt_load_tensors(r, "model", names, z, 2) == -1); /* "mask" is in the file, not in the list */
-    CHECK_CONTAINS(err_msg(), "has tensor 'model/mask', which the model does not have");
-    CHECK(same_bytes(z[0], zero_emb));
-    const char *missing[3] = {"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"};
-    CHECK(ckpt_load_tensors(r, "model", missing, z, 3) == -1);
-    CHECK_CONTAINS(err_msg(), "has no item 'model/lm_head.weight'");
-    CHECK(same_bytes(z[0], zero_emb));
-    CHECK(ckpt_load_tensors(r, "model", names, z, 3) == 0);
-    CHECK(same_bytes(z[0], f.emb) && same_bytes(z[1], f.norm) && same_bytes(z[2], f.mask));
-    for (int k = 0; k < 3; k++) ts_free(z[k]);
-    ts_free(zero_emb);
+    check_refusals(r, &f);
+    check_load_tensors(r, &f);
     ts_free(emb);
     ts_free(norm);
     ts_free(m);
@@ -294,7 +302,8 @@ static int flip(const char *path, const char *item, long at, int n) {
 /* Damaged bytes are caught by the seal before HDF5 reads the file. Sealed again (as if the bytes
  * had been damaged before the seal was written), damaged data are caught by the read of the item,
  * by ckpt_verify and by ckpt_check_file, which tells them from an intact checkpoint of another
- * architecture. */
+ * architecture. Longer than 80 lines on purpose: one file damaged and restored in turn, each
+ * damage checked by every reader before the next. */
 static void test_damage_is_caught(const char *base) {
     char dir[256], path[512];
     snprintf(dir, sizeof dir, "%s/damage", base);

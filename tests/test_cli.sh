@@ -1,26 +1,7 @@
 #!/usr/bin/env bash
 # test_cli — the rlvr program as users run it: help, version, config show/keys/doc, doctor, and
 # the exit status and message of every bad invocation.
-set -u
-RLVR=${RLVR_BIN:?set RLVR_BIN to the rlvr binary}
-SRC=${RLVR_SRC:-.}
-pass=0 fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAILED: $*" >&2; }
-
-# expect STATUS FRAGMENT -- CMD...: exit status and a fragment of stdout+stderr
-expect() {
-  local want=$1 frag=$2; shift 3
-  local out status
-  out=$("$@" 2>&1); status=$?
-  if [ "$status" -ne "$want" ]; then bad "'$*' exited $status, expected $want: $out"; return; fi
-  if [[ "$out" != *"$frag"* ]]; then bad "'$*' output lacks '$frag': $out"; return; fi
-  ok
-}
-
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 expect 0 "usage: rlvr" -- "$RLVR" --help
 expect 0 "doctor" -- "$RLVR" --help
 expect 2 "usage: rlvr" -- "$RLVR"
@@ -84,5 +65,4 @@ expect 1 "--threads: expected an integer in [1,1024], got 'x'" -- "$RLVR" score 
 expect 1 "--prompts: expected an integer in [1,100000], got '0'" -- "$RLVR" bench rollout --model "$tmp/none" --prompts 0
 expect 1 "--threads: expected an integer" -- "$RLVR" doctor --threads 0
 
-echo "test_cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_cli

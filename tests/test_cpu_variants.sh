@@ -5,10 +5,8 @@
 # kernel's clones (RLVR_CPU_KERNELS, tensor/ts_attention.cpp). Every supported pair of BLAS and
 # ATen paths runs the tensor, loss, optimiser and rollout tests, our clones alternating; the model
 # test runs once per BLAS path and once per ATen path. A path the CPU lacks is skipped and named.
-set -u
-RLVR=${RLVR_BIN:?set RLVR_BIN to the rlvr binary}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin=$(dirname "$RLVR")
-pass=0 fail=0
 flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
 has() { for f in "$@"; do [[ "$flags" == *" $f "* ]] || return 1; done; }
 
@@ -52,5 +50,4 @@ done
 for a in "${aten[@]::${#aten[@]}-1}"; do
   run test_model OPENBLAS_CORETYPE="${blas[-1]}" ATEN_CPU_CAPABILITY="$a"
 done
-echo "test_cpu_variants: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_cpu_variants

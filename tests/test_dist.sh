@@ -4,7 +4,7 @@
 # rounding from 1 and 2 ranks on one global batch, the replica-mismatch error, a killed rank and a
 # hung rank ending the job with a clear message within a bound, and the NCCL set-up failing cleanly
 # (on a machine without a GPU). Every mpirun is bounded by `timeout`.
-set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 BIN="$(dirname "${RLVR_BIN:?set RLVR_BIN to the rlvr binary}")/test_dist"
 [ -x "$BIN" ] || { echo "no test_dist next to $RLVR_BIN" >&2; exit 1; }
 command -v mpirun >/dev/null || { echo "mpirun not found (Debian: openmpi-bin)" >&2; exit 1; }
@@ -21,12 +21,6 @@ if ldd "$BIN" | grep -q libasan; then
 else
   leak_env=()
 fi
-pass=0 fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAILED: $*" >&2; }
 
 # run NAME LIMIT NP ARGS...: one bounded job; output in $tmp/NAME, exit status in $status,
 # seconds taken in $took. LEAKS=1 in front checks leaks under AddressSanitizer.
@@ -113,5 +107,4 @@ else
   echo "test_dist.sh: NCCL without a GPU not tested (no $nccl_lib, or a GPU is present)"
 fi
 
-echo "test_dist.sh: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_dist.sh

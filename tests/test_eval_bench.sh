@@ -4,23 +4,7 @@
 # pass@k, the per-group breakdown, a report a sweep can tabulate; short-m@k against majority@k;
 # sampling defaults from a Qwen2.5-Instruct-style generation_config.json in generate and eval,
 # overridden by the command line and config, each value's origin logged; and the bad inputs.
-set -u
-RLVR=${RLVR_BIN:?set RLVR_BIN to the rlvr binary}
-SRC=${RLVR_SRC:-.}
-PY=/usr/bin/python3
-pass=0 fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAILED: $*" >&2; }
-expect() { # STATUS FRAGMENT -- CMD...
-  local want=$1 frag=$2; shift 3
-  local out status
-  out=$("$@" 2>&1); status=$?
-  if [ "$status" -ne "$want" ]; then bad "'$*' exited $status, expected $want: $(echo "$out" | tail -3)"; return; fi
-  if [[ "$out" != *"$frag"* ]]; then bad "'$*' output lacks '$frag': $(echo "$out" | tail -3)"; return; fi
-  ok
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 B=$SRC/tests/data/bench
 "$RLVR" init-model --arch qwen2 --out "$tmp/m" --hidden 32 --layers 2 --heads 4 --kv-heads 2 --tie --seed 3 >/dev/null || bad "init-model"
 cat > "$tmp/cfg.json" <<JSON
@@ -170,5 +154,4 @@ expect 1 "$tmp/q/$G: not a JSON object" -- "$RLVR" generate --model "$tmp/q" --p
 expect 1 "--repetition-penalty: expected a number > 0, got '0'" -- "$RLVR" generate --model "$tmp/m" --prompt hi --repetition-penalty 0
 expect 1 "eval.repetition_penalty: expected a number in (0,100], got 0" -- "$RLVR" eval "$tmp/cfg.json" --set eval.repetition_penalty=0
 
-echo "test_eval_bench: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_eval_bench

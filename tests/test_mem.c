@@ -2,7 +2,9 @@
  * give valid unique pointers, realloc keeps the contents, strndup truncates); an impossible request
  * reaches a replaced out-of-memory handler with its size (a calloc whose n * size overflows with
  * SIZE_MAX) and leaves a realloc'd block intact; the default handler prints one line and exits 1,
- * in a forked child; a handler that returns makes the allocator abort. */
+ * in a forked child; a handler that returns makes the allocator abort. A checked memory stream
+ * holds what was written to it, and one whose growth fails (the address space limited, in a
+ * child; not under AddressSanitizer, which needs its own) reaches the handler. */
 #include "check.h"
 
 #include "common/mem.h"
@@ -12,6 +14,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +23,14 @@
 const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
 
 #define HUGE (SIZE_MAX / 2)
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
 
 static jmp_buf oom_jump;
 static size_t oom_size;
@@ -90,6 +101,45 @@ static void returning_handler_body(void) {
     free(mem_alloc(HUGE));
 }
 
+#ifndef UNDER_ASAN
+/* A memory stream written past an address space of what is mapped now plus 64 MiB. */
+static void memstream_limit_body(void) {
+    long pages = 0;
+    FILE *statm = fopen("/proc/self/statm", "r");
+    if (!statm || fscanf(statm, "%ld", &pages) != 1) _exit(3);
+    fclose(statm);
+    rlim_t limit = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)64 << 20);
+    if (setrlimit(RLIMIT_AS, &(struct rlimit){.rlim_cur = limit, .rlim_max = limit})) _exit(3);
+    static char chunk[1 << 20];
+    memset(chunk, 'x', sizeof chunk);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = mem_memstream(&buf, &len);
+    for (int i = 0; i < 1024 && fwrite(chunk, 1, sizeof chunk, f) == sizeof chunk; i++) continue;
+    mem_memstream_close(f);
+    _exit(4); /* not reached: 1 GiB does not fit */
+}
+#endif
+
+/* A checked memory stream holds the text and its length, NUL-terminated; one that outgrows the
+ * address space reaches the handler. */
+static void check_memstream(void) {
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *ms = mem_memstream(&text, &text_len);
+    fprintf(ms, "%s %d", "seven", 7);
+    mem_memstream_close(ms);
+    CHECK(text_len == 7);
+    CHECK_STR(text, "seven 7");
+    free(text);
+#ifndef UNDER_ASAN
+    char err[512];
+    int st = in_child(memstream_limit_body, err, sizeof err);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    CHECK_CONTAINS(last_line(err), "rlvr: out of memory allocating ");
+#endif
+}
+
 int main(void) {
     /* ordinary requests */
     char *a = mem_alloc(100);
@@ -157,6 +207,8 @@ int main(void) {
     st = in_child(restored_handler_body, err, sizeof err);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
     CHECK_STR(last_line(err), want);
+
+    check_memstream();
 
     /* a handler that returns: the allocator aborts rather than hand back NULL */
     st = in_child(returning_handler_body, err, sizeof err);

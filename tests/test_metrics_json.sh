@@ -5,15 +5,7 @@
 # request, scores those completions with failure_score (counted as malformed or mismatched) and
 # keeps training with finite rewards. Every line is parsed by Python's json with NaN and Infinity
 # refused.
-set -u
-RLVR=${RLVR_BIN:?set RLVR_BIN to the rlvr binary}
-PY=/usr/bin/python3
-pass=0 fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAILED: $*" >&2; }
-
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # strict FILE CHECK: every line of FILE is a JSON object without NaN or Infinity, and the Python
 # expression CHECK holds over the list `rows`
 strict() {
@@ -76,5 +68,4 @@ rows[-1]["reward/external_failures"] ==
     rows[-1]["reward/external_malformed"] + rows[-1]["reward/external_mismatched"]' \
   && ok || bad "rl metrics.jsonl: not strict JSON, or bad replies not counted: $(cat "$tmp/rl/metrics.jsonl")"
 
-echo "test_metrics_json: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_metrics_json

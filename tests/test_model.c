@@ -13,6 +13,7 @@
 #include "check.h"
 
 #include "common/err.h"
+#include "common/io.h"
 #include "model/model.h"
 #include "model/safetensors.h"
 
@@ -23,19 +24,6 @@
 
 #define RTOL 1e-4
 #define CACHE_TOL 1e-5
-
-static char *slurp(const char *path) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, fp) != (size_t)n) n = 0;
-    if (buf) buf[n] = 0;
-    fclose(fp);
-    return buf;
-}
 
 static void write_text(const char *path, const char *text) {
     FILE *fp = fopen(path, "w");
@@ -339,7 +327,7 @@ static void check_greedy(model *m, const cJSON *prompt, const cJSON *want, int64
 static void test_reference(const char *src, const char *bin) {
     char path[1024];
     snprintf(path, sizeof path, "%s/tests/model/reference.json", src);
-    char *txt = slurp(path);
+    char *txt = io_read_file(path, 0, NULL);
     cJSON *ref = txt ? cJSON_Parse(txt) : NULL;
     CHECK(ref != NULL);
     if (!ref) {

@@ -6,16 +6,8 @@
 # Python. Then: text scoring, sampling determinism, and each bad input gets one clear error and a
 # non-zero exit (bad lines, a missing directory, an unsupported model_type, a truncated
 # safetensors file, bad options).
-set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 BIN=${RLVR_BIN:?RLVR_BIN must name the rlvr binary}
-SRC=${RLVR_SRC:-.}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAILED: $*" >&2; }
 
 # expect STATUS FRAGMENT CMD... : exit status STATUS and FRAGMENT in stderr
 expect() {
@@ -102,5 +94,4 @@ grep -qE "device cuda:7: (this build of libtorch has no CUDA support \(CPU only\
     && [ "$(wc -l < "$tmp/err")" -eq 1 ] && ok || bad "--device cuda:7: $(head -c 300 "$tmp/err")"
 expect 2 "unknown or incomplete option '--bogus'" "$BIN" score --model "$m" --bogus
 
-echo "test_model.sh: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_model.sh

@@ -8,6 +8,7 @@
 
 #include "common/cfg.h"
 #include "common/err.h"
+#include "common/io.h"
 #include "optim/optim.h"
 #include "tensor/ts.h"
 
@@ -21,14 +22,8 @@ static cJSON *load_fixture(void) {
     const char *src = getenv("RLVR_SRC");
     char path[1024];
     snprintf(path, sizeof path, "%s/tests/optim/adamw_ref.json", src ? src : ".");
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long len = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = malloc((size_t)len + 1);
-    size_t got = buf ? fread(buf, 1, (size_t)len, fp) : 0;
-    fclose(fp);
+    size_t got = 0;
+    char *buf = io_read_file(path, 0, &got);
     cJSON *j = buf ? cJSON_ParseWithLength(buf, got) : NULL;
     free(buf);
     return j;

@@ -5,17 +5,9 @@
 # eval.jsonl gives per-difficulty figures; an SFT run gives its loss. A missing run, an empty or
 # malformed metrics file, an unknown metric, a bad option, a run without config.json under
 # --seeds and a missing gnuplot each give one clear error and a non-zero exit.
-set -u
-RLVR=${RLVR_BIN:?set RLVR_BIN to the rlvr binary}
-SRC=${RLVR_SRC:-.}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PLOT="$SRC/scripts/plot.sh"
-PY=/usr/bin/python3
 export RLVR
-pass=0 fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAILED: $*" >&2; }
 # pngs DIR NAME... : each DIR/NAME.png is a PNG of 960x560 with an end chunk, 3 KB to 2 MB
 pngs() {
   local dir=$1; shift
@@ -131,5 +123,4 @@ for f in "missing run:$tmp/nope" "unknown metric:$run"; do
   [ "$(echo "$err" | wc -l)" -eq 1 ] && ok || bad "${f%%:*}: more than one line: $err"
 done
 
-echo "test_plot: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_plot

@@ -6,24 +6,7 @@
 # device, the data paths, the sizes, the lengths and dynamic sampling's draw budget are
 # overridden. A key the schema does not know, written into a recipe, is one error naming the file
 # and the key.
-set -u
-RLVR=${RLVR_BIN:?set RLVR_BIN to the rlvr binary}
-SRC=${RLVR_SRC:-.}
-PY=/usr/bin/python3
-pass=0 fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAILED: $*" >&2; }
-expect() { # STATUS FRAGMENT -- CMD...
-  local want=$1 frag=$2; shift 3
-  local out status
-  out=$("$@" 2>&1); status=$?
-  if [ "$status" -ne "$want" ]; then bad "'$*' exited $status, expected $want: $(echo "$out" | tail -3)"; return; fi
-  if [[ "$out" != *"$frag"* ]]; then bad "'$*' output lacks '$frag': $(echo "$out" | tail -3)"; return; fi
-  ok
-}
-
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 recipes=("$SRC"/configs/recipes/*.json)
 [ ${#recipes[@]} -ge 9 ] && ok || bad "expected at least 9 recipes in configs/recipes, found ${#recipes[@]}"
 "$RLVR" init-model --arch qwen2 --out "$tmp/m" --hidden 32 --layers 2 --heads 4 --kv-heads 2 --tie --seed 3 >/dev/null || bad "init-model"
@@ -87,5 +70,4 @@ json.dump(c, open(sys.argv[2], "w"), indent=1)
 PYEOF
 expect 1 "$tmp/comment.json: unknown key '_comment'" -- "$RLVR" train "$tmp/comment.json"
 
-echo "test_recipes: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_recipes

@@ -7,6 +7,7 @@
 
 #include "common/cfg.h"
 #include "common/err.h"
+#include "data/data.h"
 #include "rewards/reward.h"
 
 #include <stdlib.h>
@@ -209,28 +210,28 @@ static void test_countdown(void) {
 }
 
 static void test_knights_and_knaves(void) {
-    reward_kk_puzzle p, q;
+    data_kk_puzzle p, q;
     char prompt[2048], answer[256], prompt2[2048], answer2[256];
     int ok = 1;
     for (int n = 2; n <= 6; n++)
         for (uint64_t seed = 1; seed <= 20; seed++) {
-            CHECK(reward_kk_generate(seed, n, &p) == 0);
-            CHECK(reward_kk_format(&p, prompt, sizeof prompt, answer, sizeof answer) == 0);
+            CHECK(data_kk_generate(seed, n, &p) == 0);
+            CHECK(data_kk_format(&p, prompt, sizeof prompt, answer, sizeof answer) == 0);
             ok = ok && reward_kk_grade(answer, answer) == 1;
             /* flipping one role must fail */
             char wrong[256], wprompt[2048];
-            reward_kk_puzzle flipped = p;
+            data_kk_puzzle flipped = p;
             flipped.knight[seed % (uint64_t)n] ^= 1;
-            reward_kk_format(&flipped, wprompt, sizeof wprompt, wrong, sizeof wrong);
+            data_kk_format(&flipped, wprompt, sizeof wprompt, wrong, sizeof wrong);
             ok = ok && reward_kk_grade(wrong, answer) == 0;
         }
     CHECK(ok);
-    CHECK(reward_kk_generate(7, 4, &p) == 0 && reward_kk_generate(7, 4, &q) == 0);
-    reward_kk_format(&p, prompt, sizeof prompt, answer, sizeof answer);
-    reward_kk_format(&q, prompt2, sizeof prompt2, answer2, sizeof answer2);
+    CHECK(data_kk_generate(7, 4, &p) == 0 && data_kk_generate(7, 4, &q) == 0);
+    data_kk_format(&p, prompt, sizeof prompt, answer, sizeof answer);
+    data_kk_format(&q, prompt2, sizeof prompt2, answer2, sizeof answer2);
     CHECK_STR(prompt, prompt2); /* deterministic in the seed */
     CHECK_CONTAINS(prompt, "knights and knaves");
-    CHECK(reward_kk_generate(1, 1, &p) == -1);
+    CHECK(data_kk_generate(1, 1, &p) == -1);
     CHECK_CONTAINS(err_msg(), "expected 2..8 people");
     CHECK(reward_kk_grade("<think>Alice is a knave?</think> Alice is a knight, Bob is a knave.",
                           "Alice: knight, Bob: knave") == 1);

@@ -161,6 +161,9 @@ static void expect_bad(const char *hdr, uint64_t hlen_field, size_t ndata, const
     st_close(f);
 }
 
+/* Hostile files: truncations, bad JSON, bad dtypes and shapes, overlapping, holey and
+ * out-of-range offsets, each refused with its reason. Longer than 80 lines on purpose: a table of
+ * cases, one expect_bad each, read as a list. */
 static void test_hostile(const char *dir) {
     /* a good one first, to show the helper builds valid images */
     uint8_t buf[256];

@@ -2,15 +2,8 @@
 # test_sweep — scripts/sweep.sh runs every combination of its values as one training run each
 # (two side by side), tabulates the last step of each, and reports a failed run with a non-zero
 # exit while the others still finish.
-set -u
-RLVR=${RLVR_BIN:?set RLVR_BIN to the rlvr binary}
-SRC=${RLVR_SRC:-.}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export RLVR
-pass=0 fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAILED: $*" >&2; }
 
 "$RLVR" init-model --arch qwen2 --out "$tmp/m" --hidden 32 --layers 1 --heads 2 --tie >/dev/null
 cat > "$tmp/cfg.json" <<JSON
@@ -29,5 +22,4 @@ grep -q '"estimator":	"drgrpo"' "$tmp/s/run.seed-1_algo.estimator-drgrpo/config.
 out=$(bash "$SRC/scripts/sweep.sh" "$tmp/cfg.json" "$tmp/f" train.group_size=2,0 2>&1)
 [ $? -ne 0 ] && [[ "$out" == *"train.group_size-0 FAILED"*"train.group_size"* ]] && ok || bad "a failing run was not reported: $out"
 [ -f "$tmp/f/train.group_size-2/metrics.jsonl" ] && ok || bad "the good run of a failing sweep did not finish"
-echo "test_sweep: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_sweep

@@ -5,16 +5,8 @@
 # resumed run adds a second file with the restart step. A flipped byte, a cut end, a record of
 # garbage or an undefined field with valid CRCs all fail the reader. Switched off, no file; a
 # failed write (full disk) stops the job with one error naming the event file.
-set -u
-RLVR=${RLVR_BIN:?set RLVR_BIN to the rlvr binary}
-SRC=${RLVR_SRC:-.}
-PY=/usr/bin/python3
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CHECK="$SRC/tests/tfevents_check.py"
-pass=0 fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAILED: $*" >&2; }
 events() { ls "$1"/events.out.tfevents.* 2>/dev/null; }
 
 "$RLVR" init-model --arch qwen2 --out "$tmp/m" --hidden 32 --layers 1 --heads 2 --tie >/dev/null || bad "init-model"
@@ -139,5 +131,4 @@ rc=$?
   && ok || bad "a failed event write: rc $rc: $out"
 [ -s "$tmp/full/metrics.jsonl" ] && ok || bad "no metrics.jsonl before the write failed"
 
-echo "test_tboard.sh: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_tboard.sh

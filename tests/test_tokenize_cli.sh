@@ -2,39 +2,36 @@
 # test_tokenize_cli — `rlvr tokenize`: encode and decode JSON lines with the Qwen3 tokenizer
 # (ids from the reference vectors), special tokens kept or skipped, and a bad line that must stop
 # the run with its line number and a non-zero status.
-set -u
-src=${RLVR_SRC:-.}
-bin=${RLVR_BIN:-rlvr}
-tok=$src/tests/tokenizer/qwen3
-fail=0
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+tok=$SRC/tests/tokenizer/qwen3
 check() { # name, got, expected
-    if [ "$2" == "$3" ]; then echo "ok: $1"; else echo "FAILED: $1: got [$2], expected [$3]"; fail=1; fi
+    if [ "$2" == "$3" ]; then ok; else bad "$1: got [$2], expected [$3]"; fi
 }
 
-out=$(printf '{"text": "Hello world"}\n\n{"text": "<|im_start|>user\\n你好<|im_end|>"}\n' | "$bin" tokenize --tokenizer "$tok")
+out=$(printf '{"text": "Hello world"}\n\n{"text": "<|im_start|>user\\n你好<|im_end|>"}\n' | "$RLVR" tokenize --tokenizer "$tok")
 check "encode" "$out" $'{"ids": [9707, 1879]}\n{"ids": [151644, 872, 198, 108386, 151645]}'
 
-out=$(printf '{"ids": [9707, 1879]}\n{"ids": [151644, 872, 198, 108386, 151645]}\n' | "$bin" tokenize --tokenizer "$tok" --decode)
+out=$(printf '{"ids": [9707, 1879]}\n{"ids": [151644, 872, 198, 108386, 151645]}\n' | "$RLVR" tokenize --tokenizer "$tok" --decode)
 check "decode" "$out" $'{"text":"Hello world"}\n{"text":"<|im_start|>user\\n你好<|im_end|>"}'
 
-out=$(echo '{"ids": [151644, 872, 198, 108386, 151645]}' | "$bin" tokenize --tokenizer "$tok" --decode --skip-special-tokens)
+out=$(echo '{"ids": [151644, 872, 198, 108386, 151645]}' | "$RLVR" tokenize --tokenizer "$tok" --decode --skip-special-tokens)
 check "decode without special tokens" "$out" '{"text":"user\n你好"}'
 
-out=$(echo '{"ids": [108386]}' | "$bin" tokenize --tokenizer "$tok/tokenizer.json.gz" --decode)
+out=$(echo '{"ids": [108386]}' | "$RLVR" tokenize --tokenizer "$tok/tokenizer.json.gz" --decode)
 check "tokenizer.json path" "$out" '{"text":"你好"}'
 
-err=$(printf '{"text": "ok"}\n{"txt": "oops"}\n{"text": "never"}\n' | "$bin" tokenize --tokenizer "$tok" 2>&1 >/dev/null)
+err=$(printf '{"text": "ok"}\n{"txt": "oops"}\n{"text": "never"}\n' | "$RLVR" tokenize --tokenizer "$tok" 2>&1 >/dev/null)
 rc=$?
 check "bad line exits 1" "$rc" "1"
 check "bad line message" "$err" 'rlvr: error: stdin line 2: expected {"text": string}'
 
-err=$(echo '{"ids": [1, 99999999]}' | "$bin" tokenize --tokenizer "$tok" --decode 2>&1 >/dev/null)
+err=$(echo '{"ids": [1, 99999999]}' | "$RLVR" tokenize --tokenizer "$tok" --decode 2>&1 >/dev/null)
 check "unknown id" "$err" 'rlvr: error: stdin line 1: token id 99999999 at position 1 is not in the vocabulary (size 151669)'
 
-err=$(printf '{"text": "a\xffb"}\n' | "$bin" tokenize --tokenizer "$tok" 2>&1 >/dev/null)
+err=$(printf '{"text": "a\xffb"}\n' | "$RLVR" tokenize --tokenizer "$tok" 2>&1 >/dev/null)
 check "invalid UTF-8" "$err" 'rlvr: error: stdin line 1: invalid UTF-8 at byte 1 (byte 0xff)'
 
-err=$("$bin" tokenize --tokenizer /nonexistent </dev/null 2>&1)
+err=$("$RLVR" tokenize --tokenizer /nonexistent </dev/null 2>&1)
 check "missing tokenizer" "$err" 'rlvr: error: /nonexistent: cannot open: No such file or directory'
 
-exit $fail
+finish test_tokenize_cli

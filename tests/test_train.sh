@@ -6,23 +6,8 @@
 # damaged checkpoints (resume falls back to the newest that verifies), crash windows (kill -9
 # between steps, a finish without model/, a stop on a save step), a full disk at several fill
 # levels (a real tmpfs) for train and sft, and export / init-model refusing a non-empty directory.
-set -u
-RLVR=${RLVR_BIN:?set RLVR_BIN to the rlvr binary}
-SRC=${RLVR_SRC:-.}
-PY=/usr/bin/python3
-pass=0 fail=0
-tmp=$(mktemp -d)
-trap 'umount "$tmp/disk" 2>/dev/null; rm -rf "$tmp"' EXIT
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAILED: $*" >&2; }
-expect() { # STATUS FRAGMENT -- CMD...
-  local want=$1 frag=$2; shift 3
-  local out status
-  out=$("$@" 2>&1); status=$?
-  if [ "$status" -ne "$want" ]; then bad "'$*' exited $status, expected $want: $(echo "$out" | tail -3)"; return; fi
-  if [[ "$out" != *"$frag"* ]]; then bad "'$*' output lacks '$frag': $(echo "$out" | tail -3)"; return; fi
-  ok
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cleanup() { umount "$tmp/disk" 2>/dev/null; }
 # metrics lines without the timing fields
 metrics() { sed -E 's/"(gen_tok_s|train_tok_s|rollout_s|reward_s|train_s|step_s|tokens_per_s)": [0-9.e+-]+//g' "$1"; }
 same_weights() { cmp -s "$1/model.safetensors" "$2/model.safetensors"; }
@@ -420,5 +405,4 @@ wait $pid; status=$?
 [ $status -eq 0 ] && grep -q "stopping at step" "$tmp/sig.log" && ls "$tmp/sig"/ckpt-*.h5 >/dev/null 2>&1 && ok \
   || bad "SIGINT: status $status, $(tail -2 "$tmp/sig.log")"
 
-echo "test_train: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_train

@@ -3,9 +3,7 @@
 # rollouts as a 1-rank run with the same global batch and ends with the same weights (within
 # rounding), two 2-rank runs are bit-identical, an uneven split is a config error, a killed
 # rank ends the whole job with a message instead of a hang, and a graceful stop ends it with 0.
-set -u
-RLVR=${RLVR_BIN:?set RLVR_BIN to the rlvr binary}
-PY=/usr/bin/python3
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MPI=(mpirun --oversubscribe -np 2)
 [ "$(id -u)" -eq 0 ] && MPI=(mpirun --allow-run-as-root --oversubscribe -np 2)
 # Under AddressSanitizer, memory errors are still checked, but not leaks: OpenMPI unloads its
@@ -13,11 +11,6 @@ MPI=(mpirun --oversubscribe -np 2)
 # (tests/test_dist.sh checks one MPI job's leaks with the slow unwinder; test_train.sh checks the
 # trainer's own allocations in single-process runs).
 ldd "$RLVR" | grep -q libasan && export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
-pass=0 fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAILED: $*" >&2; }
 # metrics without timings, the log-prob gap and the policy loss (their rounding depends on the
 # batch layout; the weights are compared within rounding below)
 metrics() { sed -E 's/"(gen_tok_s|train_tok_s|rollout_s|reward_s|train_s|step_s|logprob_gap_max|logprob_gap_mean|pg_loss)": [0-9.e+-]+//g' "$1"; }
@@ -93,5 +86,4 @@ for how in usr1-mpirun term-ranks; do
     || bad "graceful stop by $how: status $status, $(tail -3 "$tmp/$how.log")"
 done
 
-echo "test_train_mpi: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_train_mpi

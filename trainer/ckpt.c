@@ -7,6 +7,7 @@
 #include "h5why.h"
 
 #include "common/err.h"
+#include "common/mem.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -232,8 +233,7 @@ ckpt_writer *ckpt_writer_open(const char *dir, const ckpt_meta *m) {
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return err_set("checkpoint: '%s' is not a directory", dir), NULL;
-    ckpt_writer *w = calloc(1, sizeof *w);
-    if (!w) return err_set("checkpoint: out of memory"), NULL;
+    ckpt_writer *w = mem_calloc(1, sizeof *w);
     w->file = -1;
     int n1 = snprintf(w->dir, sizeof w->dir, "%s", dir);
     int n2 = snprintf(w->final, sizeof w->final, "%s/ckpt-%08lld.h5", dir, (long long)m->step);
@@ -316,8 +316,7 @@ int ckpt_put_tensor(ckpt_writer *w, const char *path, const ts_tensor *t) {
     if (nd < 0 || numel < 0) return err_prefix("checkpoint: tensor '%s'", path);
     ts_dtype dt = ts_get_dtype(t);
     size_t nbytes = (size_t)numel * ts_dtype_size(dt);
-    void *buf = malloc(nbytes ? nbytes : 1);
-    if (!buf) return err_set("checkpoint: out of memory for tensor '%s' (%zu bytes)", path, nbytes);
+    void *buf = mem_alloc(nbytes);
     if (nbytes && ts_to_host(t, buf, nbytes)) {
         free(buf);
         return err_prefix("checkpoint: tensor '%s'", path);
@@ -426,14 +425,8 @@ static int prune(const char *dir, int keep_last) {
                 rc = err_set("checkpoint: cannot remove stale '%s': %s", path, strerror(errno));
         } else if (kind == 1) {
             if (n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                int64_t *ns = realloc(steps, nc * sizeof *ns);
-                if (!ns) {
-                    rc = err_set("checkpoint: out of memory");
-                    break;
-                }
-                steps = ns;
-                cap = nc;
+                cap = cap ? cap * 2 : 16;
+                steps = mem_realloc(steps, cap * sizeof *steps);
             }
             steps[n++] = s;
         }
@@ -517,6 +510,7 @@ struct ckpt_reader {
     int64_t step;
     char path[PATH_CAP];
     char arch[256], cfg_hash[256];
+    uint64_t file_bytes; /* the file's size: no item it stores can be larger */
 };
 
 static int attr_read_u32(hid_t obj, const char *name, uint32_t *v) {
@@ -625,8 +619,8 @@ static ckpt_reader *open_reader(const char *path, const char *arch_hash, int *in
     if (stat(path, &st) != 0) return err_set("checkpoint '%s': %s", path, strerror(errno)), NULL;
     if (check_seal(path, incompatible)) return NULL;
     h5_quiet();
-    ckpt_reader *r = calloc(1, sizeof *r);
-    if (!r) return err_set("checkpoint: out of memory"), NULL;
+    ckpt_reader *r = mem_calloc(1, sizeof *r);
+    r->file_bytes = (uint64_t)st.st_size;
     snprintf(r->path, sizeof r->path, "%s", path);
     r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (r->file < 0) {
@@ -740,12 +734,11 @@ static int read_tensor(ckpt_reader *r, const char *path, hid_t d, ts_tensor *dst
     int nd = ts_shape(dst, shape);
     ts_dtype dt = ts_get_dtype(dst);
     size_t nbytes = (size_t)ts_numel(dst) * ts_dtype_size(dt);
-    void *buf = malloc(nbytes ? nbytes : 1);
+    void *buf = mem_alloc(nbytes);
     hid_t ft = H5Dget_type(d);
     int rc = -1;
     char why[512];
-    if (!buf) err_set("checkpoint '%s': out of memory for tensor '%s'", r->path, path);
-    else if (nbytes && H5Dread(d, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+    if (nbytes && H5Dread(d, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
         err_set("checkpoint '%s': reading tensor '%s' failed: %s", r->path, path, h5_why(why, sizeof why));
     else if (check_crc(r, d, path, buf, nbytes) == 0) {
         ts_tensor *src = ts_from_data(buf, shape, nd, dt);
@@ -825,13 +818,12 @@ int ckpt_get_bytes(ckpt_reader *r, const char *path, uint8_t **data, size_t *n) 
     H5Sclose(space);
     /* the extent is the file's word: allocate only what it really stores */
     hsize_t stored = ok ? H5Dget_storage_size(d) : 0;
-    uint8_t *buf = ok && stored == len ? malloc(len ? (size_t)len : 1) : NULL;
+    uint8_t *buf = ok && stored == len ? mem_alloc((size_t)len) : NULL;
     int rc = -1;
     if (!ok) err_set("checkpoint '%s': bytes item '%s' is not one-dimensional", r->path, path);
     else if (stored != len)
         err_set("checkpoint '%s': bytes item '%s' declares %llu bytes but stores %llu (a damaged file)", r->path, path,
                 (unsigned long long)len, (unsigned long long)stored);
-    else if (!buf) err_set("checkpoint '%s': out of memory for '%s'", r->path, path);
     else if (len && H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
         err_set("checkpoint '%s': reading '%s' failed", r->path, path);
     else if (check_crc(r, d, path, buf, (size_t)len) == 0) {
@@ -856,8 +848,8 @@ char *ckpt_get_string(ckpt_reader *r, const char *path) {
         err_set("checkpoint '%s': string item '%s' does not hold exactly one string", r->path, path);
     else if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &s) < 0 || !s)
         err_set("checkpoint '%s': reading string '%s' failed", r->path, path);
-    else if (check_crc(r, d, path, s, strlen(s)) == 0 && !(out = strdup(s)))
-        err_set("checkpoint '%s': out of memory for '%s'", r->path, path);
+    else if (check_crc(r, d, path, s, strlen(s)) == 0)
+        out = mem_strdup(s);
     H5free_memory(s);
     H5Tclose(t);
     H5Dclose(d);
@@ -923,11 +915,14 @@ static int verify_item(ckpt_reader *r, hid_t d, const char *path) {
         H5Tclose(t);
     } else if (n < 0 || size == 0 || H5Tget_class(ft) == H5T_STRING || H5Tis_variable_str(ft) > 0) {
         err_set("checkpoint '%s' is damaged: item '%s' has no readable shape or type", r->path, path);
+    } else if ((uint64_t)n > r->file_bytes / size) {
+        /* the extent is the file's word: allocate only what the file can hold */
+        err_set("checkpoint '%s' is damaged: item '%s' declares %lld elements of %zu bytes, more than the file's %llu "
+                "bytes", r->path, path, (long long)n, size, (unsigned long long)r->file_bytes);
     } else {
         size_t nbytes = (size_t)n * size;
-        void *buf = malloc(nbytes ? nbytes : 1);
-        if (!buf) err_set("checkpoint '%s': out of memory for '%s' (%zu bytes)", r->path, path, nbytes);
-        else if (nbytes && H5Dread(d, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+        void *buf = mem_alloc(nbytes);
+        if (nbytes && H5Dread(d, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
             err_set("checkpoint '%s' is damaged: reading '%s' failed", r->path, path);
         else rc = check_crc(r, d, path, buf, nbytes);
         free(buf);

@@ -19,6 +19,7 @@
 #include "adv.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "data/data.h"
 #include "rewards/reward.h"
 #include "rollout/rollout.h"
@@ -52,11 +53,8 @@ static eval_acc *group_of(eval_groups *g, const char *name) {
     for (int i = 1; i < g->n; i++)
         if (!strcmp(g->v[i].name, name)) return &g->v[i];
     if (g->n == g->cap) {
-        int cap = g->cap ? 2 * g->cap : 16;
-        eval_acc *v = realloc(g->v, sizeof *v * (size_t)cap);
-        if (!v) return err_set("out of memory"), NULL;
-        g->v = v;
-        g->cap = cap;
+        g->cap = g->cap ? 2 * g->cap : 16;
+        g->v = mem_realloc(g->v, sizeof *g->v * (size_t)g->cap);
     }
     eval_acc *a = &g->v[g->n++];
     memset(a, 0, sizeof *a);
@@ -101,12 +99,11 @@ typedef struct eval_vote {
     int *best;                       /* per class: shortest voting sample of the subset */
 } eval_vote;
 
-static int vote_init(eval_vote *v, int G) {
-    v->answer = malloc(sizeof *v->answer * (size_t)G);
-    v->cluster = malloc(sizeof(int) * (size_t)G);
-    v->count = malloc(sizeof(int) * (size_t)G);
-    v->best = malloc(sizeof(int) * (size_t)G);
-    return v->answer && v->cluster && v->count && v->best ? 0 : err_set("out of memory");
+static void vote_init(eval_vote *v, int G) {
+    v->answer = mem_alloc(sizeof *v->answer * (size_t)G);
+    v->cluster = mem_alloc(sizeof(int) * (size_t)G);
+    v->count = mem_alloc(sizeof(int) * (size_t)G);
+    v->best = mem_alloc(sizeof(int) * (size_t)G);
 }
 
 static void vote_free(eval_vote *v) {
@@ -232,6 +229,168 @@ static int draw(trainer_policy *p, rollout_options *ro, int P, const int32_t **i
     return 0;
 }
 
+/* The run's end-of-sequence ids followed by those of the sampling settings it lacks; returns how
+ * many. */
+static int eval_eos(const trainer_policy *p, const rollout_sampling *smp, int32_t *eos) {
+    int n = 0;
+    for (int i = 0; i < p->n_eos; i++) eos[n++] = p->eos[i];
+    for (int i = 0; i < smp->n_eos; i++) {
+        int have = 0;
+        for (int j = 0; j < n; j++) have |= eos[j] == smp->eos[i];
+        if (!have) eos[n++] = smp->eos[i];
+    }
+    return n;
+}
+
+/* What scoring one problem needs: the run's settings and buffers for its G samples. */
+typedef struct eval_scorer {
+    reward *rw;
+    int G, m;                        /* samples per problem; short-m's m (0: off) */
+    double tolerance;                /* reward.math.tolerance, for grouping answers */
+    reward_input *in;                /* [G] */
+    reward_result *res;              /* [G] */
+    const rollout_sample **row;      /* [G] the samples being voted on */
+    eval_vote vote;
+} eval_scorer;
+
+/* One problem's outcome. */
+typedef struct eval_problem {
+    int64_t correct;      /* samples the verifier judged correct */
+    int maj[EVAL_MAX_K];  /* the majority vote over the first 2^i samples is correct */
+    int maj_all;          /* ... over all G samples */
+    int short_ok;         /* short-m@k's vote is correct */
+} eval_problem;
+
+static void scorer_init(eval_scorer *sc, reward *rw, int G, int m, double tolerance) {
+    *sc = (eval_scorer){.rw = rw, .G = G, .m = m, .tolerance = tolerance};
+    sc->in = mem_alloc(sizeof *sc->in * (size_t)G);
+    sc->res = mem_alloc(sizeof *sc->res * (size_t)G);
+    sc->row = mem_alloc(sizeof *sc->row * (size_t)G);
+    vote_init(&sc->vote, G);
+}
+
+static void scorer_free(eval_scorer *sc) {
+    free(sc->in);
+    free(sc->res);
+    free(sc->row);
+    vote_free(&sc->vote);
+}
+
+/* The vote of short-m@k over one problem's short draw: the m shortest finished samples. */
+static int score_short_m(eval_scorer *sc, const data_example *e, const rollout_sample *drawn, int *ok) {
+    int n = short_m_pick(drawn, sc->G, sc->m, sc->row);
+    for (int j = 0; j < n; j++)
+        sc->in[j] = (reward_input){e->prompt, sc->row[j]->text, e->answer, e->metadata, sc->row[j]->len};
+    if (n > 0 && reward_score_group(sc->rw, sc->in, n, sc->res)) return -1;
+    int w = n > 0 ? vote_winner(&sc->vote, sc->row, n, vote_classes(&sc->vote, sc->row, n, sc->tolerance)) : -1;
+    *ok = w >= 0 && sc->res[w].correct;
+    return 0;
+}
+
+/* Score problem e's G samples (full) and, with short-m on, its short draw. */
+static int score_problem(eval_scorer *sc, const data_example *e, const rollout_sample *full,
+                         const rollout_sample *shortm, eval_problem *out) {
+    int G = sc->G;
+    *out = (eval_problem){0};
+    for (int g = 0; g < G; g++) {
+        sc->in[g] = (reward_input){e->prompt, full[g].text, e->answer, e->metadata, full[g].len};
+        sc->row[g] = &full[g];
+    }
+    if (reward_score_group(sc->rw, sc->in, G, sc->res)) return -1;
+    for (int g = 0; g < G; g++) out->correct += sc->res[g].correct != 0;
+    int classes = vote_classes(&sc->vote, sc->row, G, sc->tolerance);
+    for (int q = 0, k = 1; k <= G && q < EVAL_MAX_K; q++, k *= 2) {
+        int w = vote_winner(&sc->vote, sc->row, k, classes);
+        out->maj[q] = w >= 0 && sc->res[w].correct;
+    }
+    int w_all = vote_winner(&sc->vote, sc->row, G, classes);
+    out->maj_all = w_all >= 0 && sc->res[w_all].correct;
+    return sc->m > 0 ? score_short_m(sc, e, shortm, &out->short_ok) : 0;
+}
+
+/* Add one problem's outcome over its G samples to a group's sums. */
+static int acc_add(eval_acc *a, const eval_problem *pr, const rollout_sample *samples, int G) {
+    a->problems++;
+    a->samples += G;
+    a->correct += pr->correct;
+    a->short_m_correct += pr->short_ok;
+    a->maj_all += pr->maj_all;
+    for (int g = 0; g < G; g++) {
+        a->tokens += samples[g].len;
+        reward_mode mode = reward_thinkless_mode(samples[g].text);
+        a->think += mode == REWARD_MODE_THINK;
+        a->shrt += mode == REWARD_MODE_SHORT;
+    }
+    for (int q = 0, k = 1; k <= G && q < EVAL_MAX_K; q++, k *= 2) {
+        double v;
+        if (adv_pass_at_k(G, pr->correct, k, &v)) return -1;
+        a->pass[q] += v;
+        a->maj[q] += pr->maj[q];
+    }
+    return 0;
+}
+
+/* Score every problem of the draws into groups: v[0] "all", then one per label. */
+static int score_all(eval_scorer *sc, const data_set *ds, int P, const eval_run *full, const eval_run *shortm,
+                     eval_groups *groups) {
+    int G = sc->G;
+    group_of(groups, "all");
+    for (int i = 0; i < P; i++) {
+        const data_example *e = &ds->ex[i];
+        const rollout_sample *drawn = &full->r.samples[i * G];
+        eval_problem pr;
+        if (score_problem(sc, e, drawn, sc->m > 0 ? &shortm->r.samples[i * G] : NULL, &pr)) return -1;
+        char label[64];
+        if (e->group) snprintf(label, sizeof label, "%s", e->group);
+        else difficulty(e->metadata, label, sizeof label);
+        eval_acc *grp = label[0] ? group_of(groups, label) : NULL;
+        if (acc_add(&groups->v[0], &pr, drawn, G) || (grp && acc_add(grp, &pr, drawn, G))) return -1;
+    }
+    return 0;
+}
+
+/* short-m@k beside majority@k over the same problems: accuracy, tokens and seconds of each. */
+static cJSON *short_m_json(const eval_acc *a, int m, int G, const eval_run *full, const eval_run *shortm) {
+    double np = a->problems ? (double)a->problems : 1;
+    cJSON *sm = cJSON_CreateObject();
+    cJSON_AddNumberToObject(sm, "m", m);
+    cJSON_AddNumberToObject(sm, "k", G);
+    cJSON *o = cJSON_AddObjectToObject(sm, "short_m_at_k");
+    cJSON_AddNumberToObject(o, "accuracy", (double)a->short_m_correct / np);
+    cJSON_AddNumberToObject(o, "tokens", (double)shortm->tokens);
+    cJSON_AddNumberToObject(o, "seconds", shortm->seconds);
+    cJSON_AddNumberToObject(o, "cancelled_rows", shortm->r.cancelled);
+    o = cJSON_AddObjectToObject(sm, "majority_at_k");
+    cJSON_AddNumberToObject(o, "accuracy", (double)a->maj_all / np);
+    cJSON_AddNumberToObject(o, "tokens", (double)full->tokens);
+    cJSON_AddNumberToObject(o, "seconds", full->seconds);
+    cJSON_AddNumberToObject(sm, "pass_at_1", a->pass[0] / np);
+    return sm;
+}
+
+/* The report: what was evaluated, how it was sampled, and the groups' figures. */
+static char *eval_report(const trainer_policy *p, const data_set *ds, int P, int G, int m,
+                         const rollout_sampling *smp, const char *group_by, const eval_groups *groups,
+                         const eval_run *full, const eval_run *shortm) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "model", p->dir);
+    cJSON_AddStringToObject(root, "dataset", ds->name);
+    cJSON_AddNumberToObject(root, "problems", P);
+    cJSON_AddNumberToObject(root, "samples_per_problem", G);
+    cJSON_AddNumberToObject(root, "temperature", smp->p.temperature);
+    cJSON_AddItemToObject(root, "sampling", sampling_json(smp));
+    cJSON_AddNumberToObject(root, "seconds", full->seconds);
+    cJSON_AddNumberToObject(root, "tokens", (double)full->tokens);
+    cJSON_AddStringToObject(root, "group_by", group_by);
+    cJSON_AddItemToObject(root, "all", acc_json(&groups->v[0], G, m));
+    cJSON *gs = cJSON_AddObjectToObject(root, "groups");
+    for (int i = 1; i < groups->n; i++) cJSON_AddItemToObject(gs, groups->v[i].name, acc_json(&groups->v[i], G, m));
+    if (m > 0) cJSON_AddItemToObject(root, "short_m", short_m_json(&groups->v[0], m, G, full, shortm));
+    char *out = cJSON_Print(root);
+    cJSON_Delete(root);
+    return out;
+}
+
 char *trainer_eval(const rlvr_config *c, trainer_policy *p, reward *rw) {
     int G = (int)c->eval.samples, m = (int)c->eval.short_m;
     if (m > G) return err_set("eval.short_m (%d) must not exceed eval.samples (%d): m of the k samples vote", m, G), NULL;
@@ -240,23 +399,15 @@ char *trainer_eval(const rlvr_config *c, trainer_policy *p, reward *rw) {
     data_set *ds = data_open(c, DATA_SPLIT_TEST);
     if (!ds) return NULL;
     int P = (int)(c->eval.problems < ds->n ? c->eval.problems : ds->n);
-    tok_ids *prompts = calloc((size_t)P, sizeof *prompts);
-    const int32_t **ids = malloc(sizeof(int32_t *) * (size_t)P);
-    int *lens = malloc(sizeof(int) * (size_t)P);
-    uint64_t *keys = malloc(sizeof(uint64_t) * (size_t)P);
-    reward_input *in = malloc(sizeof *in * (size_t)G);
-    reward_result *res = malloc(sizeof *res * (size_t)G);
-    const rollout_sample **row = malloc(sizeof *row * (size_t)G);
+    tok_ids *prompts = mem_calloc((size_t)P, sizeof *prompts);
+    const int32_t **ids = mem_alloc(sizeof(int32_t *) * (size_t)P);
+    int *lens = mem_alloc(sizeof(int) * (size_t)P);
+    uint64_t *keys = mem_alloc(sizeof(uint64_t) * (size_t)P);
     char *out = NULL;
-    eval_run full, shortm;
-    memset(&full, 0, sizeof full);
-    memset(&shortm, 0, sizeof shortm);
+    eval_run full = {0}, shortm = {0};
     eval_groups groups = {0};
-    eval_vote vote = {0};
-    if (!prompts || !ids || !lens || !keys || !in || !res || !row || vote_init(&vote, G)) {
-        err_set("out of memory");
-        goto done;
-    }
+    eval_scorer sc;
+    scorer_init(&sc, rw, G, m, c->reward.math.tolerance);
     for (int i = 0; i < P; i++) {
         if (trainer_policy_prompt(p, ds->ex[i].prompt, &prompts[i])) goto done;
         ids[i] = prompts[i].v;
@@ -264,19 +415,12 @@ char *trainer_eval(const rlvr_config *c, trainer_policy *p, reward *rw) {
         keys[i] = (uint64_t)i;
     }
     int32_t eos[TRAINER_MAX_EOS + ROLLOUT_GEN_MAX_EOS];
-    int n_eos = 0;
-    for (int i = 0; i < p->n_eos; i++) eos[n_eos++] = p->eos[i];
-    for (int i = 0; i < smp.n_eos; i++) {
-        int have = 0;
-        for (int j = 0; j < n_eos; j++) have |= eos[j] == smp.eos[i];
-        if (!have) eos[n_eos++] = smp.eos[i];
-    }
     rollout_options ro;
     rollout_options_from_cfg(c, &ro);
     ro.sampling = smp.p;
     ro.repetition_penalty = smp.repetition_penalty;
     ro.eos_ids = eos;
-    ro.n_eos = n_eos;
+    ro.n_eos = eval_eos(p, &smp, eos);
     ro.tok = p->tok;
     ro.seed = (uint64_t)c->run.seed;
     ro.step = EVAL_STEP_KEY;
@@ -285,106 +429,17 @@ char *trainer_eval(const rlvr_config *c, trainer_policy *p, reward *rw) {
         ro.finish_quota = m;
         if (draw(p, &ro, P, ids, lens, keys, G, &shortm)) goto done;
     }
-    if (!group_of(&groups, "all")) goto done;
+    if (score_all(&sc, ds, P, &full, &shortm, &groups)) goto done;
     const char *group_by = c->data.fields.group && c->data.fields.group[0] ? c->data.fields.group : "difficulty";
-    for (int i = 0; i < P; i++) {
-        const data_example *e = &ds->ex[i];
-        for (int g = 0; g < G; g++) {
-            const rollout_sample *s = &full.r.samples[i * G + g];
-            in[g] = (reward_input){e->prompt, s->text, e->answer, e->metadata, s->len};
-            row[g] = s;
-        }
-        if (reward_score_group(rw, in, G, res)) goto done;
-        int64_t correct = 0;
-        for (int g = 0; g < G; g++) correct += res[g].correct != 0;
-        int maj[EVAL_MAX_K] = {0}, classes = vote_classes(&vote, row, G, c->reward.math.tolerance);
-        for (int q = 0, k = 1; k <= G && q < EVAL_MAX_K; q++, k *= 2) {
-            int w = vote_winner(&vote, row, k, classes);
-            maj[q] = w >= 0 && res[w].correct;
-        }
-        int w_all = vote_winner(&vote, row, G, classes), maj_all = w_all >= 0 && res[w_all].correct;
-        int short_ok = 0;
-        if (m > 0) {
-            int n = short_m_pick(&shortm.r.samples[i * G], G, m, row);
-            for (int j = 0; j < n; j++)
-                in[j] = (reward_input){e->prompt, row[j]->text, e->answer, e->metadata, row[j]->len};
-            if (n > 0 && reward_score_group(rw, in, n, res)) goto done;
-            int w = n > 0 ? vote_winner(&vote, row, n, vote_classes(&vote, row, n, c->reward.math.tolerance)) : -1;
-            short_ok = w >= 0 && res[w].correct;
-        }
-        char label[64];
-        if (e->group) snprintf(label, sizeof label, "%s", e->group);
-        else difficulty(e->metadata, label, sizeof label);
-        eval_acc *grp = NULL;
-        if (label[0] && !(grp = group_of(&groups, label))) goto done;
-        eval_acc *targets[2] = {&groups.v[0], grp}; /* after group_of, which may move the array */
-        for (int t = 0; t < 2; t++) {
-            eval_acc *a = targets[t];
-            if (!a) continue;
-            a->problems++;
-            a->samples += G;
-            a->correct += correct;
-            a->short_m_correct += short_ok;
-            a->maj_all += maj_all;
-            for (int g = 0; g < G; g++) {
-                const rollout_sample *s = &full.r.samples[i * G + g];
-                a->tokens += s->len;
-                reward_mode mode = reward_thinkless_mode(s->text);
-                a->think += mode == REWARD_MODE_THINK;
-                a->shrt += mode == REWARD_MODE_SHORT;
-            }
-            for (int q = 0, k = 1; k <= G && q < EVAL_MAX_K; q++, k *= 2) {
-                double v;
-                if (adv_pass_at_k(G, correct, k, &v)) goto done;
-                a->pass[q] += v;
-                a->maj[q] += maj[q];
-            }
-        }
-    }
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "model", p->dir);
-    cJSON_AddStringToObject(root, "dataset", ds->name);
-    cJSON_AddNumberToObject(root, "problems", P);
-    cJSON_AddNumberToObject(root, "samples_per_problem", G);
-    cJSON_AddNumberToObject(root, "temperature", smp.p.temperature);
-    cJSON_AddItemToObject(root, "sampling", sampling_json(&smp));
-    cJSON_AddNumberToObject(root, "seconds", full.seconds);
-    cJSON_AddNumberToObject(root, "tokens", (double)full.tokens);
-    cJSON_AddStringToObject(root, "group_by", group_by);
-    cJSON_AddItemToObject(root, "all", acc_json(&groups.v[0], G, m));
-    cJSON *gs = cJSON_AddObjectToObject(root, "groups");
-    for (int i = 1; i < groups.n; i++) cJSON_AddItemToObject(gs, groups.v[i].name, acc_json(&groups.v[i], G, m));
-    if (m > 0) {
-        const eval_acc *a = &groups.v[0];
-        double np = a->problems ? (double)a->problems : 1;
-        cJSON *sm = cJSON_AddObjectToObject(root, "short_m");
-        cJSON_AddNumberToObject(sm, "m", m);
-        cJSON_AddNumberToObject(sm, "k", G);
-        cJSON *o = cJSON_AddObjectToObject(sm, "short_m_at_k");
-        cJSON_AddNumberToObject(o, "accuracy", (double)a->short_m_correct / np);
-        cJSON_AddNumberToObject(o, "tokens", (double)shortm.tokens);
-        cJSON_AddNumberToObject(o, "seconds", shortm.seconds);
-        cJSON_AddNumberToObject(o, "cancelled_rows", shortm.r.cancelled);
-        o = cJSON_AddObjectToObject(sm, "majority_at_k");
-        cJSON_AddNumberToObject(o, "accuracy", (double)a->maj_all / np);
-        cJSON_AddNumberToObject(o, "tokens", (double)full.tokens);
-        cJSON_AddNumberToObject(o, "seconds", full.seconds);
-        cJSON_AddNumberToObject(sm, "pass_at_1", a->pass[0] / np);
-    }
-    out = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (!out) err_set("out of memory");
+    out = eval_report(p, ds, P, G, m, &smp, group_by, &groups, &full, &shortm);
 done:
-    for (int i = 0; prompts && i < P; i++) tok_ids_free(&prompts[i]);
+    for (int i = 0; i < P; i++) tok_ids_free(&prompts[i]);
     free(prompts);
     free(ids);
     free(lens);
     free(keys);
-    free(in);
-    free(res);
-    free(row);
     free(groups.v);
-    vote_free(&vote);
+    scorer_free(&sc);
     rollout_result_free(&full.r);
     rollout_result_free(&shortm.r);
     data_set_free(ds);

@@ -7,6 +7,7 @@
 #include "h5why.h"
 
 #include "common/err.h"
+#include "common/mem.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -149,19 +150,30 @@ static int64_t rows_of(hid_t g, const char *name) {
 }
 
 /* Rows of column "step" (n of them) before the first with step >= next_step; *last gets the step
- * of the last row kept (-1 when none). */
+ * of the last row kept (-1 when none). Reads a chunk at a time: n is the file's word, and a
+ * damaged file's is no reason to run out of memory. -1 when the column cannot be read. */
 static int64_t rows_before(hid_t g, int64_t n, int64_t next_step, int64_t *last) {
     *last = -1;
     if (n == 0) return 0;
-    int64_t *steps = malloc((size_t)n * sizeof *steps);
     hid_t d = H5Dopen2(g, "step", H5P_DEFAULT);
-    int ok = steps && d >= 0 && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, steps) >= 0;
-    if (d >= 0) H5Dclose(d);
-    int64_t keep = -1;
-    if (ok) {
-        for (keep = 0; keep < n && steps[keep] < next_step; keep++) *last = steps[keep];
+    if (d < 0) return -1;
+    hid_t fs = H5Dget_space(d);
+    int64_t steps[CHUNK_ROWS], keep = 0;
+    for (hsize_t at = 0; at < (hsize_t)n && keep == (int64_t)at;) {
+        hsize_t k = (hsize_t)n - at < CHUNK_ROWS ? (hsize_t)n - at : CHUNK_ROWS;
+        hid_t ms = H5Screate_simple(1, &k, NULL);
+        int ok = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &at, NULL, &k, NULL) >= 0 &&
+                 H5Dread(d, H5T_NATIVE_INT64, ms, fs, H5P_DEFAULT, steps) >= 0;
+        H5Sclose(ms);
+        if (!ok) {
+            keep = -1;
+            break;
+        }
+        for (hsize_t i = 0; i < k && steps[i] < next_step; i++, keep++) *last = steps[i];
+        at += k;
     }
-    free(steps);
+    H5Sclose(fs);
+    H5Dclose(d);
     return keep;
 }
 
@@ -169,9 +181,7 @@ static herr_t list_sub(hid_t g, const char *name, const H5L_info_t *info, void *
     (void)g;
     (void)info;
     rolloutlog *l = data;
-    void *ns = realloc(l->sub, (size_t)(l->nsub + 1) * sizeof *l->sub);
-    if (!ns) return -1;
-    l->sub = ns;
+    l->sub = mem_realloc(l->sub, (size_t)(l->nsub + 1) * sizeof *l->sub);
     snprintf(l->sub[l->nsub++], REWARD_NAME_MAX, "%s", name);
     return 0;
 }
@@ -261,8 +271,7 @@ rolloutlog *rolloutlog_open(const char *path, int64_t next_step) {
     if (!path || !*path) return err_set("rollout log: no path"), NULL;
     if (next_step < 0) return err_set("rollout log '%s': next step must be >= 0", path), NULL;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    rolloutlog *l = calloc(1, sizeof *l);
-    if (!l) return err_set("rollout log: out of memory"), NULL;
+    rolloutlog *l = mem_calloc(1, sizeof *l);
     l->file = l->prompts = l->completions = l->subscores = -1;
     l->last_step = -1;
     snprintf(l->path, sizeof l->path, "%s", path);
@@ -342,26 +351,22 @@ static void cols_free(step_cols *s) {
     free(s->ids);
 }
 
-static int cols_alloc(step_cols *s, int n) {
-    size_t m = (size_t)(n ? n : 1);
-    memset(s, 0, sizeof *s);
-    s->i64a = malloc(m * sizeof(int64_t));
-    s->i64b = malloc(m * sizeof(int64_t));
-    s->i32a = malloc(m * sizeof(int32_t));
-    s->i32b = malloc(m * sizeof(int32_t));
-    s->f64a = malloc(m * sizeof(double));
-    s->f64b = malloc(m * sizeof(double));
-    s->stra = malloc(m * sizeof(char *));
-    s->strb = malloc(m * sizeof(char *));
-    s->ids = malloc(m * sizeof(hvl_t));
-    if (s->i64a && s->i64b && s->i32a && s->i32b && s->f64a && s->f64b && s->stra && s->strb && s->ids) return 0;
-    cols_free(s);
-    return -1;
+static void cols_alloc(step_cols *s, int n) {
+    size_t m = (size_t)n;
+    s->i64a = mem_alloc(m * sizeof(int64_t));
+    s->i64b = mem_alloc(m * sizeof(int64_t));
+    s->i32a = mem_alloc(m * sizeof(int32_t));
+    s->i32b = mem_alloc(m * sizeof(int32_t));
+    s->f64a = mem_alloc(m * sizeof(double));
+    s->f64b = mem_alloc(m * sizeof(double));
+    s->stra = mem_alloc(m * sizeof(char *));
+    s->strb = mem_alloc(m * sizeof(char *));
+    s->ids = mem_alloc(m * sizeof(hvl_t));
 }
 
 static int append_prompts(rolloutlog *l, int64_t step, const rolloutlog_prompt *p, int np) {
     step_cols s;
-    if (cols_alloc(&s, np)) return err_set("rollout log: out of memory");
+    cols_alloc(&s, np);
     for (int i = 0; i < np; i++) {
         s.i64a[i] = step;
         s.i64b[i] = p[i].index;
@@ -383,7 +388,7 @@ static int append_prompts(rolloutlog *l, int64_t step, const rolloutlog_prompt *
 static int append_completions(rolloutlog *l, int64_t step, int64_t first_prompt_row, const rolloutlog_completion *c,
                               int nc) {
     step_cols s;
-    if (cols_alloc(&s, nc)) return err_set("rollout log: out of memory");
+    cols_alloc(&s, nc);
     for (int i = 0; i < nc; i++) {
         s.i64a[i] = step;
         s.i64b[i] = first_prompt_row + c[i].prompt;
@@ -412,12 +417,7 @@ static int append_completions(rolloutlog *l, int64_t step, int64_t first_prompt_
                 rc = fail(l, "creating a sub-score column");
                 break;
             }
-            void *ns = realloc(l->sub, (size_t)(l->nsub + 1) * sizeof *l->sub);
-            if (!ns) {
-                rc = err_set("rollout log: out of memory");
-                break;
-            }
-            l->sub = ns;
+            l->sub = mem_realloc(l->sub, (size_t)(l->nsub + 1) * sizeof *l->sub);
             memcpy(l->sub[l->nsub++], col, REWARD_NAME_MAX);
         }
     for (int j = 0; j < l->nsub && rc == 0; j++) {
@@ -445,12 +445,11 @@ static uint64_t row_bytes(const col_spec *cols, int n) {
     return b;
 }
 
-/* Sub-score columns an append would add. -1 when out of memory. */
+/* Sub-score columns an append would add. */
 static int new_columns(const rolloutlog *l, const rolloutlog_completion *c, int nc) {
     int total = 0, n = 0;
     for (int i = 0; i < nc; i++) total += c[i].n_sub;
-    char (*seen)[REWARD_NAME_MAX] = malloc((size_t)(total ? total : 1) * sizeof *seen);
-    if (!seen) return -1;
+    char (*seen)[REWARD_NAME_MAX] = mem_alloc((size_t)total * sizeof *seen);
     for (int i = 0; i < nc; i++)
         for (int k = 0; k < c[i].n_sub; k++) {
             sub_column(c[i].sub[k].name, seen[n]);
@@ -499,9 +498,7 @@ int rolloutlog_append(rolloutlog *l, int64_t step, const rolloutlog_prompt *p, i
             return err_set("rollout log '%s': completion %d has inconsistent ids or sub-scores", l->path, i);
     }
     if (l->failed) return err_set("rollout log '%s': an earlier write failed; reopen the log", l->path);
-    int new_cols = new_columns(l, c, nc);
-    if (new_cols < 0) return err_set("rollout log: out of memory");
-    if (reserve(l, append_bound(l, p, np, c, nc, new_cols))) return -1;
+    if (reserve(l, append_bound(l, p, np, c, nc, new_columns(l, c, nc)))) return -1;
     int64_t first = l->prompt_rows;
     if (append_prompts(l, step, p, np) || append_completions(l, step, first, c, nc)) {
         l->failed = 1;

@@ -8,6 +8,7 @@
 #include "batch.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "common/rng.h"
 #include "dist/dist.h"
 #include "state.h"
@@ -34,24 +35,23 @@ static int make_row(const trainer_policy *p, const rlvr_config *c, const data_ex
                        "(data.fields.response for JSONL)", (long long)draw, short_only ? "<short>" : "");
     if (trainer_policy_prompt(p, e->prompt, &row->prompt)) return -1;
     row->resp.n = 0;
-    if (tok_encode(p->tok, resp, strlen(resp), 0, &row->resp) || tok_ids_push(&row->resp, p->eos[0]))
-        return -1;
+    if (tok_encode(p->tok, resp, strlen(resp), 0, &row->resp)) return -1;
+    tok_ids_push(&row->resp, p->eos[0]);
     return 0;
 }
 
 /* One optimiser step on a batch; *loss and *tokens get the mean NLL and the response tokens. */
 static int sft_step(trainer_policy *p, optim *o, double lr, sft_row *rows, int n, double *loss,
                     int64_t *tokens, optim_step_info *info) {
-    trainer_seq *seqs = malloc(sizeof *seqs * (size_t)n);
-    if (!seqs) return err_set("out of memory");
+    trainer_seq *seqs = mem_alloc(sizeof *seqs * (size_t)n);
     for (int i = 0; i < n; i++)
         seqs[i] = (trainer_seq){rows[i].prompt.v, rows[i].prompt.n, rows[i].resp.v, rows[i].resp.n};
     int rc = -1;
     ts_scope_begin();
     ts_tensor *ids, *mask, *lp;
     int64_t P, T = trainer_pack(seqs, n, &ids, &mask, &P);
-    float *w = T > 0 ? calloc((size_t)(n * (T - 1)), sizeof *w) : NULL;
-    if (!w) goto out;
+    if (T <= 0) goto out;
+    float *w = mem_calloc((size_t)(n * (T - 1)), sizeof *w);
     int64_t count = 0;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < seqs[i].rlen; j++, count++) w[i * (T - 1) + P - 1 + j] = 1;
@@ -67,6 +67,104 @@ out:
     model_zero_grad(p->m);
     free(seqs);
     return rc;
+}
+
+/* The optimiser's options: optim.* with sft's learning rate, warm-up and cosine schedule. */
+static int sft_optim_opts(const rlvr_config *c, optim_opts *oo) {
+    if (optim_opts_from_cfg(c, oo)) return -1;
+    oo->lr = c->sft.lr;
+    oo->min_lr = c->sft.min_lr;
+    oo->warmup_steps = c->sft.warmup_steps;
+    oo->total_steps = c->sft.steps;
+    oo->schedule = OPTIM_SCHED_COSINE;
+    return optim_opts_check(oo);
+}
+
+/* The next n examples of the sampler, as rows. */
+static int sft_draw(const trainer_policy *p, const rlvr_config *c, const data_set *ds, data_sampler *smp,
+                    sft_row *rows, int n) {
+    for (int i = 0; i < n; i++) {
+        uint64_t draw = (uint64_t)(smp->epoch * ds->n + smp->pos);
+        int64_t idx = data_sampler_next(smp);
+        if (make_row(p, c, &ds->ex[idx], draw, &rows[i])) return -1;
+    }
+    return 0;
+}
+
+/* One step's figures. */
+typedef struct sft_figures {
+    double loss, lr, seconds;
+    int64_t tokens;
+    optim_step_info info;
+} sft_figures;
+
+/* One step's line of metrics.jsonl and its TensorBoard scalars. */
+static int sft_record(const rlvr_config *c, FILE *mf, tboard *tb, int64_t step, const sft_figures *f) {
+    double tps = (double)f->tokens / f->seconds;
+    fprintf(mf, "{\"step\": %lld", (long long)step);
+    trainer_json_number(mf, "loss", "%.6f", f->loss);
+    trainer_json_number(mf, "lr", "%.6g", f->lr);
+    trainer_json_number(mf, "grad_norm", "%.6g", f->info.grad_norm);
+    trainer_json_number(mf, "skipped", "%.0f", f->info.skipped);
+    trainer_json_number(mf, "tokens", "%.0f", (double)f->tokens);
+    trainer_json_number(mf, "tokens_per_s", "%.1f", tps);
+    trainer_json_number(mf, "step_s", "%.4f", f->seconds);
+    fputs("}\n", mf);
+    if (fflush(mf) != 0 || ferror(mf))
+        return err_set("cannot write '%s/metrics.jsonl': %s", c->run.dir, strerror(errno));
+    if (!tb) return 0;
+    if (tboard_scalar(tb, "loss", step, f->loss) || tboard_scalar(tb, "lr", step, f->lr) ||
+        tboard_scalar(tb, "grad_norm", step, f->info.grad_norm) || tboard_scalar(tb, "tokens_per_s", step, tps))
+        return -1;
+    return step % c->train.log_every == 0 ? tboard_flush(tb) : 0;
+}
+
+/* After the last step: the final checkpoint unless the last step saved one, then (unless stopped
+ * by a signal) the model in run.dir/model. */
+static int sft_finish(const rlvr_config *c, trainer_policy *p, optim *o, data_sampler *smp, const data_set *ds,
+                      int64_t step, int64_t saved) {
+    if (step != saved && trainer_save(c, p, o, smp, ds, step, (int)c->train.keep_last)) return -1;
+    if (trainer_stop_requested) return 0;
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s/model", c->run.dir);
+    if (trainer_export_policy(p, dir)) return -1;
+    log_info("sft: model written to %s", dir);
+    return 0;
+}
+
+/* The training loop from step to sft.steps (or a signal); *step and *saved follow it. */
+static int sft_loop(const rlvr_config *c, trainer_policy *p, optim *o, const optim_opts *oo, data_set *ds,
+                    data_sampler *smp, FILE *mf, tboard *tb, sft_row *rows, int64_t *step, int64_t *saved) {
+    int n_rows = (int)c->sft.batch_size;
+    log_info("sft: %s, %lld examples, %lld steps of %d, lr %g -> %g", ds->name, (long long)ds->n,
+             (long long)c->sft.steps, n_rows, oo->lr, oo->min_lr);
+    log_progress prog;
+    log_progress_begin(&prog, "sft", c->sft.steps - *step, "steps");
+    double t_start = log_now(), ema = NAN;
+    while (*step < c->sft.steps && !trainer_stop_requested) {
+        double t0 = log_now();
+        sft_figures f = {.lr = optim_lr_at(oo, *step)};
+        if (sft_draw(p, c, ds, smp, rows, n_rows) ||
+            sft_step(p, o, f.lr, rows, n_rows, &f.loss, &f.tokens, &f.info))
+            return -1;
+        if (f.info.skipped) log_warn("sft step %lld: non-finite gradient, update skipped", (long long)*step);
+        ++*step;
+        ema = isnan(ema) ? f.loss : 0.95 * ema + 0.05 * f.loss;
+        f.seconds = log_now() - t0;
+        if (sft_record(c, mf, tb, *step, &f)) return -1;
+        if (*step % c->train.log_every == 0) {
+            log_progress_add(&prog, c->train.log_every);
+            log_debug("sft step %lld loss %.4f (ema %.4f) lr %.3g grad %.3g", (long long)*step, f.loss, ema, f.lr,
+                      f.info.grad_norm);
+        }
+        if (c->sft.save_every && *step % c->sft.save_every == 0) {
+            if (trainer_save(c, p, o, smp, ds, *step, (int)c->train.keep_last)) return -1;
+            *saved = *step;
+        }
+    }
+    log_progress_end(&prog);
+    log_info("sft: %lld steps, loss (ema) %.4f, %.1f s", (long long)*step, ema, log_now() - t_start);
+    return 0;
 }
 
 int trainer_sft(const rlvr_config *c) {
@@ -85,15 +183,8 @@ int trainer_sft(const rlvr_config *c) {
         return world ? err_set("rlvr sft runs as one process, not %d ranks: launch it without mpirun", world) : -1;
     if (trainer_run_dir_prepare(c, !strcmp(cfg_enum_name(c, "train.resume"), "auto"))) return -1;
     if (trainer_policy_load(&p, c, NULL, NULL)) return -1;
-    if (trainer_policy_trainable(&p)) goto out;
     optim_opts oo;
-    if (optim_opts_from_cfg(c, &oo)) goto out;
-    oo.lr = c->sft.lr;
-    oo.min_lr = c->sft.min_lr;
-    oo.warmup_steps = c->sft.warmup_steps;
-    oo.total_steps = c->sft.steps;
-    oo.schedule = OPTIM_SCHED_COSINE;
-    if (optim_opts_check(&oo)) goto out;
+    if (trainer_policy_trainable(&p) || sft_optim_opts(c, &oo)) goto out;
     model_param_table pt = model_params(p.m);
     if (!(o = optim_init(pt.t, pt.names, pt.n, &oo))) goto out;
     if (!(ds = data_open(c, DATA_SPLIT_TRAIN)) || !(smp = data_sampler_open(c, ds->n))) goto out;
@@ -110,76 +201,18 @@ int trainer_sft(const rlvr_config *c) {
     if (trainer_run_dir_sync(c, step) || !(mf = trainer_run_file(c, "metrics.jsonl")) ||
         trainer_tboard_open(c, step, &tb))
         goto out;
-    rows = calloc((size_t)n_rows, sizeof *rows);
-    if (!rows) goto out;
+    rows = mem_calloc((size_t)n_rows, sizeof *rows);
     trainer_catch_signals();
-    log_info("sft: %s, %lld examples, %lld steps of %d, lr %g -> %g", ds->name, (long long)ds->n,
-             (long long)c->sft.steps, n_rows, oo.lr, oo.min_lr);
-    log_progress prog;
-    log_progress_begin(&prog, "sft", c->sft.steps - step, "steps");
-    double t_start = log_now(), ema = NAN;
-    while (step < c->sft.steps && !trainer_stop_requested) {
-        double t0 = log_now();
-        for (int i = 0; i < n_rows; i++) {
-            uint64_t draw = (uint64_t)(smp->epoch * ds->n + smp->pos);
-            int64_t idx = data_sampler_next(smp);
-            if (make_row(&p, c, &ds->ex[idx], draw, &rows[i])) goto out_loop;
-        }
-        double loss, lr = optim_lr_at(&oo, step);
-        int64_t tokens = 0;
-        optim_step_info info;
-        if (sft_step(&p, o, lr, rows, n_rows, &loss, &tokens, &info)) goto out_loop;
-        if (info.skipped) log_warn("sft step %lld: non-finite gradient, update skipped", (long long)step);
-        step++;
-        ema = isnan(ema) ? loss : 0.95 * ema + 0.05 * loss;
-        double dt = log_now() - t0;
-        fprintf(mf, "{\"step\": %lld", (long long)step);
-        trainer_json_number(mf, "loss", "%.6f", loss);
-        trainer_json_number(mf, "lr", "%.6g", lr);
-        trainer_json_number(mf, "grad_norm", "%.6g", info.grad_norm);
-        trainer_json_number(mf, "skipped", "%.0f", info.skipped);
-        trainer_json_number(mf, "tokens", "%.0f", (double)tokens);
-        trainer_json_number(mf, "tokens_per_s", "%.1f", (double)tokens / dt);
-        trainer_json_number(mf, "step_s", "%.4f", dt);
-        fputs("}\n", mf);
-        if (fflush(mf) != 0 || ferror(mf)) {
-            err_set("cannot write '%s/metrics.jsonl': %s", c->run.dir, strerror(errno));
-            goto out_loop;
-        }
-        if (tb && (tboard_scalar(tb, "loss", step, loss) || tboard_scalar(tb, "lr", step, lr) ||
-                   tboard_scalar(tb, "grad_norm", step, info.grad_norm) ||
-                   tboard_scalar(tb, "tokens_per_s", step, (double)tokens / dt)))
-            goto out_loop;
-        if (step % c->train.log_every == 0) {
-            if (tb && tboard_flush(tb)) goto out_loop;
-            log_progress_add(&prog, c->train.log_every);
-            log_debug("sft step %lld loss %.4f (ema %.4f) lr %.3g grad %.3g", (long long)step, loss, ema, lr,
-                      info.grad_norm);
-        }
-        if (c->sft.save_every && step % c->sft.save_every == 0) {
-            if (trainer_save(c, &p, o, smp, ds, step, (int)c->train.keep_last)) goto out_loop;
-            saved = step;
-        }
-    }
-    log_progress_end(&prog);
-    log_info("sft: %lld steps, loss (ema) %.4f, %.1f s", (long long)step, ema, log_now() - t_start);
-    if (step != saved && trainer_save(c, &p, o, smp, ds, step, (int)c->train.keep_last)) goto out_loop;
-    if (!trainer_stop_requested) {
-        char dir[1100];
-        snprintf(dir, sizeof dir, "%s/model", c->run.dir);
-        if (trainer_export_policy(&p, dir)) goto out_loop;
-        log_info("sft: model written to %s", dir);
-    }
+    if (sft_loop(c, &p, o, &oo, ds, smp, mf, tb, rows, &step, &saved) || sft_finish(c, &p, o, smp, ds, step, saved))
+        goto out;
     tboard *done = tb;
     tb = NULL;
-    if (tboard_close(done)) goto out_loop;
-    rc = 0;
-out_loop:
-    for (int i = 0; i < n_rows; i++) {
+    rc = tboard_close(done);
+out:
+    for (int i = 0; rows && i < n_rows; i++) {
         tok_ids_free(&rows[i].prompt);
         tok_ids_free(&rows[i].resp);
     }
-out:
     free(rows);
     if (mf && fclose(mf) != 0 && rc == 0)
         rc = err_set("cannot write '%s/metrics.jsonl': %s", c->run.dir, strerror(errno));
