@@ -12,7 +12,7 @@ right, as the table in docs/REWARDS.md does. It prints the agreement, each side'
 the labels, and the disagreements by form.
 """
 import json
-import math
+import multiprocessing
 import os
 import random
 import subprocess
@@ -25,10 +25,13 @@ from math_verify import parse, verify
 
 BIN = os.environ["RLVR_BIN"]
 N_PAIRS = 10_500
-AGREEMENT_MIN = 0.0  # set from the measured figure
+AGREEMENT_MIN = 0.955  # measured 0.9586 with math-verify 0.9.0 (10,065 of 10,500), less a margin
 
 # (form, ours, Math-Verify) -> the side that is right; docs/REWARDS.md has the same table
-DOCUMENTED = {}
+DOCUMENTED = {
+    ("limit:LaTeX mixed number", False, True): "Math-Verify: 2\\frac{1}{5} is the mixed number 11/5; ours reads a product",
+    ("limit:list with semicolons", False, True): "Math-Verify: -12;-11;-10 lists what -12, -11, -10 does; ours reads no list",
+}
 
 NAMES = ["Evelyn", "Marta", "Oslo", "Paris", "Tuesday", "blue", "Bob", "Alice"]
 
@@ -242,7 +245,21 @@ def form_decimal(r):
     return "decimal:rounded to 2 places", g, f"{float(f):.2f}", float(f"{float(f):.2f}") == float(f)
 
 
-FORMS = [form_integer, form_fraction, form_sqrt, form_pi, form_percent, form_interval, form_tuple, form_set,
+def form_known_limits(r):
+    """Forms docs/REWARDS.md lists as not handled by ours (knowingly)."""
+    k = r.randrange(3)
+    if k == 0:
+        w, n, d = r.randint(1, 9), r.randint(1, 4), r.randint(5, 9)
+        return "limit:LaTeX mixed number", frac_tex(Fraction(w * d + n, d)), f"{w}\\frac{{{n}}}{{{d}}}", True
+    if k == 1:
+        a = r.randint(-50, 0)
+        b = a + r.randint(1, 30)
+        return "limit:inequality for an interval", f"({a}, {b})", f"{a} < x < {b}", True
+    xs = sorted(r.sample(range(-30, 30), 3))
+    return "limit:list with semicolons", ", ".join(map(str, xs)), ";".join(map(str, xs)), True
+
+
+FORMS = [form_known_limits, form_integer, form_fraction, form_sqrt, form_pi, form_percent, form_interval, form_tuple, form_set,
          form_equation, form_choice, form_text, form_polynomial, form_power, form_units, form_matrix, form_decimal]
 WRAPS = ["The answer is $\\boxed{{{}}}$.", "So we get $\\boxed{{{}}}$", "Final answer: $\\boxed{{{}}}$",
          "Therefore, the final answer is $\\boxed{{{}}}$. I hope it is correct."]
@@ -271,13 +288,17 @@ def ours(ps):
 
 
 def theirs(p):
-    return bool(verify(parse(f"${p['gold']}$"), parse(p["pred"])))
+    # no time limits: the generated answers are short, ctest bounds the run, and Math-Verify's limits
+    # (5 s of wall time) would turn a loaded machine's slowness into verdicts
+    gold = parse(f"${p['gold']}$", parsing_timeout=None)
+    return bool(verify(gold, parse(p["pred"], parsing_timeout=None), timeout_seconds=None))
 
 
 def main():
     ps = pairs(2026)
     a = ours(ps)
-    b = [theirs(p) for p in ps]
+    with multiprocessing.Pool(min(4, os.cpu_count() or 1)) as pool:  # Math-Verify takes ~10 ms a pair
+        b = pool.map(theirs, ps, chunksize=250)
     assert len(a) == len(ps), f"{len(a)} verdicts for {len(ps)} pairs"
     n = len(ps)
     agree = sum(x == y for x, y in zip(a, b)) / n
@@ -292,12 +313,11 @@ def main():
         ex = next(p for p, xx, yy in zip(ps, a, b) if (p["form"], xx, yy) == (form, x, y))
         print(f"  {c:5d}  {form}: ours {x}, Math-Verify {y} ({doc or 'NOT DOCUMENTED'}); "
               f"label {ex['label']}, e.g. gold {ex['gold']!r}, prediction {ex['pred']!r}")
-    ok = agree >= AGREEMENT_MIN and undocumented == 0
-    print(f"{'ok' if agree >= AGREEMENT_MIN else 'FAILED'}: agreement {agree:.4%}, at least {AGREEMENT_MIN:.2%}")
-    print(f"{'ok' if undocumented == 0 else 'FAILED'}: {undocumented} classes of disagreement not documented")
-    print(f"{2 - (not ok) - (undocumented > 0 and agree < AGREEMENT_MIN)} passed, "
-          f"{(agree < AGREEMENT_MIN) + (undocumented > 0)} failed")
-    sys.exit(0 if ok else 1)
+    checks = [agree >= AGREEMENT_MIN, undocumented == 0]
+    print(f"{'ok' if checks[0] else 'FAILED'}: agreement {agree:.4%}, at least {AGREEMENT_MIN:.2%}")
+    print(f"{'ok' if checks[1] else 'FAILED'}: {undocumented} classes of disagreement not documented")
+    print(f"{sum(checks)} passed, {len(checks) - sum(checks)} failed")
+    sys.exit(0 if all(checks) else 1)
 
 
 if __name__ == "__main__":

@@ -121,7 +121,11 @@ def trl_loss(tr, b):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="oracle_trl_loss.")
+    with tempfile.TemporaryDirectory(prefix="oracle_trl_loss.") as tmp:
+        run(tmp)
+
+
+def run(tmp):
     model_dir = os.path.join(tmp, "model")
     subprocess.run([BIN, "init-model", "--arch", "qwen2", "--out", model_dir, "--hidden", "16", "--layers", "1",
                     "--heads", "2"], check=True, stdout=subprocess.DEVNULL)
