@@ -79,12 +79,15 @@ static int get_str(const char *where, const cJSON *o, const char *key, int requi
     return 0;
 }
 
-static int parse_rope_scaling(const char *label, const cJSON *root, model_config *c) {
-    const cJSON *rs = field(root, "rope_scaling");
+/* The RoPE scaling object named key of root: "rope_scaling" (transformers 4), or "rope_parameters"
+ * (transformers 5, which moves rope_theta into it too). */
+static int parse_rope_scaling(const char *label, const cJSON *root, const char *key, model_config *c) {
+    const cJSON *rs = field(root, key);
     if (!rs) return 0;
     char where[512];
-    snprintf(where, sizeof where, "%s: rope_scaling", label);
-    if (!cJSON_IsObject(rs)) return err_set("%s: field \"rope_scaling\" is %s, expected an object or null", label, io_json_kind(rs));
+    snprintf(where, sizeof where, "%s: %s", label, key);
+    if (!cJSON_IsObject(rs)) return err_set("%s: field \"%s\" is %s, expected an object or null", label, key, io_json_kind(rs));
+    if (!strcmp(key, "rope_parameters") && get_num(where, rs, "rope_theta", 0, c->rope_theta, &c->rope_theta)) return -1;
     const char *type;
     if (get_str(where, rs, "rope_type", 0, &type)) return -1;
     if (!type && get_str(where, rs, "type", 1, &type)) return -1;
@@ -177,7 +180,8 @@ int model_config_parse(const char *json, size_t len, const char *label, model_co
         get_bool(label, root, "attention_bias", 0, &attn_bias) ||
         get_bool(label, root, "mlp_bias", 0, &mlp_bias) ||
         get_bool(label, root, "use_sliding_window", 0, &sliding) ||
-        get_str(label, root, "hidden_act", 0, &act) || parse_rope_scaling(label, root, c) ||
+        get_str(label, root, "hidden_act", 0, &act) ||
+        parse_rope_scaling(label, root, field(root, "rope_parameters") ? "rope_parameters" : "rope_scaling", c) ||
         parse_token_ids(label, root, c))
         goto out;
     if (c->num_heads <= 0) {

@@ -2305,7 +2305,10 @@ static int completion_choice(const char *text) {
 int reward_math_grade(const char *completion, const char *gold, int fallback, double tolerance) {
     char pa[NORM_CAP], ga[NORM_CAP];
     if (!completion || !gold) return 0;
-    if (reward_math_extract(gold, 1, ga, sizeof ga) <= 0) ga[0] = '\0';
+    /* The reference is an answer by definition: when no extraction rule finds one in it (to the
+     * fallback, which guards completions against prose, a word such as Evelyn or \text{blue} is
+     * none), the whole reference is the answer. */
+    if (reward_math_extract(gold, 1, ga, sizeof ga) <= 0) snprintf(ga, sizeof ga, "%s", gold);
     int choice = reference_choice(gold, ga);
     if (choice) return completion_choice(completion) == choice;
     if (!ga[0]) return 0;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test — the whole test suite, from a fresh Debian 12 machine: install what is needed, build with
 # warnings fatal against Debian's libtorch 1.13 and run every test; build against the libtorch 2.x
-# of PyPI's torch wheel (scripts/venv.sh) and run them again; then build with AddressSanitizer +
+# of PyPI's torch wheel (scripts/venv.sh) and run them again, with the oracle tests
+# (tests/oracle_*.py: transformers, tokenizers, safetensors, Math-Verify, TRL and TensorBoard from
+# the same environment, against our files and numbers); then build with AddressSanitizer +
 # UndefinedBehaviorSanitizer (LeakSanitizer included) and run them there too; last, build every
 # libFuzzer target and replay its corpus. Exits non-zero on any failure.
 set -euo pipefail
@@ -10,9 +12,10 @@ t0=$(date +%s)
 bash scripts/setup.sh
 bash scripts/build.sh build
 (cd build && ctest --output-on-failure -j 2)
-# libtorch 2.x: the same suite against the libtorch of PyPI's torch wheel in .venv (scripts/venv.sh)
+# libtorch 2.x: the same suite against the libtorch of PyPI's torch wheel (scripts/venv.sh), and
+# the oracle tests run by that environment's python
 torch_dir=$(bash scripts/venv.sh --torch-dir)
-bash scripts/build.sh build-torch2 -DRLVR_LIBTORCH="$torch_dir"
+bash scripts/build.sh build-torch2 -DRLVR_LIBTORCH="$torch_dir" -DRLVR_PYTHON="$(bash scripts/venv.sh)/bin/python"
 (cd build-torch2 && ctest --output-on-failure -j 2)
 bash scripts/build.sh build-asan -DRLVR_SANITIZE=address
 # libtorch and OpenMPI allocate process-lifetime singletons; tests/lsan.supp names them.

@@ -405,6 +405,13 @@ static void test_config_errors(void) {
                      " \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 8192}",
                      &c) == 0);
     CHECK(c.head_dim == 16 && c.rope_llama3 && c.rope_factor == 8 && c.rope_original_max_position == 8192);
+    /* transformers 5 writes rope_parameters, rope_theta inside it, in place of rope_scaling */
+    CHECK(parse_with(", \"rope_parameters\": {\"rope_type\": \"llama3\", \"rope_theta\": 500000.0, \"factor\": 8.0,"
+                     " \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 8192}",
+                     &c) == 0);
+    CHECK(c.rope_theta == 500000 && c.rope_llama3 && c.rope_factor == 8 && c.rope_high_freq_factor == 4);
+    CHECK(parse_with(", \"rope_parameters\": {\"rope_type\": \"default\", \"rope_theta\": 1e6}", &c) == 0);
+    CHECK(c.rope_theta == 1e6 && !c.rope_llama3);
     struct {
         const char *extra, *want;
     } bad[] = {
@@ -418,6 +425,8 @@ static void test_config_errors(void) {
         {", \"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4.0}", "rope_scaling: rope type \"yarn\" is not supported"},
         {", \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0}", "rope_scaling: missing field \"low_freq_factor\""},
         {", \"rope_scaling\": [1]", "field \"rope_scaling\" is an array, expected an object or null"},
+        {", \"rope_parameters\": {\"rope_type\": \"yarn\"}", "rope_parameters: rope type \"yarn\" is not supported"},
+        {", \"rope_parameters\": {\"rope_theta\": \"1e6\"}", "rope_parameters: field \"rope_theta\" is a string, expected a number"},
         {", \"bos_token_id\": \"<s>\"", "field \"bos_token_id\" is a string, expected an integer"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -198,6 +198,11 @@ static void test_equivalence(void) {
     CHECK(reward_math_equiv(NULL, "1", 1e-6) == 0);
     CHECK(reward_math_grade("We get \\boxed{\\dfrac{1}{2}}.", "\\frac{1}{2}", 0, 1e-6) == 1);
     CHECK(reward_math_grade("We get \\boxed{\\dfrac{1}{3}}.", "\\frac{1}{2}", 0, 1e-6) == 0);
+    /* a reference in words is the answer whole (found by tests/oracle_math_verify.py: every one was
+     * graded wrong, since the fallback reads no answer in a word) */
+    CHECK(reward_math_grade("So it is $\\boxed{\\text{Evelyn}}$.", "\\text{Evelyn}", 1, 1e-6) == 1);
+    CHECK(reward_math_grade("\\boxed{blue}", "blue", 0, 1e-6) == 1);
+    CHECK(reward_math_grade("\\boxed{\\text{Bob}}", "\\text{Alice}", 1, 1e-6) == 0);
 }
 
 static uint64_t rng_state = 88172645463325252ull;
