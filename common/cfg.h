@@ -82,6 +82,7 @@ typedef struct cfg_optim {
     int schedule;      /* constant cosine linear */
     int schedule_unit; /* optimizer_step rl_step */
     int64_t warmup_steps, total_steps;
+    int master_weights;
 } cfg_optim;
 
 typedef struct cfg_rollout {

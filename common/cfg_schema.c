@@ -289,6 +289,10 @@ const cfg_key cfg_schema[] = {
       "train.mini_batches x train.epochs when it counts optimiser steps. Unused by constant."),
     K("optim.min_lr", CFG_FLOAT, optim.min_lr, "0", "[0,inf)", NULL,
       "Learning rate at the end of a cosine or linear decay."),
+    K("optim.master_weights", CFG_BOOL, optim.master_weights, "true", NULL, NULL,
+      "With model.dtype bf16: AdamW updates f32 master weights with f32 moments, and the bf16 "
+      "weights take them rounded after every step; checkpoints keep the masters. false is refused "
+      "with bf16 (its updates round away). No effect in f32."),
 
     K("data.source", CFG_ENUM, data.source, "addition", NULL, "jsonl|addition|arithmetic|countdown|kk",
       "Where prompts come from: JSONL files (train_path, test_path) or a built-in task with "
