@@ -75,6 +75,9 @@ typedef struct cfg_algo {
     int mask_truncated;
     struct { int enabled; int metric; /* acc reward */ int64_t max_draws; } dynamic_sampling;
     struct { double lambda; } wreinforce;
+    int old_logprobs;        /* sampler recompute */
+    double tis_cap;
+    int logprob_temperature; /* rollout one */
 } cfg_algo;
 
 typedef struct cfg_optim {

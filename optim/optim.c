@@ -67,11 +67,12 @@ int optim_opts_from_cfg(const rlvr_config *c, optim_opts *o) {
     o->min_lr = k->min_lr;
     o->master_weights = k->master_weights;
     if (!o->master_weights && strcmp(cfg_enum_name(c, "model.dtype"), "f32"))
-        return err_set("optim.master_weights is false with model.dtype %s: AdamW's update (about optim.lr = "
-                       "%g per step) is far below bf16's resolution (half a unit in the last place is "
-                       "6e-05 at |w| = 0.02), so it and the weight decay round away and the model does not "
-                       "learn; set optim.master_weights=true (f32 master weights and AdamW state)",
-                       cfg_enum_name(c, "model.dtype"), k->lr);
+        return err_set("optim.master_weights is false with model.dtype %s: AdamW would update the %s weights "
+                       "in place, where a step below half a unit in the last place (6e-05 at |w| = 0.02; "
+                       "AdamW steps about lr, RL's usual 1e-6, here optim.lr = %g) and the weight decay round "
+                       "away, so the model does not learn; set optim.master_weights=true (f32 master weights "
+                       "and AdamW state)",
+                       cfg_enum_name(c, "model.dtype"), cfg_enum_name(c, "model.dtype"), k->lr);
     optim_opts resolved = *o; /* 0 stands for the run's step count, known to the caller */
     if (resolved.total_steps == 0) resolved.total_steps = resolved.warmup_steps + 1;
     return optim_opts_check(&resolved);
