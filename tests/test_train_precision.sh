@@ -2,7 +2,7 @@
 # test_train_precision — `rlvr train` end to end on a tiny model and the built-in addition task, for
 # what the real shapes need: bf16 with f32 master weights follows the f32 run (a reward that
 # favours the short mode: both runs learn it at the same pace), resumes bit for bit with the
-# masters in the checkpoint; the old log-probs recomputed by the trainer (ratio exactly 1 on the
+# masters in the checkpoint, and exports them; the old log-probs recomputed by the trainer (ratio exactly 1 on the
 # first update), truncated importance sampling's metrics, log-probs at the rollout temperature
 # (lower entropy at 0.6 than at 1 on the same rollouts); and the bad settings refused before any
 # work (no run directory is made). Every run has the device check on (RLVR_TS_CHECK_DEVICES).
@@ -89,6 +89,21 @@ import h5py
 with h5py.File(sys.argv[1], "r") as f:
     m, w = f["optim/model.embed_tokens.weight.master"], f["model/model.embed_tokens.weight"]
     sys.exit(0 if m.dtype.name == "float32" and m.shape == w.shape and w.dtype.itemsize == 2 else 1)
+PYEOF
+
+expect 0 "" -- "$RLVR" export "$tmp/b22/ckpt-00000002.h5" "$tmp/b22x"
+$PY - "$tmp/b22/ckpt-00000002.h5" "$tmp/b22x/model.safetensors" <<'PYEOF' && ok || bad "the export of a bf16 checkpoint is not its f32 masters"
+import json, struct, sys
+import h5py
+import numpy as np
+b = open(sys.argv[2], "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n])
+with h5py.File(sys.argv[1], "r") as f:
+    for k, v in h.items():
+        if k == "__metadata__":
+            continue
+        got = np.frombuffer(b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]], np.float32)
+        if v["dtype"] != "F32" or not np.array_equal(got, f["optim/" + k + ".master"][()].ravel()):
+            sys.exit(1)
 PYEOF
 
 # ---- old log-probs recomputed: on-policy ratio exactly 1, TIS weights near 1 ----
