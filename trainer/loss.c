@@ -226,12 +226,13 @@ static ts_tensor *frac(const ts_tensor *cond, const ts_tensor *mask, double inv_
     return ts_mul_scalar(ts_sum(ts_mul(ts_to_dtype(cond, ts_get_dtype(mask)), mask)), inv_tokens);
 }
 
-/* The metrics, without gradient, added to *m. */
+/* The per-token terms of a micro-batch's loss that its metrics read. */
 typedef struct loss_terms {
     const ts_tensor *mask, *a, *r, *s, *pg, *kl, *klsum, *hsum;
     const ts_tensor *tis_raw; /* NULL without TIS */
 } loss_terms;
 
+/* The metrics, without gradient, added to *m. */
 static int add_metrics(const loss_opts *o, const loss_batch *b, const loss_counts *c, const loss_terms *x,
                        loss_metrics *m) {
     double it = inv(c->tokens);

@@ -113,8 +113,8 @@ typedef struct loss_metrics {
 
 /* The micro-batch's share of the step loss:
  *   sum_{i,t} w_pg * m * c * l  +  kl_coef * sum w_aux * m * kl  -  entropy_coef * sum w_aux * m * H
- * with c = min(exp(old_logp - sampler_logp), tis_cap), without gradient, when tis_cap > 0 (else 1)
- * with w_pg the aggregation weights from the global counts and w_aux = w_pg, except for DeGRPO
+ * with c = min(exp(old_logp - sampler_logp), tis_cap), without gradient, when tis_cap > 0 (else 1),
+ * w_pg the aggregation weights from the global counts and w_aux = w_pg, except for DeGRPO
  * where KL and entropy are a token mean over all tokens (the Thinkless code). A zero count gives
  * a zero weight (0/0 := 0). Returns a new one-element tensor of logp's dtype, in the current
  * scope, or NULL with err_set; m (may be NULL) gets this micro-batch's metrics added. */
