@@ -75,6 +75,9 @@ typedef struct cfg_algo {
     int mask_truncated;
     struct { int enabled; int metric; /* acc reward */ int64_t max_draws; } dynamic_sampling;
     struct { double lambda; } wreinforce;
+    int old_logprobs;        /* sampler recompute */
+    double tis_cap;
+    int logprob_temperature; /* rollout one */
 } cfg_algo;
 
 typedef struct cfg_optim {
@@ -82,6 +85,7 @@ typedef struct cfg_optim {
     int schedule;      /* constant cosine linear */
     int schedule_unit; /* optimizer_step rl_step */
     int64_t warmup_steps, total_steps;
+    int master_weights;
 } cfg_optim;
 
 typedef struct cfg_rollout {

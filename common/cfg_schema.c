@@ -264,6 +264,16 @@ const cfg_key cfg_schema[] = {
       "[0,inf)", NULL, "Most generation batches drawn for one step; 0 = unlimited."),
     K("algo.wreinforce.lambda", CFG_FLOAT, algo.wreinforce.lambda, "0.1", "[0,inf)", NULL,
       "W-REINFORCE advantage of a correct completion (wrong ones get -1)."),
+    K("algo.old_logprobs", CFG_ENUM, algo.old_logprobs, "sampler", NULL, "sampler|recompute",
+      "pi_old of the importance ratio: the log-probs the sampler recorded, or one no-grad forward "
+      "of the trainer before the step's first update (verl's old_log_prob)."),
+    K("algo.tis_cap", CFG_FLOAT, algo.tis_cap, "0", "[0,inf)", NULL,
+      "Truncated importance sampling: each token's loss times min(pi_old / pi_sampler, cap), "
+      "correcting the sampler-trainer mismatch (verl's TIS, cap 2); needs algo.old_logprobs "
+      "recompute. 0 = off."),
+    K("algo.logprob_temperature", CFG_ENUM, algo.logprob_temperature, "rollout", NULL, "rollout|one",
+      "Temperature of the trainer's log-probs, entropy and KL: the rollout's (softmax(logits / "
+      "rollout.temperature), as TRL and verl; greedy counts as 1) or 1."),
 
     K("optim.lr", CFG_FLOAT, optim.lr, "1e-6", "(0,inf)", NULL,
       "Peak learning rate of AdamW."),
@@ -289,6 +299,10 @@ const cfg_key cfg_schema[] = {
       "train.mini_batches x train.epochs when it counts optimiser steps. Unused by constant."),
     K("optim.min_lr", CFG_FLOAT, optim.min_lr, "0", "[0,inf)", NULL,
       "Learning rate at the end of a cosine or linear decay."),
+    K("optim.master_weights", CFG_BOOL, optim.master_weights, "true", NULL, NULL,
+      "With model.dtype bf16: AdamW updates f32 master weights with f32 moments, and the bf16 "
+      "weights take them rounded after every step; checkpoints keep the masters. false is refused "
+      "with bf16 (its updates round away). No effect in f32."),
 
     K("data.source", CFG_ENUM, data.source, "addition", NULL, "jsonl|addition|arithmetic|countdown|kk",
       "Where prompts come from: JSONL files (train_path, test_path) or a built-in task with "

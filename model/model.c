@@ -36,6 +36,7 @@ struct model {
     model_config cfg;
     ts_device device;
     ts_dtype dtype;
+    double logprob_temp; /* model_set_logprob_temperature */
     ts_tensor *embed;      /* (V, D) */
     ts_tensor *norm;       /* (D) */
     ts_tensor *lm_head;    /* (V, D); the same handle as embed when tied */
@@ -129,9 +130,7 @@ static ts_tensor *rope_inv_freq(const model_config *c, ts_device dev) {
     return t;
 }
 
-/* A model struct with its parameter table laid out but no tensors yet. */
-/* A CUDA device that this process can use: libtorch built with CUDA and the index visible. */
-static int device_check(ts_device dev) {
+int model_device_check(ts_device dev) {
     if (dev.type != TS_CUDA) return 0;
     int n = ts_cuda_device_count();
     if (n == 0 && !strstr(ts_build_config(), "USE_CUDA=ON"))
@@ -142,8 +141,9 @@ static int device_check(ts_device dev) {
     return 0;
 }
 
+/* A model struct with its parameter table laid out but no tensors yet. */
 static model *model_alloc(const model_config *c, ts_device dev, ts_dtype dtype) {
-    if (model_config_check(c) || device_check(dev)) return NULL;
+    if (model_config_check(c) || model_device_check(dev)) return NULL;
     if (dtype != TS_F32 && dtype != TS_BF16) {
         err_set("model dtype %s is not supported (f32 or bf16)", ts_dtype_name(dtype));
         return NULL;
@@ -152,6 +152,7 @@ static model *model_alloc(const model_config *c, ts_device dev, ts_dtype dtype) 
     m->cfg = *c;
     m->device = dev;
     m->dtype = dtype;
+    m->logprob_temp = 1;
     m->layers = mem_calloc((size_t)c->num_layers, sizeof *m->layers);
     m->nparams = param_specs(m, NULL);
     m->params = mem_calloc((size_t)m->nparams, sizeof *m->params);
@@ -530,6 +531,7 @@ int model_forward_logprobs(model *m, const ts_tensor *ids, const ts_tensor *mask
         int64_t r = k * rows, n = N - r < rows ? N - r : rows;
         ts_scope_begin();
         ts_tensor *logits = ts_to_dtype(ts_linear(ts_narrow(hs, 0, r, n), m->lm_head, NULL), TS_F32); /* (n, V) */
+        if (m->logprob_temp != 1) logits = ts_div_scalar(logits, m->logprob_temp);
         ts_tensor *lsm = ts_log_softmax(logits, -1);
         ts_free(logits);
         lps[k] = ts_keep(ts_squeeze(ts_gather(lsm, 1, ts_narrow(tgt, 0, r, n)), 1));
@@ -556,6 +558,8 @@ out:
     if (rc) err_prefix("model_forward_logprobs");
     return rc;
 }
+
+void model_set_logprob_temperature(model *m, double t) { m->logprob_temp = t; }
 
 ts_tensor *model_forward_logits(model *m, const ts_tensor *ids, const ts_tensor *mask) {
     ts_scope_begin();

@@ -66,6 +66,9 @@ int model_config_save(const model_config *c, ts_dtype dtype, const char *dir);
 /* Check the sizes of c (positive, H divisible by Hkv, even E); -1 with err_set. */
 int model_config_check(const model_config *c);
 
+/* 0 when this process can place tensors on dev: the CPU, or a CUDA device that libtorch was built
+ * for and that is visible; else -1 with err_set saying which and why. */
+int model_device_check(ts_device dev);
 /* Load dir/config.json and the weights (dir/model.safetensors or a sharded index) onto dev in
  * dtype (f32 or bf16; f32, bf16 and f16 files are converted). Shapes are checked against the
  * config: an error names the file, the tensor and the expected shape. The weights live outside
@@ -108,6 +111,10 @@ int64_t model_num_elements(const model *m);
  * and freed chunk by chunk. Results are in the caller's scope. */
 int model_forward_logprobs(model *m, const ts_tensor *ids, const ts_tensor *mask, int entropy_grad,
                            ts_tensor **logprobs, ts_tensor **entropy);
+/* The temperature t > 0 of the full-sequence log-probs and entropies: those of softmax(logits / t),
+ * as TRL and verl score a completion at its rollout temperature; 1 until set. The logits of
+ * model_forward_logits and of decoding are not affected. */
+void model_set_logprob_temperature(model *m, double t);
 /* All logits (B, T, V) f32 of a full sequence: for tests and small jobs only. */
 ts_tensor *model_forward_logits(model *m, const ts_tensor *ids, const ts_tensor *mask);
 

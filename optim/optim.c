@@ -1,4 +1,5 @@
-/* optim — AdamW, gradient clipping and learning-rate schedules. See optim.h.
+/* optim — AdamW, gradient clipping and learning-rate schedules, with f32 master weights for
+ * lower-precision parameters. See optim.h.
  * Deliberately not here: fused or multi-tensor kernels (the per-tensor ops mirror torch's
  * single-tensor AdamW so results can be compared exactly), AMSGrad, maximise mode. */
 #include "optim/optim.h"
@@ -16,9 +17,13 @@ struct optim {
     optim_opts opts;
     ts_tensor **params;     /* n, borrowed */
     ts_tensor *steps;       /* (n) i64 cpu: updates applied to each parameter */
-    ts_tensor **exp_avg;    /* n, like params */
-    ts_tensor **exp_avg_sq; /* n, like params */
-    char **state_names;     /* 1 + 2n: "step", then "<name>.exp_avg", "<name>.exp_avg_sq" */
+    ts_tensor **master;     /* n: f32 copy of a lower-precision parameter (opts.master_weights), else NULL */
+    int n_master;           /* non-NULL entries of master */
+    ts_tensor **exp_avg;    /* n, like the master copy where there is one, else like params */
+    ts_tensor **exp_avg_sq; /* n, likewise */
+    char **state_names;     /* 1 + 2n + n_master: "step", "<name>.exp_avg", "<name>.exp_avg_sq",
+                               then "<name>.master" of each parameter with a master copy */
+    ts_tensor **state;      /* the tensors of state_names, borrowed from the fields above */
 };
 
 int optim_opts_check(const optim_opts *o) {
@@ -60,6 +65,14 @@ int optim_opts_from_cfg(const rlvr_config *c, optim_opts *o) {
     o->warmup_steps = k->warmup_steps;
     o->total_steps = k->total_steps;
     o->min_lr = k->min_lr;
+    o->master_weights = k->master_weights;
+    if (!o->master_weights && strcmp(cfg_enum_name(c, "model.dtype"), "f32"))
+        return err_set("optim.master_weights is false with model.dtype %s: AdamW would update the %s weights "
+                       "in place, where a step below half a unit in the last place (6e-05 at |w| = 0.02; "
+                       "AdamW steps about lr, RL's usual 1e-6, here optim.lr = %g) and the weight decay round "
+                       "away, so the model does not learn; set optim.master_weights=true (f32 master weights "
+                       "and AdamW state)",
+                       cfg_enum_name(c, "model.dtype"), cfg_enum_name(c, "model.dtype"), k->lr);
     optim_opts resolved = *o; /* 0 stands for the run's step count, known to the caller */
     if (resolved.total_steps == 0) resolved.total_steps = resolved.warmup_steps + 1;
     return optim_opts_check(&resolved);
@@ -75,23 +88,18 @@ double optim_lr_at(const optim_opts *o, int64_t step) {
     return o->min_lr + (o->lr - o->min_lr) * shape;
 }
 
-/* clip_grad_norm_ inside the caller's scope and no-grad region. */
-static int clip_in_scope(ts_tensor *const *params, int n, double max_norm, double *norm) {
-    ts_tensor **grads = mem_calloc((size_t)n, sizeof *grads);
-    ts_tensor **norms = mem_calloc((size_t)n, sizeof *norms);
+/* clip_grad_norm_ over the n gradients grads (NULL entries skipped), inside the caller's scope and
+ * no-grad region. */
+static int clip_grads(ts_tensor *const *grads, int n, double max_norm, double *norm) {
+    ts_tensor **norms = mem_calloc((size_t)n, sizeof *norms), *first = NULL;
     int k = 0, rc = -1;
     *norm = 0;
     for (int i = 0; i < n; i++) {
-        if (!params[i]) {
-            err_set("optim_clip_grad_norm: parameter %d is NULL", i);
-            goto done;
-        }
-        if (!ts_has_grad(params[i])) continue;
-        grads[k] = ts_grad(params[i]);
-        ts_tensor *nm = ts_norm(grads[k]);
-        norms[k] = k ? ts_to_device(ts_to_dtype(nm, ts_get_dtype(grads[0])), ts_get_device(grads[0])) : nm;
-        if (!norms[k]) goto done;
-        k++;
+        if (!grads[i]) continue;
+        if (!first) first = grads[i];
+        ts_tensor *nm = ts_norm(grads[i]);
+        norms[k] = k ? ts_to_device(ts_to_dtype(nm, ts_get_dtype(first)), ts_get_device(first)) : nm;
+        if (!norms[k++]) goto done;
     }
     if (k == 0) {
         rc = 0;
@@ -103,23 +111,39 @@ static int clip_in_scope(ts_tensor *const *params, int n, double max_norm, doubl
         ts_tensor *coef = ts_clamp_max(ts_div(ts_full_like(total, max_norm), ts_add_scalar(total, 1e-6)), 1.0);
         double c;
         if (!coef || ts_item_f64(coef, &c)) goto done;
-        for (int i = 0; i < k && c < 1; i++)
-            if (ts_mul_scalar_(grads[i], c)) goto done;
+        for (int i = 0; i < n && c < 1; i++)
+            if (grads[i] && ts_mul_scalar_(grads[i], c)) goto done;
     }
     rc = 0;
 done:
-    free(grads);
     free(norms);
     return rc;
 }
 
+/* The gradient of every parameter that has one, NULL for the others; as f32 where master[i] is
+ * set (master may be NULL). In the caller's scope. */
+static int gather_grads(ts_tensor *const *params, ts_tensor *const *master, int n, ts_tensor **grads) {
+    for (int i = 0; i < n; i++) {
+        if (!params[i]) return err_set("optim: parameter %d is NULL", i);
+        grads[i] = NULL;
+        if (!ts_has_grad(params[i])) continue;
+        grads[i] = ts_grad(params[i]);
+        if (master && master[i]) grads[i] = ts_to_dtype(grads[i], TS_F32);
+        if (!grads[i]) return -1;
+    }
+    return 0;
+}
+
 int optim_clip_grad_norm(ts_tensor *const *params, int n, double max_norm, double *norm) {
     if ((!params && n) || n < 0 || !norm) return err_set("optim_clip_grad_norm: bad arguments");
+    ts_tensor **grads = mem_calloc((size_t)n, sizeof *grads);
     ts_scope_begin();
     ts_no_grad_begin();
-    int rc = clip_in_scope(params, n, max_norm, norm);
+    int rc = gather_grads(params, NULL, n, grads) || clip_grads(grads, n, max_norm, norm) ? -1 : 0;
     ts_no_grad_end();
     ts_scope_end();
+    free(grads);
+    if (rc) err_prefix("optim_clip_grad_norm");
     return rc;
 }
 
@@ -128,9 +152,12 @@ void optim_free(optim *o) {
     for (int i = 0; i < o->n; i++) {
         if (o->exp_avg) ts_free(o->exp_avg[i]);
         if (o->exp_avg_sq) ts_free(o->exp_avg_sq[i]);
+        if (o->master) ts_free(o->master[i]);
     }
-    for (int i = 0; o->state_names && i < 1 + 2 * o->n; i++) free(o->state_names[i]);
+    for (int i = 0; o->state_names && i < optim_state_count(o); i++) free(o->state_names[i]);
     ts_free(o->steps);
+    free(o->master);
+    free(o->state);
     free(o->exp_avg);
     free(o->exp_avg_sq);
     free(o->state_names);
@@ -167,32 +194,46 @@ optim *optim_init(ts_tensor *const *params, const char *const *names, int n, con
     o->n = n;
     o->opts = *opts;
     o->params = mem_calloc((size_t)n, sizeof *o->params);
+    o->master = mem_calloc((size_t)n, sizeof *o->master);
     o->exp_avg = mem_calloc((size_t)n, sizeof *o->exp_avg);
     o->exp_avg_sq = mem_calloc((size_t)n, sizeof *o->exp_avg_sq);
-    o->state_names = mem_calloc((size_t)(1 + 2 * n), sizeof *o->state_names);
+    for (int i = 0; opts->master_weights && i < n; i++) o->n_master += ts_get_dtype(params[i]) != TS_F32;
+    o->state_names = mem_calloc((size_t)optim_state_count(o), sizeof *o->state_names);
+    o->state = mem_calloc((size_t)optim_state_count(o), sizeof *o->state);
     o->steps = ts_unscope(ts_zeros((int64_t[]){n}, 1, TS_I64, TS_CPU_DEVICE));
     o->state_names[0] = name_with("step", "");
+    o->state[0] = o->steps;
     int ok = o->steps != NULL;
-    for (int i = 0; ok && i < n; i++) {
+    ts_scope_begin();
+    ts_no_grad_begin();
+    for (int i = 0, k = 1 + 2 * n; ok && i < n; i++) {
         o->params[i] = params[i];
-        o->exp_avg[i] = ts_unscope(ts_zeros_like(params[i]));
-        o->exp_avg_sq[i] = ts_unscope(ts_zeros_like(params[i]));
+        int want = opts->master_weights && ts_get_dtype(params[i]) != TS_F32;
+        if (want) {
+            o->master[i] = ts_unscope(ts_to_dtype(ts_detach(params[i]), TS_F32));
+            o->state_names[k] = name_with(names[i], ".master");
+            o->state[k++] = o->master[i];
+        }
+        const ts_tensor *like = o->master[i] ? o->master[i] : params[i];
+        o->exp_avg[i] = o->state[1 + 2 * i] = ts_unscope(ts_zeros_like(like));
+        o->exp_avg_sq[i] = o->state[2 + 2 * i] = ts_unscope(ts_zeros_like(like));
         o->state_names[1 + 2 * i] = name_with(names[i], ".exp_avg");
         o->state_names[2 + 2 * i] = name_with(names[i], ".exp_avg_sq");
-        ok = o->exp_avg[i] && o->exp_avg_sq[i];
+        ok = o->exp_avg[i] && o->exp_avg_sq[i] && (!want || o->master[i]);
     }
+    ts_no_grad_end();
+    ts_scope_end();
     if (ok) return o;
     err_prefix("optim_init");
     optim_free(o);
     return NULL;
 }
 
-/* torch 1.13 _single_tensor_adamw for parameter i, whose step count is now `step`. */
-static int adamw_update(optim *o, int i, int64_t step, double lr) {
+/* torch 1.13 _single_tensor_adamw for parameter i, whose step count is now `step`, with gradient
+ * g; on the master copy, which the parameter then takes rounded, where there is one. */
+static int adamw_update(optim *o, int i, const ts_tensor *g, int64_t step, double lr) {
     const optim_opts *p = &o->opts;
-    ts_tensor *param = o->params[i], *m = o->exp_avg[i], *v = o->exp_avg_sq[i];
-    ts_tensor *g = ts_grad(param);
-    if (!g) return -1;
+    ts_tensor *param = o->master[i] ? o->master[i] : o->params[i], *m = o->exp_avg[i], *v = o->exp_avg_sq[i];
     double bc1 = 1 - pow(p->beta1, (double)step), bc2 = 1 - pow(p->beta2, (double)step);
     double step_size = lr / bc1;
     if (ts_mul_scalar_(param, 1 - lr * p->weight_decay) || ts_mul_scalar_(m, p->beta1) ||
@@ -200,8 +241,8 @@ static int adamw_update(optim *o, int i, int64_t step, double lr) {
         ts_addcmul_(v, g, g, 1 - p->beta2))
         return -1;
     ts_tensor *denom = ts_add_scalar(ts_div_scalar(ts_sqrt(v), sqrt(bc2)), p->eps);
-    if (!denom) return -1;
-    return ts_addcdiv_(param, m, denom, -step_size);
+    if (!denom || ts_addcdiv_(param, m, denom, -step_size)) return -1;
+    return o->master[i] ? ts_copy_(o->params[i], o->master[i]) : 0;
 }
 
 int optim_step(optim *o, double lr, optim_step_info *info) {
@@ -212,10 +253,12 @@ int optim_step(optim *o, double lr, optim_step_info *info) {
     memset(info, 0, sizeof *info);
     info->lr = lr;
     int64_t *steps = mem_alloc(sizeof *steps * (size_t)o->n);
+    ts_tensor **grads = mem_calloc((size_t)o->n, sizeof *grads);
     int rc = -1;
     ts_scope_begin();
     ts_no_grad_begin();
-    if (clip_in_scope(o->params, o->n, o->opts.grad_clip, &info->grad_norm)) goto done;
+    if (gather_grads(o->params, o->master, o->n, grads) || clip_grads(grads, o->n, o->opts.grad_clip, &info->grad_norm))
+        goto done;
     if (!isfinite(info->grad_norm)) {
         info->skipped = 1;
         rc = 0;
@@ -223,9 +266,9 @@ int optim_step(optim *o, double lr, optim_step_info *info) {
     }
     if (ts_to_host(o->steps, steps, sizeof *steps * (size_t)o->n)) goto done;
     for (int i = 0; i < o->n; i++) {
-        if (!ts_has_grad(o->params[i])) continue;
+        if (!grads[i]) continue;
         steps[i]++;
-        if (adamw_update(o, i, steps[i], lr)) {
+        if (adamw_update(o, i, grads[i], steps[i], lr)) {
             err_prefix("optim_step: parameter '%.*s'",
                        (int)(strlen(o->state_names[1 + 2 * i]) - strlen(".exp_avg")),
                        o->state_names[1 + 2 * i]);
@@ -237,21 +280,21 @@ done:
     ts_no_grad_end();
     ts_scope_end();
     free(steps);
+    free(grads);
     return rc;
 }
 
-int optim_state_count(const optim *o) { return o ? 1 + 2 * o->n : 0; }
+int optim_state_count(const optim *o) { return o ? 1 + 2 * o->n + o->n_master : 0; }
 
 const char *optim_state_name(const optim *o, int i) {
-    if (!o || i < 0 || i >= 1 + 2 * o->n) return NULL;
+    if (!o || i < 0 || i >= optim_state_count(o)) return NULL;
     return o->state_names[i];
 }
 
 ts_tensor *optim_state_tensor(optim *o, int i) {
-    if (!o || i < 0 || i >= 1 + 2 * o->n) {
+    if (!o || i < 0 || i >= optim_state_count(o)) {
         err_set("optim_state_tensor: index %d out of range", i);
         return NULL;
     }
-    if (i == 0) return o->steps;
-    return (i - 1) % 2 == 0 ? o->exp_avg[(i - 1) / 2] : o->exp_avg_sq[(i - 1) / 2];
+    return o->state[i];
 }

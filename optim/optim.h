@@ -8,8 +8,17 @@
  * gradients hold a NaN or an infinity is skipped: no weight, moment or step count changes, and
  * the caller is told. The state (per-parameter step counts, first and second moments) is a list
  * of named tensors that a checkpoint saves and restores bit for bit.
- * Deliberately not here: other optimisers, gradient all-reduce (dist/), mixed-precision master
- * weights, choosing which schedule step the caller is at (the trainer owns the step counter). */
+ *
+ * Mixed precision (master_weights): a parameter held in a lower precision than f32 (bf16) gets an
+ * f32 master copy. Its gradient is taken to f32, clipped with the others (the norm in f32), and
+ * AdamW updates the master with f32 moments; the parameter then takes the master's value rounded
+ * to its dtype. An update of ~lr = 1e-6 accumulates in the master instead of rounding away
+ * against bf16's half-ulp (6e-5 at |w| = 0.02). The master copies are part of the state, so a
+ * checkpoint keeps them and resuming continues exactly. f32 parameters have no copy: their
+ * update is the plain one.
+ * Deliberately not here: other optimisers, gradient all-reduce (dist/), loss scaling (bf16 has
+ * f32's exponent range), choosing which schedule step the caller is at (the trainer owns the step
+ * counter). */
 #ifndef RLVR_OPTIM_H
 #define RLVR_OPTIM_H
 
@@ -31,11 +40,13 @@ typedef struct optim_opts {
     int64_t warmup_steps; /* linear warm-up length */
     int64_t total_steps;  /* step at which cosine/linear decay reaches min_lr */
     double min_lr;
+    int master_weights;   /* f32 master copies of lower-precision parameters (see above) */
 } optim_opts;
 
 /* The optim.* settings, checked, except that total_steps 0 is left for the caller to replace with
  * the run's step count before optim_opts_check (a decaying schedule needs total_steps >
- * warmup_steps). Returns 0, or -1 with err_set naming the key. */
+ * warmup_steps). A model.dtype other than f32 without optim.master_weights is refused: such a run
+ * cannot learn. Returns 0, or -1 with err_set naming the key. */
 int optim_opts_from_cfg(const rlvr_config *c, optim_opts *o);
 /* The same checks for options filled by hand. */
 int optim_opts_check(const optim_opts *o);
@@ -57,7 +68,8 @@ int optim_clip_grad_norm(ts_tensor *const *params, int n, double max_norm, doubl
 typedef struct optim optim;
 
 /* AdamW over n parameters (borrowed: they must outlive the optimiser), with names used for the
- * state ("<name>.exp_avg"). Moments start at zero, with each parameter's dtype and device.
+ * state ("<name>.exp_avg"). Moments start at zero, on each parameter's device, in its dtype or,
+ * with a master copy (taken from the parameter now), in f32.
  * Returns NULL with err_set on bad options, a NULL or duplicate parameter or name. */
 optim *optim_init(ts_tensor *const *params, const char *const *names, int n,
                   const optim_opts *o);
@@ -78,9 +90,11 @@ int optim_step(optim *o, double lr, optim_step_info *info);
 
 /* ---- state, for checkpoints ----
  * Entries, in a fixed order: "step" (n,) i64 on the CPU, the number of updates applied to each
- * parameter; then for every parameter i "<name_i>.exp_avg" and "<name_i>.exp_avg_sq" (the
- * parameter's shape, dtype and device). To restore, ts_copy_ saved values into the tensors
- * optim_state_tensor returns. */
+ * parameter (host bookkeeping, never part of the device math); then for every parameter i
+ * "<name_i>.exp_avg" and "<name_i>.exp_avg_sq" (the parameter's shape and device, f32 with a
+ * master copy, else its dtype); then "<name_i>.master" (f32) of each parameter with a master copy,
+ * in parameter order. To restore, ts_copy_ saved values into the tensors optim_state_tensor
+ * returns (the parameters themselves are restored by their owner). */
 int optim_state_count(const optim *o);
 const char *optim_state_name(const optim *o, int i);  /* NULL when i is out of range */
 ts_tensor *optim_state_tensor(optim *o, int i);       /* borrowed; NULL when out of range */

@@ -25,7 +25,9 @@ typedef struct ts_tensor ts_tensor;
 typedef struct ts_generator ts_generator;
 
 typedef enum { TS_F32, TS_F64, TS_BF16, TS_F16, TS_I64, TS_I32, TS_U8, TS_BOOL } ts_dtype;
-typedef enum { TS_CPU, TS_CUDA } ts_device_type;
+/* TS_META is ATen's meta device: shapes and dtypes without storage. Tests place tensors there to
+ * see where a function puts them without a GPU; ts_device_parse never gives it. */
+typedef enum { TS_CPU, TS_CUDA, TS_META } ts_device_type;
 typedef struct ts_device {
     ts_device_type type;
     int index; /* CUDA ordinal; 0 for the CPU */
@@ -87,7 +89,9 @@ ts_tensor *ts_zeros(const int64_t *shape, int ndim, ts_dtype dt, ts_device dev);
 ts_tensor *ts_ones(const int64_t *shape, int ndim, ts_dtype dt, ts_device dev);
 ts_tensor *ts_full(const int64_t *shape, int ndim, double value, ts_dtype dt, ts_device dev);
 ts_tensor *ts_arange(double start, double end, double step, ts_dtype dt, ts_device dev);
-/* A CPU tensor holding a copy of nbytes = numel x dtype size bytes at data. */
+/* A CPU tensor holding a copy of nbytes = numel x dtype size bytes at data. For host-side work
+ * only (indices into host arrays, file I/O): a tensor that meets the model's goes through
+ * ts_from_host. */
 ts_tensor *ts_from_data(const void *data, const int64_t *shape, int ndim, ts_dtype dt);
 ts_tensor *ts_zeros_like(const ts_tensor *a);
 ts_tensor *ts_ones_like(const ts_tensor *a);
@@ -278,6 +282,20 @@ int ts_grad_clear(ts_tensor *t);
 void ts_no_grad_begin(void);
 void ts_no_grad_end(void);
 int ts_grad_enabled(void);
+
+/* ---- device placement ----
+ * Every tensor of a training step lives on the model's device. Host data become tensors there in
+ * one call, and a debug check makes an op whose tensor inputs sit on different devices fail with
+ * a message naming the op and both devices (stricter than ATen, which lets a CPU scalar tensor
+ * meet a CUDA one). The check is off unless RLVR_TS_CHECK_DEVICES is set to a value other than 0,
+ * or ts_check_devices turns it on; it covers the elementwise binary ops, where, the indexing ops
+ * (index_select, gather, scatter, masked_fill), cat, stack, matmul, linear, embedding and the
+ * in-place arithmetic (ts_copy_ copies across devices by design). */
+
+/* A tensor on dev holding a copy of the numel x dtype size bytes at data. */
+ts_tensor *ts_from_host(const void *data, const int64_t *shape, int ndim, ts_dtype dt, ts_device dev);
+/* Turn the device check on (1) or off (0) for every thread. */
+void ts_check_devices(int on);
 
 #ifdef __cplusplus
 }

@@ -74,6 +74,7 @@ ts_dtype from_aten(at::ScalarType st, bool *ok) {
 at::Device to_aten(ts_device dev) {
     if (dev.type == TS_CPU) return at::Device(at::kCPU);
     if (dev.type == TS_CUDA) return at::Device(at::kCUDA, (c10::DeviceIndex)dev.index);
+    if (dev.type == TS_META) return at::Device(at::kMeta);
     throw std::invalid_argument("unknown ts_device type " + std::to_string((int)dev.type));
 }
 
@@ -413,6 +414,7 @@ ts_dtype ts_get_dtype(const ts_tensor *t) {
 }
 
 ts_device ts_get_device(const ts_tensor *t) {
+    if (t && t->t.is_meta()) return ts_device{TS_META, 0};
     if (!t || !t->t.is_cuda()) return TS_CPU_DEVICE;
     return ts_device{TS_CUDA, (int)t->t.get_device()};
 }
@@ -429,7 +431,8 @@ const char *ts_describe(const ts_tensor *t, char *buf, size_t cap) {
     s += t->t.dim() == 1 ? ",)" : ")";
     ts_device d = ts_get_device(t);
     snprintf(buf, cap, "%s %s %s%s", s.c_str(), ts_dtype_name(ts_get_dtype(t)),
-             d.type == TS_CPU ? "cpu" : "cuda:", d.type == TS_CPU ? "" : std::to_string(d.index).c_str());
+             d.type == TS_CUDA ? "cuda:" : d.type == TS_META ? "meta" : "cpu",
+             d.type == TS_CUDA ? std::to_string(d.index).c_str() : "");
     return buf;
 }
 
@@ -550,3 +553,43 @@ void ts_no_grad_end(void) {
 int ts_grad_enabled(void) { return at::GradMode::is_enabled(); }
 
 } // extern "C"
+
+// ---- device placement (ts.h): host data onto a device, and the debug check ----
+
+static std::atomic<int> device_check{-1}; // -1: not yet read from RLVR_TS_CHECK_DEVICES
+
+extern "C" {
+
+ts_tensor *ts_from_host(const void *data, const int64_t *shape, int ndim, ts_dtype dt, ts_device dev) {
+    TS_NEED(data);
+    TS_RETURN_TENSOR(at::from_blob(const_cast<void *>(data), shape_ref(shape, ndim),
+                                   at::TensorOptions().dtype(to_aten(dt)))
+                         .to(to_aten(dev), /*non_blocking=*/false, /*copy=*/true));
+}
+
+void ts_check_devices(int on) { device_check = on != 0; }
+
+} // extern "C"
+
+bool ts_detail::devices_differ(const char *fn, std::initializer_list<const ts_tensor *> ts) {
+    int on = device_check.load();
+    if (on < 0) {
+        const char *e = std::getenv("RLVR_TS_CHECK_DEVICES");
+        device_check = on = e && *e && std::strcmp(e, "0") != 0;
+    }
+    if (!on) return false;
+    const ts_tensor *first = nullptr;
+    for (const ts_tensor *t : ts) {
+        if (!t) continue;
+        if (!first) {
+            first = t;
+        } else if (t->t.device() != first->t.device()) {
+            char a[96], b[96];
+            std::string msg = std::string("inputs on different devices: ") + ts_describe(first, a, sizeof a) +
+                              " and " + ts_describe(t, b, sizeof b) + " (RLVR_TS_CHECK_DEVICES)";
+            fail(fn, msg.c_str());
+            return true;
+        }
+    }
+    return false;
+}

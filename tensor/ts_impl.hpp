@@ -8,6 +8,8 @@
 
 #include <ATen/ATen.h>
 
+#include <initializer_list>
+
 struct ts_tensor {
     at::Tensor t;
     ts_tensor *prev, *next; // links in the owning scope's list
@@ -28,6 +30,9 @@ at::ScalarType to_aten(ts_dtype dt);
 ts_dtype from_aten(at::ScalarType st, bool *ok);
 at::Device to_aten(ts_device dev);
 at::IntArrayRef shape_ref(const int64_t *shape, int ndim);
+// The device check (ts_check_devices): with it on and two of ts (NULLs skipped) on different
+// devices, records the failure of fn and returns true.
+bool devices_differ(const char *fn, std::initializer_list<const ts_tensor *> ts);
 
 } // namespace ts_detail
 

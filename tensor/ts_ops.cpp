@@ -12,10 +12,20 @@ using namespace ts_detail;
         TS_NEED(a);                         \
         TS_RETURN_TENSOR(expr);             \
     }
+// The debug device check (ts_check_devices) of a tensor-returning or a status-returning op.
+#define SAME_DEVICE(...)                                                    \
+    do {                                                                    \
+        if (devices_differ(__func__, {__VA_ARGS__})) return nullptr;        \
+    } while (0)
+#define SAME_DEVICE_STATUS(...)                                             \
+    do {                                                                    \
+        if (devices_differ(__func__, {__VA_ARGS__})) return -1;             \
+    } while (0)
 #define BINARY(name, expr)                                        \
     ts_tensor *ts_##name(const ts_tensor *a, const ts_tensor *b) { \
         TS_NEED(a);                                               \
         TS_NEED(b);                                               \
+        SAME_DEVICE(a, b);                                        \
         TS_RETURN_TENSOR(expr);                                   \
     }
 #define SCALAR(name, expr)                            \
@@ -39,6 +49,12 @@ static std::vector<at::Tensor> unwrap_list(ts_tensor *const *ts, int n) {
         v.push_back(ts[i]->t);
     }
     return v;
+}
+
+static bool list_devices_differ(const char *fn, ts_tensor *const *ts, int n) {
+    for (int i = 1; ts && i < n; i++)
+        if (devices_differ(fn, {ts[0], ts[i]})) return true;
+    return false;
 }
 
 extern "C" {
@@ -92,6 +108,7 @@ ts_tensor *ts_expand(const ts_tensor *t, const int64_t *shape, int ndim) {
 ts_tensor *ts_index_select(const ts_tensor *t, int dim, const ts_tensor *index) {
     TS_NEED(t);
     TS_NEED(index);
+    SAME_DEVICE(t, index);
     TS_RETURN_TENSOR(t->t.index_select(dim, index->t));
 }
 ts_tensor *ts_repeat_interleave(const ts_tensor *t, int64_t repeats, int dim) {
@@ -101,6 +118,7 @@ ts_tensor *ts_repeat_interleave(const ts_tensor *t, int64_t repeats, int dim) {
 ts_tensor *ts_masked_fill(const ts_tensor *t, const ts_tensor *mask, double value) {
     TS_NEED(t);
     TS_NEED(mask);
+    SAME_DEVICE(t, mask);
     TS_RETURN_TENSOR(t->t.masked_fill(mask->t, value));
 }
 ts_tensor *ts_tril(const ts_tensor *t, int64_t diagonal) {
@@ -111,25 +129,32 @@ ts_tensor *ts_triu(const ts_tensor *t, int64_t diagonal) {
     TS_NEED(t);
     TS_RETURN_TENSOR(t->t.triu(diagonal));
 }
-ts_tensor *ts_cat(ts_tensor *const *ts, int n, int dim) { TS_RETURN_TENSOR(at::cat(unwrap_list(ts, n), dim)); }
+ts_tensor *ts_cat(ts_tensor *const *ts, int n, int dim) {
+    if (list_devices_differ(__func__, ts, n)) return nullptr;
+    TS_RETURN_TENSOR(at::cat(unwrap_list(ts, n), dim));
+}
 ts_tensor *ts_stack(ts_tensor *const *ts, int n, int dim) {
+    if (list_devices_differ(__func__, ts, n)) return nullptr;
     TS_RETURN_TENSOR(at::stack(unwrap_list(ts, n), dim));
 }
 ts_tensor *ts_gather(const ts_tensor *t, int dim, const ts_tensor *index) {
     TS_NEED(t);
     TS_NEED(index);
+    SAME_DEVICE(t, index);
     TS_RETURN_TENSOR(at::gather(t->t, dim, index->t));
 }
 ts_tensor *ts_scatter(const ts_tensor *t, int dim, const ts_tensor *index, const ts_tensor *src) {
     TS_NEED(t);
     TS_NEED(index);
     TS_NEED(src);
+    SAME_DEVICE(t, index, src);
     TS_RETURN_TENSOR(at::scatter(t->t, dim, index->t, src->t));
 }
 ts_tensor *ts_scatter_add(const ts_tensor *t, int dim, const ts_tensor *index, const ts_tensor *src) {
     TS_NEED(t);
     TS_NEED(index);
     TS_NEED(src);
+    SAME_DEVICE(t, index, src);
     TS_RETURN_TENSOR(at::scatter_add(t->t, dim, index->t, src->t));
 }
 
@@ -157,6 +182,7 @@ ts_tensor *ts_where(const ts_tensor *cond, const ts_tensor *a, const ts_tensor *
     TS_NEED(cond);
     TS_NEED(a);
     TS_NEED(b);
+    SAME_DEVICE(cond, a, b);
     TS_RETURN_TENSOR(at::where(cond->t, a->t, b->t));
 }
 
@@ -206,6 +232,7 @@ int ts_zero_(ts_tensor *t) {
 int ts_add_(ts_tensor *t, const ts_tensor *other, double alpha) {
     TS_NEED_STATUS(t);
     TS_NEED_STATUS(other);
+    SAME_DEVICE_STATUS(t, other);
     TS_RETURN_STATUS(t->t.add_(other->t, alpha));
 }
 int ts_mul_scalar_(ts_tensor *t, double s) {
@@ -216,17 +243,20 @@ int ts_addcmul_(ts_tensor *t, const ts_tensor *a, const ts_tensor *b, double val
     TS_NEED_STATUS(t);
     TS_NEED_STATUS(a);
     TS_NEED_STATUS(b);
+    SAME_DEVICE_STATUS(t, a, b);
     TS_RETURN_STATUS(t->t.addcmul_(a->t, b->t, value));
 }
 int ts_addcdiv_(ts_tensor *t, const ts_tensor *a, const ts_tensor *b, double value) {
     TS_NEED_STATUS(t);
     TS_NEED_STATUS(a);
     TS_NEED_STATUS(b);
+    SAME_DEVICE_STATUS(t, a, b);
     TS_RETURN_STATUS(t->t.addcdiv_(a->t, b->t, value));
 }
 int ts_lerp_(ts_tensor *t, const ts_tensor *end, double weight) {
     TS_NEED_STATUS(t);
     TS_NEED_STATUS(end);
+    SAME_DEVICE_STATUS(t, end);
     TS_RETURN_STATUS(t->t.lerp_(end->t, weight));
 }
 
@@ -283,11 +313,13 @@ BINARY(matmul, at::matmul(a->t, b->t))
 ts_tensor *ts_linear(const ts_tensor *x, const ts_tensor *w, const ts_tensor *b) {
     TS_NEED(x);
     TS_NEED(w);
+    SAME_DEVICE(x, w, b);
     TS_RETURN_TENSOR(b ? at::linear(x->t, w->t, b->t) : at::linear(x->t, w->t));
 }
 ts_tensor *ts_embedding(const ts_tensor *weight, const ts_tensor *ids) {
     TS_NEED(weight);
     TS_NEED(ids);
+    SAME_DEVICE(weight, ids);
     TS_RETURN_TENSOR(at::embedding(weight->t, ids->t));
 }
 ts_tensor *ts_softmax(const ts_tensor *t, int dim) {

@@ -191,7 +191,9 @@ static int read_by_name(const char *path, const char *name) {
     }
     const char *fixed[][4] = {{"train.resume", "auto", "never"},
                               {"sft.mode", "both", "think", "short"},
-                              {"optim.schedule_unit", "optimizer_step", "rl_step"}};
+                              {"optim.schedule_unit", "optimizer_step", "rl_step"},
+                              {"algo.old_logprobs", "sampler", "recompute"},
+                              {"algo.logprob_temperature", "rollout", "one"}};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (!strcmp(path, fixed[i][0]))
             for (int j = 1; j < 4 && fixed[i][j]; j++)

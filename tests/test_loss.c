@@ -10,10 +10,12 @@
 
 #include "common/cfg.h"
 #include "common/err.h"
+#include "common/io.h"
 #include "tensor/ts.h"
 #include "trainer/adv.h"
 #include "trainer/loss.h"
 
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -605,6 +607,106 @@ static void test_config_and_errors(void) {
     ts_scope_end();
 }
 
+/* Truncated importance sampling, the vectors of docs/ALGORITHMS-IMPL.md ("Old log-probs"): one
+ * token, A = 1, on-policy ratio (logp = old), old - sampler = log 3, log 1.5 and log 0.5, cap 2:
+ * the weight is 2, 1.5 and 0.5, the loss -A r w and its gradient the same (r = 1). */
+static void test_tis_vectors(void) {
+    loss_opts o = base_opts(LOSS_AGG_TOKEN_MEAN);
+    o.tis_cap = 2;
+    const double gaps[3] = {log(3), log(1.5), log(0.5)}, want[3] = {2, 1.5, 0.5};
+    for (int k = 0; k < 3; k++) {
+        ts_scope_begin();
+        double a = 1;
+        ts_tensor *lp = ts_unscope(mk((double[]){-1.0}, 1, 1));
+        ts_set_requires_grad(lp, 1);
+        loss_batch b = {.logp = lp, .old_logp = mk((double[]){-1.0}, 1, 1),
+                        .sampler_logp = mk((double[]){-1.0 - gaps[k]}, 1, 1),
+                        .mask = ts_ones((int64_t[]){1, 1}, 2, TS_F64, TS_CPU_DEVICE), .adv = &a};
+        loss_metrics m = {0};
+        loss_counts c = {0};
+        loss_count(&o, &b, &c);
+        ts_tensor *l = loss_compute(&o, &b, &c, &m);
+        CHECK_CLOSE(item(l), -want[k], 1e-12, 0);
+        CHECK(l && ts_backward(l) == 0);
+        CHECK_CLOSE(item(ts_grad(lp)), -want[k], 1e-12, 0);
+        CHECK_CLOSE(m.tis_mean, want[k], 1e-12, 0);
+        CHECK_CLOSE(m.tis_max, exp(gaps[k]), 1e-12, 0);
+        CHECK(m.tis_capped == (k == 0));
+        ts_scope_end();
+        ts_free(lp);
+    }
+    /* TIS needs the sampler's log-probs */
+    ts_scope_begin();
+    double a = 1;
+    loss_batch b = {.logp = mk((double[]){-1.0}, 1, 1), .old_logp = mk((double[]){-1.0}, 1, 1),
+                    .mask = ts_ones((int64_t[]){1, 1}, 2, TS_F64, TS_CPU_DEVICE), .adv = &a};
+    loss_counts c = {.tokens = 1, .seqs = 1, .seqs_nonempty = 1};
+    CHECK(loss_compute(&o, &b, &c, NULL) == NULL);
+    CHECK_CONTAINS(err_msg(), "algo.tis_cap is 2 but the sampler's");
+    o.tis_cap = 0.5;
+    CHECK(loss_opts_check(&o) == -1);
+    CHECK_CONTAINS(err_msg(), "algo.tis_cap: expected 0 (off) or a cap >= 1");
+    ts_scope_end();
+}
+
+static ts_tensor *json_tensor(const cJSON *c, const char *key, int64_t n, int64_t t) {
+    const cJSON *a = cJSON_GetObjectItem(c, key);
+    int len = cJSON_GetArraySize(a);
+    double *v = malloc(sizeof *v * (size_t)len);
+    for (int i = 0; i < len; i++) v[i] = cJSON_GetNumberValue(cJSON_GetArrayItem(a, i));
+    ts_tensor *out = len == n * t ? mk(v, n, t) : NULL;
+    free(v);
+    return out;
+}
+
+static double json_num(const cJSON *c, const char *key) { return cJSON_GetNumberValue(cJSON_GetObjectItem(c, key)); }
+
+/* The clipped surrogate with TIS against tests/loss_ref.py (PyTorch, verl's formula): loss,
+ * gradient and metrics of log-probs taken at the rollout temperature. */
+static void test_tis_against_torch(void) {
+    char path[1024];
+    const char *src = getenv("RLVR_SRC");
+    snprintf(path, sizeof path, "%s/tests/loss/tis_ref.json", src ? src : ".");
+    size_t len = 0;
+    char *text = io_read_file(path, 1 << 20, &len);
+    cJSON *fx = text ? cJSON_ParseWithLength(text, len) : NULL;
+    free(text);
+    CHECK(fx && json_num(fx, "format_version") == 1);
+    const cJSON *cs;
+    int ncases = 0;
+    cJSON_ArrayForEach(cs, cJSON_GetObjectItem(fx, "cases")) {
+        ncases++;
+        int64_t n = (int64_t)json_num(cs, "n"), t = (int64_t)json_num(cs, "T");
+        loss_opts o = base_opts(LOSS_AGG_TOKEN_MEAN);
+        o.tis_cap = json_num(cs, "tis_cap");
+        o.eps_low = json_num(cs, "eps_low");
+        o.eps_high = json_num(cs, "eps_high");
+        double adv[16];
+        for (int64_t i = 0; i < n; i++) adv[i] = cJSON_GetNumberValue(cJSON_GetArrayItem(cJSON_GetObjectItem(cs, "adv"), (int)i));
+        ts_scope_begin();
+        ts_tensor *lp = ts_unscope(json_tensor(cs, "logp", n, t));
+        CHECK(lp && ts_set_requires_grad(lp, 1) == 0);
+        loss_batch b = {.logp = lp, .old_logp = json_tensor(cs, "old_logp", n, t),
+                        .sampler_logp = json_tensor(cs, "sampler_logp", n, t),
+                        .mask = json_tensor(cs, "mask", n, t), .adv = adv};
+        loss_metrics m = {0};
+        loss_counts c = {0};
+        CHECK(loss_count(&o, &b, &c) == 0);
+        ts_tensor *l = loss_compute(&o, &b, &c, &m);
+        CHECK_CLOSE(item(l), json_num(cs, "loss"), 1e-12, 0);
+        CHECK(l && ts_backward(l) == 0);
+        ts_tensor *want = json_tensor(cs, "grad", n, t);
+        CHECK_CLOSE(item(ts_max(ts_abs(ts_sub(ts_grad(lp), want)))), 0, 1e-12, 0);
+        CHECK_CLOSE(m.tis_mean, json_num(cs, "tis_mean"), 1e-12, 0);
+        CHECK_CLOSE(m.tis_capped, json_num(cs, "tis_capped"), 1e-12, 0);
+        CHECK_CLOSE(m.tis_max, json_num(cs, "tis_max"), 1e-12, 0);
+        ts_scope_end();
+        ts_free(lp);
+    }
+    CHECK(ncases == 2);
+    cJSON_Delete(fx);
+}
+
 int main(void) {
     int64_t live = ts_live_handles();
     test_clipped_surrogate_vectors();
@@ -619,6 +721,8 @@ int main(void) {
     test_finite_differences();
     test_micro_batch_invariance();
     test_config_and_errors();
+    test_tis_vectors();
+    test_tis_against_torch();
     CHECK(ts_live_handles() == live);
     CHECK_DONE();
 }

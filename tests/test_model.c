@@ -541,6 +541,39 @@ static void test_weight_errors(void) {
     CHECK(run(cmd) == 0);
 }
 
+/* model_set_logprob_temperature: the full-sequence log-probs and entropies are those of
+ * softmax(logits / t), the logits being model_forward_logits' (checked against PyTorch above);
+ * t = 1 gives back the plain ones, and a lower t a lower entropy here. */
+static void test_logprob_temperature(void) {
+    model_config c;
+    CHECK(parse_with("", &c) == 0);
+    model *m = model_init_random(&c, 5, 0.5);
+    CHECK(m != NULL);
+    if (!m) return;
+    ts_scope_begin();
+    const int64_t ids[6] = {5, 17, 200, 3, 42, 9};
+    ts_tensor *x = ts_from_data(ids, (int64_t[]){1, 6}, 2, TS_I64);
+    ts_tensor *logits = ts_narrow(model_forward_logits(m, x, NULL), 1, 0, 5); /* (1, 5, V) */
+    ts_tensor *next = ts_unsqueeze(ts_narrow(x, 1, 1, 5), -1);
+    double ent_prev = INFINITY;
+    const double temps[3] = {1.3, 1.0, 0.6};
+    for (int k = 0; k < 3; k++) {
+        model_set_logprob_temperature(m, temps[k]);
+        ts_tensor *lp, *ent;
+        CHECK(model_forward_logprobs(m, x, NULL, 0, &lp, &ent) == 0);
+        ts_tensor *lsm = ts_log_softmax(ts_div_scalar(logits, temps[k]), -1);
+        ts_tensor *want_lp = ts_squeeze(ts_gather(lsm, 2, next), -1);
+        ts_tensor *want_ent = ts_neg(ts_sum_dim(ts_mul(ts_exp(lsm), lsm), -1, 0));
+        double dl = 1, de = 1, e = 0;
+        CHECK(ts_item_f64(ts_max(ts_abs(ts_sub(lp, want_lp))), &dl) == 0 && dl < 1e-5);
+        CHECK(ts_item_f64(ts_max(ts_abs(ts_sub(ent, want_ent))), &de) == 0 && de < 1e-5);
+        CHECK(ts_item_f64(ts_sum(ent), &e) == 0 && e < ent_prev);
+        ent_prev = e;
+    }
+    ts_scope_end();
+    model_free(m);
+}
+
 int main(void) {
     ts_set_num_threads(1);
     const char *src = getenv("RLVR_SRC"), *bin = getenv("RLVR_BIN");
@@ -548,6 +581,7 @@ int main(void) {
     int64_t start = ts_live_handles();
     test_config_errors();
     test_weight_errors();
+    test_logprob_temperature();
     if (bin) test_reference(src, bin);
     else fprintf(stderr, "RLVR_BIN is not set (ctest sets it): the reference cases need `rlvr init-model`\n");
     CHECK(bin != NULL);

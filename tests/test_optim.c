@@ -362,6 +362,87 @@ static void test_config_and_errors(void) {
     ts_free(q);
 }
 
+/* Backward of sum(p * g), g (n) given in f64: p's gradient is g rounded to bf16, whatever p's dtype. */
+static int give_grad(ts_tensor *p, const double *g, int64_t n) {
+    ts_scope_begin();
+    ts_tensor *gb = ts_to_dtype(ts_to_dtype(ts_from_data(g, &n, 1, TS_F64), TS_BF16), ts_get_dtype(p));
+    int rc = ts_grad_clear(p) || ts_backward(ts_sum(ts_mul(p, gb)));
+    ts_scope_end();
+    return rc;
+}
+
+static int equal_f32(const ts_tensor *a, const ts_tensor *b) {
+    ts_scope_begin();
+    double d = -1;
+    int rc = ts_item_f64(ts_max(ts_abs(ts_sub(ts_to_dtype(a, TS_F32), ts_to_dtype(b, TS_F32)))), &d);
+    ts_scope_end();
+    return rc == 0 && d == 0;
+}
+
+/* bf16 weights at |w| in [0.01, 0.03] and lr 1e-6: a bf16 half-ulp there is 3e-5 to 6e-5, so the
+ * plain update rounds away and the weights never move; with master weights AdamW runs in f32 on
+ * the master, op for op the f32 optimiser fed the same (bf16-rounded) gradients, and after 200
+ * steps every bf16 weight has moved, to the f32 run's weights rounded. */
+static void test_master_weights_learn_at_small_lr(void) {
+    enum { N = 256, STEPS = 200 };
+    double w0[N], g[N];
+    for (int i = 0; i < N; i++) w0[i] = 0.02 + 0.01 * sin(i);
+    int64_t n = N;
+    ts_tensor *w0t = ts_from_data(w0, &n, 1, TS_F64), *init = ts_to_dtype(w0t, TS_BF16);
+    ts_free(w0t);
+    ts_tensor *wb = ts_clone(init), *wplain = ts_clone(init), *wref = ts_to_dtype(init, TS_F32);
+    CHECK(ts_set_requires_grad(wb, 1) == 0 && ts_set_requires_grad(wplain, 1) == 0 &&
+          ts_set_requires_grad(wref, 1) == 0);
+    optim_opts o = {.lr = 1e-6, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01,
+                    .grad_clip = 1, .master_weights = 1};
+    const char *name[] = {"w"};
+    optim *mixed = optim_init(&wb, name, 1, &o), *ref = optim_init(&wref, name, 1, &o);
+    o.master_weights = 0;
+    optim *plain = optim_init(&wplain, name, 1, &o);
+    CHECK(mixed && ref && plain);
+    if (!mixed || !ref || !plain) return;
+    CHECK(optim_state_count(mixed) == 4 && optim_state_count(ref) == 3 && optim_state_count(plain) == 3);
+    CHECK_STR(optim_state_name(mixed, 3), "w.master");
+    ts_tensor *master = optim_state_tensor(mixed, 3);
+    CHECK(ts_get_dtype(master) == TS_F32 && ts_get_dtype(optim_state_tensor(mixed, 1)) == TS_F32);
+    CHECK(ts_get_dtype(optim_state_tensor(plain, 1)) == TS_BF16);
+    int bad = 0;
+    for (int s = 0; s < STEPS; s++) {
+        for (int i = 0; i < N; i++) g[i] = 0.5 + 0.1 * cos(i + s);
+        bad += give_grad(wb, g, n) || give_grad(wplain, g, n) || give_grad(wref, g, n);
+        bad += optim_step(mixed, 1e-6, NULL) || optim_step(ref, 1e-6, NULL) || optim_step(plain, 1e-6, NULL);
+        if (s == 0) CHECK(!equal_f32(master, init)); /* the master moves from the first step */
+    }
+    CHECK(bad == 0);
+    CHECK(equal_f32(master, wref));
+    ts_tensor *rounded = ts_to_dtype(wref, TS_BF16);
+    CHECK(equal_f32(wb, rounded));
+    double unchanged = -1;
+    ts_scope_begin();
+    CHECK(ts_item_f64(ts_sum(ts_to_dtype(ts_eq(wb, init), TS_F64)), &unchanged) == 0 && unchanged == 0);
+    ts_scope_end();
+    CHECK(equal_f32(wplain, init)); /* without masters none moved */
+    ts_free(rounded);
+    optim_free(mixed);
+    optim_free(ref);
+    optim_free(plain);
+    ts_free(init);
+    ts_free(wb);
+    ts_free(wplain);
+    ts_free(wref);
+}
+
+static void test_bf16_without_master_is_refused(void) {
+    rlvr_config c;
+    CHECK(cfg_init(&c) == 0);
+    optim_opts o;
+    CHECK(cfg_set(&c, "model.dtype=bf16") == 0 && optim_opts_from_cfg(&c, &o) == 0 && o.master_weights == 1);
+    CHECK(cfg_set(&c, "optim.master_weights=false") == 0 && optim_opts_from_cfg(&c, &o) == -1);
+    CHECK_CONTAINS(err_msg(), "optim.master_weights is false with model.dtype bf16");
+    CHECK(cfg_set(&c, "model.dtype=f32") == 0 && optim_opts_from_cfg(&c, &o) == 0);
+    cfg_free(&c);
+}
+
 int main(void) {
     int64_t live = ts_live_handles();
     cJSON *fx = load_fixture();
@@ -373,6 +454,8 @@ int main(void) {
     test_state_restore_continues_bit_exactly(fx);
     test_schedules();
     test_config_and_errors();
+    test_master_weights_learn_at_small_lr();
+    test_bf16_without_master_is_refused();
     cJSON_Delete(fx);
     CHECK(ts_live_handles() == live);
     CHECK_DONE();

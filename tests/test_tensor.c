@@ -566,6 +566,44 @@ static void test_scopes_and_errors(void) {
     ts_scope_end();
 }
 
+/* ts_from_host puts host data on the named device (meta stands in for a GPU: no CUDA needed), and
+ * the debug check refuses an op whose inputs sit on two devices, also where ATen would let a CPU
+ * scalar tensor meet a tensor elsewhere. */
+static void test_device_placement(void) {
+    ts_scope_begin();
+    const float v[6] = {1, 2, 3, 4, 5, 6};
+    const int64_t shape[2] = {2, 3};
+    ts_device meta = {TS_META, 0};
+    ts_tensor *c = ts_from_host(v, shape, 2, TS_F32, TS_CPU_DEVICE);
+    float back[6] = {0};
+    CHECK(c && ts_get_device(c).type == TS_CPU && ts_to_host(c, back, sizeof back) == 0 && !memcmp(v, back, sizeof v));
+    ts_tensor *m = ts_from_host(v, shape, 2, TS_F32, meta);
+    char d[64];
+    CHECK(m && ts_get_device(m).type == TS_META && ts_get_dtype(m) == TS_F32 && ts_size(m, 1) == 3);
+    CHECK_STR(ts_describe(m, d, sizeof d), "(2, 3) f32 meta");
+    CHECK(ts_from_host(NULL, shape, 2, TS_F32, meta) == NULL);
+    ts_device parsed;
+    CHECK(ts_device_parse("meta", &parsed) == -1); /* never from a config */
+    ts_tensor *scalar = ts_from_host(v, NULL, 0, TS_F32, TS_CPU_DEVICE);
+    ts_check_devices(0);
+    CHECK(ts_mul(m, scalar) != NULL); /* ATen lets a CPU scalar tensor in */
+    ts_check_devices(1);
+    CHECK(ts_mul(m, scalar) == NULL);
+    CHECK_CONTAINS(ts_last_error(), "ts_mul: inputs on different devices: (2, 3) f32 meta and () f32 cpu");
+    CHECK(ts_sub(c, m) == NULL);
+    CHECK_CONTAINS(ts_last_error(), "ts_sub: inputs on different devices");
+    ts_tensor *pair[2] = {c, m};
+    CHECK(ts_cat(pair, 2, 0) == NULL);
+    CHECK_CONTAINS(ts_last_error(), "ts_cat: inputs on different devices");
+    CHECK(ts_where(ts_gt_scalar(m, 0), m, c) == NULL);
+    CHECK_CONTAINS(ts_last_error(), "ts_where: inputs on different devices");
+    CHECK(ts_add_(m, c, 1) == -1);
+    CHECK_CONTAINS(ts_last_error(), "ts_add_: inputs on different devices");
+    CHECK(ts_sub(m, m) != NULL && ts_copy_(c, c) == 0); /* one device: fine */
+    ts_check_devices(0);
+    ts_scope_end();
+}
+
 static int check_macro_user(const ts_tensor *x) {
     TS_CHECK(ts_reshape(x, (int64_t[]){5}, 1) != NULL);
     return 0;
@@ -584,6 +622,7 @@ int main(void) {
     test_attention();
     test_autograd_api();
     test_scopes_and_errors();
+    test_device_placement();
     ts_tensor *x = ts_ones((int64_t[]){2}, 1, TS_F32, TS_CPU_DEVICE);
     CHECK(check_macro_user(x) == -1);
     CHECK_CONTAINS(err_msg(), "test_tensor.c:");

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_train_mpi — `rlvr train` under mpirun on this CPU machine: a 2-rank run samples the same
 # rollouts as a 1-rank run with the same global batch and ends with the same weights (within
-# rounding), two 2-rank runs are bit-identical, an uneven split is a config error, a killed
+# rounding; also with the old log-probs recomputed and TIS), two 2-rank runs are bit-identical, an
+# uneven split is a config error, a killed
 # rank ends the whole job with a message instead of a hang, and a graceful stop ends it with 0.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MPI=(mpirun --oversubscribe -np 2)
@@ -37,7 +38,9 @@ JSON
 [ -f "$tmp/two/rollouts.h5" ] && [ -f "$tmp/two/rollouts.rank1.h5" ] && ok || bad "missing per-rank rollout logs"
 diff <(metrics "$tmp/one/metrics.jsonl") <(metrics "$tmp/two/metrics.jsonl") > "$tmp/d1" && ok \
   || { bad "1-rank and 2-rank rollouts/rewards differ"; head -5 "$tmp/d1" >&2; }
-d=$($PY - "$tmp/one/model/model.safetensors" "$tmp/two/model/model.safetensors" <<'PYEOF'
+# max |a - b| over the weights of two model directories
+wdiff() {
+  $PY - "$1/model.safetensors" "$2/model.safetensors" <<'PYEOF'
 import json, struct, sys
 import numpy as np
 def read(p):
@@ -47,8 +50,17 @@ def read(p):
 a, b = read(sys.argv[1]), read(sys.argv[2])
 print(max(float(np.max(np.abs(a[k] - b[k]))) for k in a))
 PYEOF
-)
+}
+d=$(wdiff "$tmp/one/model" "$tmp/two/model")
 $PY -c "import sys; sys.exit(0 if $d < 1e-5 else 1)" && ok || bad "1-rank vs 2-rank weights differ by $d"
+# old log-probs recomputed by the trainer and truncated importance sampling keep the contract
+rc=(--set algo.old_logprobs=recompute --set algo.tis_cap=2)
+"$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/one-rc" "${rc[@]}" > "$tmp/one-rc.log" 2>&1 && ok || bad "1-rank recompute run: $(tail -2 "$tmp/one-rc.log")"
+"${MPI[@]}" "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/two-rc" "${rc[@]}" > "$tmp/two-rc.log" 2>&1 && ok || bad "2-rank recompute run: $(tail -3 "$tmp/two-rc.log")"
+diff <(metrics "$tmp/one-rc/metrics.jsonl") <(metrics "$tmp/two-rc/metrics.jsonl") > "$tmp/d2" && ok \
+  || { bad "recompute + TIS: 1-rank and 2-rank metrics differ"; head -5 "$tmp/d2" >&2; }
+d=$(wdiff "$tmp/one-rc/model" "$tmp/two-rc/model")
+$PY -c "import sys; sys.exit(0 if $d < 1e-5 else 1)" && ok || bad "recompute + TIS: 1-rank vs 2-rank weights differ by $d"
 diff <(timings "$tmp/two/metrics.jsonl") <(timings "$tmp/two2/metrics.jsonl") >/dev/null && ok || bad "two 2-rank runs' metrics differ"
 cmp -s "$tmp/two/model/model.safetensors" "$tmp/two2/model/model.safetensors" && ok || bad "two 2-rank runs' weights differ"
 

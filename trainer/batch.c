@@ -6,7 +6,7 @@
 
 #include <stdlib.h>
 
-int64_t trainer_pack(const trainer_seq *seqs, int n, ts_tensor **ids, ts_tensor **mask, int64_t *P) {
+int64_t trainer_pack(const trainer_seq *seqs, int n, ts_device dev, ts_tensor **ids, ts_tensor **mask, int64_t *P) {
     int64_t pw = 0, rw = 0;
     for (int i = 0; i < n; i++) {
         if (seqs[i].plen > pw) pw = seqs[i].plen;
@@ -25,8 +25,8 @@ int64_t trainer_pack(const trainer_seq *seqs, int n, ts_tensor **ids, ts_tensor 
         for (int64_t t = start; t < pw + s->rlen; t++) m[i * T + t] = 1;
     }
     int64_t shape[2] = {n, T};
-    *ids = ts_from_data(h, shape, 2, TS_I64);
-    *mask = ts_from_data(m, shape, 2, TS_BOOL);
+    *ids = ts_from_host(h, shape, 2, TS_I64, dev);
+    *mask = ts_from_host(m, shape, 2, TS_BOOL, dev);
     free(h);
     free(m);
     return *ids && *mask ? T : -1;

@@ -17,8 +17,8 @@ typedef struct trainer_seq {
     int rlen;            /* >= 0 */
 } trainer_seq;
 
-/* ids (n, T) i64 padded with 0 and mask (n, T) bool, T = P + longest rlen; both in the caller's
- * scope. *P gets the prompt width. Returns T, or -1 with err_set. */
-int64_t trainer_pack(const trainer_seq *seqs, int n, ts_tensor **ids, ts_tensor **mask, int64_t *P);
+/* ids (n, T) i64 padded with 0 and mask (n, T) bool on dev (the model's), T = P + longest rlen;
+ * both in the caller's scope. *P gets the prompt width. Returns T, or -1 with err_set. */
+int64_t trainer_pack(const trainer_seq *seqs, int n, ts_device dev, ts_tensor **ids, ts_tensor **mask, int64_t *P);
 
 #endif

@@ -32,6 +32,8 @@ int loss_opts_check(const loss_opts *o) {
         return err_set("algo.ratio_level: unknown level %d", (int)o->ratio_level);
     if (!(o->kl_coef >= 0) || !(o->entropy_coef >= 0) || !(o->degrpo_alpha >= 0))
         return err_set("algo.kl.coef, algo.entropy_coef, algo.degrpo.alpha: expected >= 0");
+    if (!(o->tis_cap == 0 || o->tis_cap >= 1))
+        return err_set("algo.tis_cap: expected 0 (off) or a cap >= 1, got %g", o->tis_cap);
     return 0;
 }
 
@@ -76,6 +78,7 @@ int loss_opts_from_cfg(const rlvr_config *c, loss_opts *o) {
     o->kl_type = (loss_kl)kl;
     o->entropy_coef = a->entropy_coef;
     o->mask_truncated = a->mask_truncated;
+    o->tis_cap = a->tis_cap;
     return loss_opts_check(o);
 }
 
@@ -89,9 +92,9 @@ static int check_batch(const loss_opts *o, const loss_batch *b, int64_t *n, int6
         return err_set("loss: logp is %s, expected (n, T)", ts_describe(b->logp, d1, sizeof d1));
     *n = ts_size(b->logp, 0);
     *t = ts_size(b->logp, 1);
-    const ts_tensor *same[] = {b->old_logp, b->ref_logp, b->entropy, b->mask};
-    const char *names[] = {"old_logp", "ref_logp", "entropy", "mask"};
-    for (int k = 0; k < 4; k++) {
+    const ts_tensor *same[] = {b->old_logp, b->ref_logp, b->entropy, b->mask, b->sampler_logp};
+    const char *names[] = {"old_logp", "ref_logp", "entropy", "mask", "sampler_logp"};
+    for (int k = 0; k < 5; k++) {
         if (same[k] && (ts_ndim(same[k]) != 2 || ts_size(same[k], 0) != *n || ts_size(same[k], 1) != *t))
             return err_set("loss: %s is %s, expected the shape of logp %s", names[k],
                            ts_describe(same[k], d1, sizeof d1), ts_describe(b->logp, d2, sizeof d2));
@@ -100,6 +103,8 @@ static int check_batch(const loss_opts *o, const loss_batch *b, int64_t *n, int6
         return err_set("loss: algo.kl.coef is %g but no reference log-probs were given", o->kl_coef);
     if (for_loss && o->entropy_coef != 0 && !b->entropy)
         return err_set("loss: algo.entropy_coef is %g but no entropies were given", o->entropy_coef);
+    if (for_loss && o->tis_cap != 0 && (!b->sampler_logp || !b->old_logp))
+        return err_set("loss: algo.tis_cap is %g but the sampler's or the old log-probs were not given", o->tis_cap);
     if (*n > 0 && !b->adv) return err_set("loss: no advantages");
     return 0;
 }
@@ -188,8 +193,19 @@ static void weights(const loss_opts *o, const loss_batch *b, const loss_counts *
 /* A host double array as a tensor of logp's dtype and device. */
 static ts_tensor *like(const double *v, int64_t n, int64_t t, int ndim, const ts_tensor *logp) {
     int64_t shape[2] = {n, t};
-    return ts_to_device(ts_to_dtype(ts_from_data(v, shape, ndim, TS_F64), ts_get_dtype(logp)),
-                        ts_get_device(logp));
+    return ts_to_dtype(ts_from_host(v, shape, ndim, TS_F64, ts_get_device(logp)), ts_get_dtype(logp));
+}
+
+/* The truncated importance weights of section "Old log-probs" (docs/ALGORITHMS-IMPL.md): *raw =
+ * exp(old - sampler), the log-ratio clamped as the policy ratio's, and the result min(raw, cap);
+ * constants to autograd. */
+static ts_tensor *tis_weights(const loss_opts *o, const loss_batch *b, ts_tensor **raw) {
+    ts_no_grad_begin();
+    ts_tensor *d = ts_sub(ts_detach(b->old_logp), b->sampler_logp);
+    *raw = ts_exp(ts_clamp(d, -o->log_ratio_clamp, o->log_ratio_clamp));
+    ts_tensor *w = ts_clamp_max(*raw, o->tis_cap);
+    ts_no_grad_end();
+    return w;
 }
 
 static ts_tensor *kl_estimate(const loss_opts *o, const ts_tensor *logp, const ts_tensor *ref) {
@@ -210,29 +226,38 @@ static ts_tensor *frac(const ts_tensor *cond, const ts_tensor *mask, double inv_
     return ts_mul_scalar(ts_sum(ts_mul(ts_to_dtype(cond, ts_get_dtype(mask)), mask)), inv_tokens);
 }
 
+/* The per-token terms of a micro-batch's loss that its metrics read. */
+typedef struct loss_terms {
+    const ts_tensor *mask, *a, *r, *s, *pg, *kl, *klsum, *hsum;
+    const ts_tensor *tis_raw; /* NULL without TIS */
+} loss_terms;
+
 /* The metrics, without gradient, added to *m. */
-static int add_metrics(const loss_opts *o, const loss_batch *b, const loss_counts *c,
-                       const ts_tensor *mask, const ts_tensor *a, const ts_tensor *r,
-                       const ts_tensor *s, const ts_tensor *pg, const ts_tensor *kl,
-                       const ts_tensor *klsum, const ts_tensor *hsum, loss_metrics *m) {
+static int add_metrics(const loss_opts *o, const loss_batch *b, const loss_counts *c, const loss_terms *x,
+                       loss_metrics *m) {
     double it = inv(c->tokens);
+    const ts_tensor *mask = x->mask, *a = x->a, *r = x->r, *s = x->s, *kl = x->kl;
     ts_no_grad_begin();
     ts_tensor *neg = ts_lt_scalar(a, 0), *pos = ts_gt_scalar(a, 0);
     ts_tensor *zero = ts_zeros((int64_t[]){1}, 1, ts_get_dtype(mask), ts_get_device(mask));
-    ts_tensor *vals[9] = {
-        ts_reshape(pg, (int64_t[]){1}, 1),
-        klsum ? ts_reshape(klsum, (int64_t[]){1}, 1) : zero,
-        hsum ? ts_reshape(hsum, (int64_t[]){1}, 1) : zero,
+    const ts_tensor *raw = x->tis_raw;
+    ts_tensor *vals[12] = {
+        ts_reshape(x->pg, (int64_t[]){1}, 1),
+        x->klsum ? ts_reshape(x->klsum, (int64_t[]){1}, 1) : zero,
+        x->hsum ? ts_reshape(x->hsum, (int64_t[]){1}, 1) : zero,
         frac(ts_logical_and(neg, ts_lt_scalar(r, 1 - o->eps_low)), mask, it),
         frac(ts_logical_and(pos, ts_gt_scalar(r, 1 + o->eps_high)), mask, it),
         o->dual_clip > 0 ? frac(ts_logical_and(neg, ts_lt(ts_mul_scalar(ts_neg(a), o->dual_clip), s)), mask, it) : zero,
         ts_mul_scalar(ts_sum(ts_mul(r, mask)), it),
         kl ? ts_mul_scalar(ts_sum(ts_mul(kl, mask)), it) : zero,
         b->entropy ? ts_mul_scalar(ts_sum(ts_mul(ts_detach(b->entropy), mask)), it) : zero,
+        raw ? ts_mul_scalar(ts_sum(ts_mul(ts_clamp_max(raw, o->tis_cap), mask)), it) : zero,
+        raw ? frac(ts_gt_scalar(raw, o->tis_cap), mask, it) : zero,
+        raw ? ts_max(ts_mul(raw, mask)) : zero, /* weights are > 0, so masked ones (0) never win */
     };
-    for (int k = 0; k < 9; k++) vals[k] = ts_reshape(vals[k], (int64_t[]){1}, 1);
-    double out[9];
-    ts_tensor *all = ts_to_dtype(ts_cat(vals, 9, 0), TS_F64);
+    for (int k = 0; k < 12; k++) vals[k] = ts_reshape(vals[k], (int64_t[]){1}, 1);
+    double out[12];
+    ts_tensor *all = ts_to_dtype(ts_cat(vals, 12, 0), TS_F64);
     ts_no_grad_end();
     if (!all || ts_to_host(all, out, sizeof out)) return -1;
     m->pg_loss += out[0];
@@ -244,6 +269,9 @@ static int add_metrics(const loss_opts *o, const loss_batch *b, const loss_count
     m->ratio_mean += out[6];
     m->kl_mean += out[7];
     m->entropy_mean += out[8];
+    m->tis_mean += out[9];
+    m->tis_capped += out[10];
+    if (out[11] > m->tis_max) m->tis_max = out[11];
     return 0;
 }
 
@@ -262,9 +290,10 @@ static ts_tensor *compute(const loss_opts *o, const loss_batch *b, const loss_co
     /* l = max(-A r, -A clip(r, 1 - eps_low, 1 + eps_high)) (section 1.1a) */
     ts_tensor *neg_a = ts_neg(a);
     ts_tensor *s = ts_maximum(ts_mul(neg_a, r), ts_mul(neg_a, ts_clamp(r, 1 - o->eps_low, 1 + o->eps_high)));
-    ts_tensor *l = s;
+    ts_tensor *l = s, *tis_raw = NULL;
     if (o->dual_clip > 0) /* A < 0: min(l, -A c) (section 1.1b) */
         l = ts_where(ts_lt_scalar(a, 0), ts_minimum(s, ts_mul_scalar(neg_a, o->dual_clip)), s);
+    if (o->tis_cap > 0) l = ts_mul(l, tis_weights(o, b, &tis_raw));
     ts_tensor *pg = ts_sum(ts_mul(w_pg, l));
     ts_tensor *total = pg, *kl = NULL, *klsum = NULL, *hsum = NULL;
     if (b->ref_logp) {
@@ -277,7 +306,9 @@ static ts_tensor *compute(const loss_opts *o, const loss_batch *b, const loss_co
         if (o->entropy_coef != 0) total = ts_sub(total, ts_mul_scalar(hsum, o->entropy_coef));
     }
     if (!total) return NULL;
-    if (m && add_metrics(o, b, c, mask, a, r, s, pg, kl, klsum, hsum, m)) return NULL;
+    loss_terms x = {.mask = mask, .a = a, .r = r, .s = s, .pg = pg, .kl = kl, .klsum = klsum, .hsum = hsum,
+                    .tis_raw = tis_raw};
+    if (m && add_metrics(o, b, c, &x, m)) return NULL;
     return total;
 }
 

@@ -2,8 +2,10 @@
  * (docs/ALGORITHMS.md sections 1.1, 1.3-1.6, 2-6).
  *
  * Per token: the clipped surrogate with separate low/high clip ranges, optional dual clip, the
- * importance ratio per token or per sequence (GSPO), the log-ratio clamped before exp; plus a KL
- * estimator to a frozen reference (k1, k2, k3, abs) and an entropy bonus. Per step: the
+ * importance ratio per token or per sequence (GSPO), the log-ratio clamped before exp, optionally
+ * weighted by the truncated importance ratio of the old policy to the sampler (TIS, docs/
+ * ALGORITHMS-IMPL.md "Old log-probs"); plus a KL estimator to a frozen reference (k1, k2, k3,
+ * abs) and an entropy bonus. Per step: the
  * aggregation weights of section 1.3, whose normalisers are GLOBAL counts over the whole
  * optimiser step (every micro-batch on every rank), gathered first with loss_count. The loss of a
  * micro-batch is then its exact share of the step's loss: summing the micro-batch losses (and
@@ -55,6 +57,7 @@ typedef struct loss_opts {
     loss_kl kl_type;
     double entropy_coef;        /* 0 = no bonus, entropy not needed */
     int mask_truncated;         /* truncated rows leave the loss and the token counts */
+    double tis_cap;             /* C: per-token loss times min(pi_old / pi_sampler, C); 0 = off */
 } loss_opts;
 
 /* The algo.* settings of the loss; aggregation "auto" becomes the estimator's own (constant for
@@ -68,6 +71,7 @@ typedef struct loss_batch {
     const ts_tensor *old_logp; /* (n, T) log pi_old; NULL = on-policy (logp detached) */
     const ts_tensor *ref_logp; /* (n, T) log pi_ref; needed when kl_coef != 0 */
     const ts_tensor *entropy;  /* (n, T) per-token entropy; needed when entropy_coef != 0 */
+    const ts_tensor *sampler_logp; /* (n, T) log-probs the sampler recorded; needed when tis_cap != 0 */
     const ts_tensor *mask;     /* (n, T) 1 on completion tokens, 0 on padding (any dtype) */
     const double *adv;         /* (n) advantage of each completion (adv_compute) */
     const unsigned char *keep; /* (n) 0 = the row is not part of the step (adv_compute keep); NULL = all */
@@ -102,11 +106,15 @@ typedef struct loss_metrics {
     double ratio_mean;    /* mean importance ratio */
     double kl_mean;       /* mean per-token KL estimate; needs ref_logp */
     double entropy_mean;  /* mean per-token entropy; needs entropy */
+    double tis_mean;      /* mean truncated importance weight min(pi_old / pi_sampler, C); with tis_cap */
+    double tis_capped;    /* fraction of tokens whose weight the cap cut */
+    double tis_max;       /* the largest weight before the cap: combine by max, not by sum */
 } loss_metrics;
 
 /* The micro-batch's share of the step loss:
- *   sum_{i,t} w_pg * m * l  +  kl_coef * sum w_aux * m * kl  -  entropy_coef * sum w_aux * m * H
- * with w_pg the aggregation weights from the global counts and w_aux = w_pg, except for DeGRPO
+ *   sum_{i,t} w_pg * m * c * l  +  kl_coef * sum w_aux * m * kl  -  entropy_coef * sum w_aux * m * H
+ * with c = min(exp(old_logp - sampler_logp), tis_cap), without gradient, when tis_cap > 0 (else 1),
+ * w_pg the aggregation weights from the global counts and w_aux = w_pg, except for DeGRPO
  * where KL and entropy are a token mean over all tokens (the Thinkless code). A zero count gives
  * a zero weight (0/0 := 0). Returns a new one-element tensor of logp's dtype, in the current
  * scope, or NULL with err_set; m (may be NULL) gets this micro-batch's metrics added. */

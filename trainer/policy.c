@@ -4,6 +4,7 @@
 #include "common/err.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "data/data.h"
 #include "trainer/ckpt.h"
 #include "trainer/runenv.h"
@@ -159,7 +160,6 @@ static int trim_steps(const rlvr_config *c, const char *name, int64_t step) {
 int trainer_run_dir_sync(const rlvr_config *c, int64_t step) {
     if (trim_steps(c, "metrics.jsonl", step) || trim_steps(c, "eval.jsonl", step)) return -1;
     char *json = cfg_to_json(c);
-    if (!json) return err_set("out of memory");
     char path[1100], tmp[1200];
     snprintf(path, sizeof path, "%s/config.json", c->run.dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -200,13 +200,11 @@ int trainer_tboard_open(const rlvr_config *c, int64_t step, tboard **out) {
     if (!c->run.tensorboard) return 0;
     tboard *t = tboard_open(c->run.dir, step);
     if (!t) return err_prefix("run.tensorboard");
-    char *json = cfg_to_json(c), *md = NULL;
-    size_t n = json ? strlen(json) + 16 : 0;
-    int rc = json && (md = malloc(n)) ? 0 : err_set("out of memory");
-    if (!rc) {
-        snprintf(md, n, "```json\n%s\n```", json); /* a code block for the Markdown renderer */
-        rc = tboard_text(t, "config", step, md);
-    }
+    char *json = cfg_to_json(c);
+    size_t n = strlen(json) + 16;
+    char *md = mem_alloc(n);
+    snprintf(md, n, "```json\n%s\n```", json); /* a code block for the Markdown renderer */
+    int rc = tboard_text(t, "config", step, md);
     free(md);
     free(json);
     if (rc || tboard_flush(t)) {

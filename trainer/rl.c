@@ -6,15 +6,20 @@
  *   global counts (loss.h), so micro-batching changes nothing but rounding
  *   -> metrics.jsonl, the rollout log, a checkpoint every train.save_every steps.
  *
- * The old log-probs of the ratio are the ones the sampler recorded: there is no second copy of
- * the weights, and the gap between them and the trainer's recomputed log-probs is a metric of
- * every step. */
+ * The old log-probs of the ratio are the ones the sampler recorded (algo.old_logprobs sampler:
+ * there is no second copy of the weights), or one no-grad forward of the trainer before the
+ * step's first update (recompute, as verl), optionally corrected towards the sampler by truncated
+ * importance sampling (algo.tis_cap). The trainer's log-probs, entropy and KL are at the rollout
+ * temperature unless algo.logprob_temperature is one. The gap between the trainer's and the
+ * sampler's log-probs is a metric of every step. Every tensor of the update lives on the model's
+ * device: host data become tensors there (ts_from_host). */
 #include "train.h"
 
 #include "adv.h"
 #include "batch.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "dist/dist.h"
 #include "loss.h"
 #include "rewards/reward.h"
@@ -76,6 +81,9 @@ typedef struct rl_job {
     int P;                     /* prompts per step over all ranks */
     int *owner;                /* (P) the rank that samples and trains on global prompt g */
     int lr_per_rl_step;        /* optim.schedule_unit rl_step: the schedule counts RL steps */
+    int recompute_old;         /* algo.old_logprobs recompute */
+    double lp_temp;            /* temperature of the trainer's log-probs */
+    int sampler_comparable;    /* the sampler's log-probs are at lp_temp: gap metric, TIS, sampler mode */
     reward_metric rm[REWARD_MAX_METRICS];
     int n_rm;
 } rl_job;
@@ -87,7 +95,8 @@ typedef enum {
     M_NONE, /* "no denominator" in metric_def.per */
     M_REWARD, M_REWARD_STD, M_ACCURACY, M_LENGTH, M_LENGTH_MAX, M_TRUNCATED, M_THINK_RATIO, M_SHORT_RATIO,
     M_ZERO_STD_GROUPS, M_DRAWS, M_KEPT, M_PG_LOSS, M_KL, M_ENTROPY, M_CLIP_LOW, M_CLIP_HIGH, M_CLIP_DUAL,
-    M_RATIO, M_GRAD_NORM, M_LR, M_UPDATES, M_SKIPPED, M_EMPTY_UPDATES, M_GAP_MAX, M_GAP_MEAN, M_GEN_TOKENS,
+    M_RATIO, M_GRAD_NORM, M_LR, M_UPDATES, M_SKIPPED, M_EMPTY_UPDATES, M_GAP_MAX, M_GAP_MEAN,
+    M_TIS_MEAN, M_TIS_MAX, M_TIS_CAPPED, M_GEN_TOKENS,
     M_GEN_TOK_S, M_TRAIN_TOK_S, M_ROLLOUT_S, M_REWARD_S, M_TRAIN_S, M_STEP_S,
     M_ROWS, M_REWARD_SQ, M_GAP_TOKENS, M_TRAIN_TOKENS, /* unnamed: denominators and parts */
     M_COUNT
@@ -131,6 +140,9 @@ static const metric_def metric_defs[M_COUNT] = {
     [M_EMPTY_UPDATES] = {.name = "empty_updates", .red = RED_SAME, .fmt = "%.0f"},
     [M_GAP_MAX] = {.name = "logprob_gap_max", .red = RED_MAX, .fmt = "%.3g", .console = "gap %.1e"},
     [M_GAP_MEAN] = {.name = "logprob_gap_mean", .red = RED_SUM, .per = M_GAP_TOKENS, .fmt = "%.3g"},
+    [M_TIS_MEAN] = {.name = "tis_weight_mean", .red = RED_SUM, .fmt = "%.6f"},
+    [M_TIS_MAX] = {.name = "tis_ratio_max", .red = RED_MAX, .fmt = "%.4g"},
+    [M_TIS_CAPPED] = {.name = "tis_capped", .red = RED_SUM, .fmt = "%.6f"},
     [M_GEN_TOKENS] = {.name = "gen_tokens", .red = RED_SUM, .fmt = "%.0f"},
     [M_GEN_TOK_S] = {.name = "gen_tok_s", .red = RED_SAME, .fmt = "%.1f"},
     [M_TRAIN_TOK_S] = {.name = "train_tok_s", .red = RED_SAME, .fmt = "%.1f"},
@@ -157,15 +169,11 @@ typedef struct step_metrics {
 static int draw_and_sample(rl_job *j, int64_t step, step_data *d) {
     const rlvr_config *c = j->c;
     d->G = (int)c->train.group_size;
-    d->index = malloc(sizeof(int64_t) * (size_t)j->P);
-    d->prompt = calloc((size_t)j->P, sizeof(tok_ids));
-    uint64_t *keys = malloc(sizeof(uint64_t) * (size_t)j->P);
-    const int32_t **ids = malloc(sizeof(int32_t *) * (size_t)j->P);
-    int *lens = malloc(sizeof(int) * (size_t)j->P), rc = -1;
-    if (!d->index || !d->prompt || !keys || !ids || !lens) {
-        err_set("out of memory");
-        goto out;
-    }
+    d->index = mem_alloc(sizeof(int64_t) * (size_t)j->P);
+    d->prompt = mem_calloc((size_t)j->P, sizeof(tok_ids));
+    uint64_t *keys = mem_alloc(sizeof(uint64_t) * (size_t)j->P);
+    const int32_t **ids = mem_alloc(sizeof(int32_t *) * (size_t)j->P);
+    int *lens = mem_alloc(sizeof(int) * (size_t)j->P), rc = -1;
     d->P = 0;
     for (int g = 0; g < j->P; g++) {
         uint64_t key = (uint64_t)(j->smp->epoch * j->smp->n + j->smp->pos); /* unique per draw */
@@ -192,16 +200,12 @@ out:
  * reward and verdict, computes the advantages of the step in global order, and keeps its own. */
 static int global_advantages(rl_job *j, step_data *d) {
     int n_all = j->P * d->G, per = d->n, rc = -1;
-    double *send = malloc(sizeof(double) * (size_t)(2 * per));
-    double *recv = malloc(sizeof(double) * (size_t)(2 * per * j->world));
-    double *adv = malloc(sizeof(double) * (size_t)n_all);
-    unsigned char *correct = d->all_correct = malloc((size_t)n_all), *keep = malloc((size_t)n_all);
-    int *seen = calloc((size_t)j->world, sizeof(int));
-    d->all_reward = malloc(sizeof(double) * (size_t)n_all);
-    if (!send || !recv || !adv || !correct || !keep || !seen || !d->all_reward) {
-        err_set("out of memory");
-        goto out;
-    }
+    double *send = mem_alloc(sizeof(double) * (size_t)(2 * per));
+    double *recv = mem_alloc(sizeof(double) * (size_t)(2 * per * j->world));
+    double *adv = mem_alloc(sizeof(double) * (size_t)n_all);
+    unsigned char *correct = d->all_correct = mem_alloc((size_t)n_all), *keep = mem_alloc((size_t)n_all);
+    int *seen = mem_calloc((size_t)j->world, sizeof(int));
+    d->all_reward = mem_alloc(sizeof(double) * (size_t)n_all);
     for (int i = 0; i < per; i++) {
         send[i] = d->reward[i];
         send[per + i] = d->correct[i];
@@ -233,18 +237,14 @@ out:
 }
 
 static int score(rl_job *j, step_data *d) {
-    d->rew = calloc((size_t)d->n, sizeof *d->rew);
-    d->reward = malloc(sizeof(double) * (size_t)d->n);
-    d->adv = malloc(sizeof(double) * (size_t)d->n);
-    d->correct = malloc((size_t)d->n);
-    d->keep = malloc((size_t)d->n);
-    d->truncated = malloc((size_t)d->n);
-    reward_input *in = malloc(sizeof *in * (size_t)d->G);
+    d->rew = mem_calloc((size_t)d->n, sizeof *d->rew);
+    d->reward = mem_alloc(sizeof(double) * (size_t)d->n);
+    d->adv = mem_alloc(sizeof(double) * (size_t)d->n);
+    d->correct = mem_alloc((size_t)d->n);
+    d->keep = mem_alloc((size_t)d->n);
+    d->truncated = mem_alloc((size_t)d->n);
+    reward_input *in = mem_alloc(sizeof *in * (size_t)d->G);
     int rc = -1;
-    if (!d->rew || !d->reward || !d->adv || !d->correct || !d->keep || !d->truncated || !in) {
-        err_set("out of memory");
-        goto out;
-    }
     for (int p = 0; p < d->P; p++) {
         const data_example *e = &j->ds->ex[d->index[p]];
         for (int g = 0; g < d->G; g++) {
@@ -274,25 +274,21 @@ out:
  * whose outcomes differ; each rank keeps the first informative groups of its own draws, and the
  * advantages are computed again over the kept groups ---- */
 
-static int step_data_alloc(step_data *d, int P, int G) {
+static void step_data_alloc(step_data *d, int P, int G) {
     memset(d, 0, sizeof *d);
     d->P = P;
     d->G = G;
     d->n = P * G;
-    d->index = malloc(sizeof(int64_t) * (size_t)P);
-    d->prompt = calloc((size_t)P, sizeof(tok_ids));
-    d->roll.samples = calloc((size_t)d->n, sizeof(rollout_sample));
+    d->index = mem_alloc(sizeof(int64_t) * (size_t)P);
+    d->prompt = mem_calloc((size_t)P, sizeof(tok_ids));
+    d->roll.samples = mem_calloc((size_t)d->n, sizeof(rollout_sample));
     d->roll.n = d->n;
-    d->rew = calloc((size_t)d->n, sizeof(reward_result));
-    d->reward = malloc(sizeof(double) * (size_t)d->n);
-    d->adv = malloc(sizeof(double) * (size_t)d->n);
-    d->correct = malloc((size_t)d->n);
-    d->keep = malloc((size_t)d->n);
-    d->truncated = malloc((size_t)d->n);
-    if (!d->index || !d->prompt || !d->roll.samples || !d->rew || !d->reward || !d->adv ||
-        !d->correct || !d->keep || !d->truncated)
-        return err_set("out of memory");
-    return 0;
+    d->rew = mem_calloc((size_t)d->n, sizeof(reward_result));
+    d->reward = mem_alloc(sizeof(double) * (size_t)d->n);
+    d->adv = mem_alloc(sizeof(double) * (size_t)d->n);
+    d->correct = mem_alloc((size_t)d->n);
+    d->keep = mem_alloc((size_t)d->n);
+    d->truncated = mem_alloc((size_t)d->n);
 }
 
 /* Move local group k of src into slot `to` of dst (src gives up its completions). */
@@ -317,11 +313,8 @@ static void move_group(step_data *dst, int to, step_data *src, int k) {
 
 static int sample_dynamic(rl_job *j, int64_t step, step_data *out) {
     int G = (int)j->c->train.group_size, target = j->P / j->world, have = 0;
-    unsigned char *informative = malloc((size_t)j->P);
-    if (!informative || step_data_alloc(out, target, G)) {
-        free(informative);
-        return err_set("out of memory");
-    }
+    unsigned char *informative = mem_alloc((size_t)j->P);
+    step_data_alloc(out, target, G);
     int rc = -1;
     double drawn = 0, zero = 0;
     for (int draws = 1;; draws++) {
@@ -365,9 +358,11 @@ done:
 typedef struct micro {
     int n;
     int64_t P, Tc;             /* prompt width, completion width */
-    ts_tensor *ids, *mask;     /* (n, P + Tc) */
-    ts_tensor *old_logp, *cmask; /* (n, Tc) f32 */
-    ts_tensor *ref_logp;       /* (n, Tc) or NULL */
+    ts_tensor *ids, *mask;     /* (n, P + Tc) i64, bool */
+    ts_tensor *sampler_logp;   /* (n, Tc) f32: the sampler's log-probs, 0 on padding */
+    ts_tensor *old_logp;       /* (n, Tc) f32: pi_old, the sampler's or recomputed */
+    ts_tensor *cmask;          /* (n, Tc) f32: 1 on completion tokens */
+    ts_tensor *ref_logp;       /* (n, Tc) f32 or NULL */
     double *adv;
     unsigned char *keep, *truncated;
     int32_t *ctrl_pos;         /* (n) the DeGRPO control token of each row; NULL for other losses */
@@ -380,6 +375,7 @@ static void micro_free(micro *m) {
     free(m->truncated);
     ts_free(m->ids);
     ts_free(m->mask);
+    ts_free(m->sampler_logp);
     ts_free(m->old_logp);
     ts_free(m->cmask);
     ts_free(m->ref_logp);
@@ -412,72 +408,75 @@ static int mode_token_pos(const tok_tokenizer *tok, const int32_t *ids, int len,
     return 0;
 }
 
+/* The log-probs (n, Tc) f32 of m's completions under mod, without gradient; owned by the caller's
+ * scope (or the caller, outside every scope). NULL with err_set. */
+static ts_tensor *scored_logp(model *mod, const micro *m) {
+    ts_scope_begin();
+    ts_no_grad_begin();
+    ts_tensor *lp = NULL;
+    int bad = completion_logp(mod, m, 0, &lp, NULL);
+    ts_no_grad_end();
+    ts_tensor *out = bad ? NULL : ts_keep(ts_to_dtype(lp, TS_F32));
+    ts_scope_end();
+    return out;
+}
+
+/* The sampler's log-probs and the completion mask of rows first..first+n-1 as (n, Tc) f32 tensors
+ * on the model's device. */
+static int completion_tensors(rl_job *j, const step_data *d, int first, micro *m) {
+    int n = m->n;
+    int64_t Tc = m->Tc;
+    float *lp = mem_calloc((size_t)(n * Tc), sizeof *lp), *cm = mem_calloc((size_t)(n * Tc), sizeof *cm);
+    for (int r = 0; r < n; r++) {
+        const rollout_sample *s = &d->roll.samples[first + r];
+        for (int t = 0; t < s->len; t++) {
+            lp[r * Tc + t] = s->logprobs[t];
+            cm[r * Tc + t] = 1;
+        }
+    }
+    ts_device dev = model_device(j->pol.m);
+    m->sampler_logp = ts_keep(ts_from_host(lp, (int64_t[]){n, Tc}, 2, TS_F32, dev));
+    m->cmask = ts_keep(ts_from_host(cm, (int64_t[]){n, Tc}, 2, TS_F32, dev));
+    free(lp);
+    free(cm);
+    return m->sampler_logp && m->cmask ? 0 : -1;
+}
+
+/* The DeGRPO control token of each row (loss.h ctrl_pos). */
+static int control_positions(rl_job *j, const step_data *d, int first, micro *m) {
+    m->ctrl_pos = mem_alloc(sizeof(int32_t) * (size_t)m->n);
+    for (int r = 0; r < m->n; r++) {
+        const rollout_sample *s = &d->roll.samples[first + r];
+        if (mode_token_pos(j->pol.tok, s->ids, s->len, &m->ctrl_pos[r])) return -1;
+    }
+    return 0;
+}
+
 static int micro_build(rl_job *j, const step_data *d, int first, int n, micro *m) {
     memset(m, 0, sizeof *m);
     m->n = n;
-    m->adv = malloc(sizeof(double) * (size_t)n);
-    m->keep = malloc((size_t)n);
-    m->truncated = malloc((size_t)n);
-    trainer_seq *seqs = malloc(sizeof *seqs * (size_t)n);
-    if (!m->adv || !m->keep || !m->truncated || !seqs) {
-        free(seqs);
-        return err_set("out of memory");
-    }
-    int64_t Tc = 0;
+    m->adv = mem_alloc(sizeof(double) * (size_t)n);
+    m->keep = mem_alloc((size_t)n);
+    m->truncated = mem_alloc((size_t)n);
+    trainer_seq *seqs = mem_alloc(sizeof *seqs * (size_t)n);
     for (int r = 0; r < n; r++) {
         const rollout_sample *s = &d->roll.samples[first + r];
         m->adv[r] = d->adv[first + r];
         m->keep[r] = d->keep[first + r];
         m->truncated[r] = d->truncated[first + r];
         seqs[r] = (trainer_seq){d->prompt[s->prompt].v, d->prompt[s->prompt].n, s->ids, s->len};
-        if (s->len > Tc) Tc = s->len;
+        if (s->len > m->Tc) m->Tc = s->len; /* >= 1: the sampler gives every completion a token */
     }
-    float *old = calloc((size_t)(n * Tc), sizeof *old), *cm = calloc((size_t)(n * Tc), sizeof *cm);
-    int rc = -1;
-    if (!old || !cm) {
-        err_set("out of memory");
-        goto out;
-    }
-    for (int r = 0; r < n; r++) {
-        const rollout_sample *s = &d->roll.samples[first + r];
-        for (int t = 0; t < s->len; t++) {
-            old[r * Tc + t] = s->logprobs[t];
-            cm[r * Tc + t] = 1;
-        }
-    }
-    if (j->lo.agg == LOSS_AGG_DEGRPO) {
-        if (!(m->ctrl_pos = malloc(sizeof(int32_t) * (size_t)n))) {
-            err_set("out of memory");
-            goto out;
-        }
-        for (int r = 0; r < n; r++) {
-            const rollout_sample *s = &d->roll.samples[first + r];
-            if (mode_token_pos(j->pol.tok, s->ids, s->len, &m->ctrl_pos[r])) goto out;
-        }
-    }
-    if (trainer_pack(seqs, n, &m->ids, &m->mask, &m->P) < 0) goto out;
-    m->Tc = Tc; /* >= 1: the sampler gives every completion at least one token */
+    int bad = trainer_pack(seqs, n, model_device(j->pol.m), &m->ids, &m->mask, &m->P) < 0;
+    free(seqs);
+    if (bad) return -1;
     m->ids = ts_keep(m->ids);
     m->mask = ts_keep(m->mask);
-    m->old_logp = ts_keep(ts_from_data(old, (int64_t[]){n, Tc}, 2, TS_F32));
-    m->cmask = ts_keep(ts_from_data(cm, (int64_t[]){n, Tc}, 2, TS_F32));
-    if (!m->old_logp || !m->cmask) goto out;
-    if (j->have_ref) {
-        ts_scope_begin();
-        ts_no_grad_begin();
-        ts_tensor *lp;
-        int bad = completion_logp(j->ref.m, m, 0, &lp, NULL);
-        ts_no_grad_end();
-        if (!bad) m->ref_logp = ts_keep(ts_to_dtype(lp, TS_F32));
-        ts_scope_end();
-        if (!m->ref_logp) goto out;
-    }
-    rc = 0;
-out:
-    free(seqs);
-    free(old);
-    free(cm);
-    return rc;
+    if (completion_tensors(j, d, first, m) || (j->lo.agg == LOSS_AGG_DEGRPO && control_positions(j, d, first, m)))
+        return -1;
+    m->old_logp = j->recompute_old ? scored_logp(j->pol.m, m) : ts_keep(ts_alias(m->sampler_logp));
+    if (!m->old_logp || (j->have_ref && !(m->ref_logp = scored_logp(j->ref.m, m)))) return -1;
+    return 0;
 }
 
 static loss_batch micro_batch(const micro *m, const ts_tensor *lp, const ts_tensor *ent) {
@@ -485,6 +484,7 @@ static loss_batch micro_batch(const micro *m, const ts_tensor *lp, const ts_tens
                         .old_logp = m->old_logp,
                         .ref_logp = m->ref_logp,
                         .entropy = ent,
+                        .sampler_logp = m->sampler_logp,
                         .mask = m->cmask,
                         .adv = m->adv,
                         .keep = m->keep,
@@ -496,8 +496,7 @@ static loss_batch micro_batch(const micro *m, const ts_tensor *lp, const ts_tens
  * tokens (at least one row each). */
 static int plan_micro(rl_job *j, const step_data *d, int g0, int g1, micro **out, int *n_out) {
     int n = 0;
-    micro *ms = calloc((size_t)((g1 - g0) * d->G), sizeof *ms);
-    if (!ms) return err_set("out of memory");
+    micro *ms = mem_calloc((size_t)((g1 - g0) * d->G), sizeof *ms);
     int64_t budget = j->c->train.micro_batch_tokens;
     int start = g0 * d->G, end = g1 * d->G;
     while (start < end) {
@@ -530,8 +529,7 @@ static int plan_micro(rl_job *j, const step_data *d, int g0, int g1, micro **out
 static int allreduce_grads(rl_job *j) {
     model_param_table p = model_params(j->pol.m);
     int rc = -1;
-    ts_tensor **g = malloc(sizeof(ts_tensor *) * (size_t)p.n);
-    if (!g) return err_set("out of memory");
+    ts_tensor **g = mem_alloc(sizeof(ts_tensor *) * (size_t)p.n);
     ts_scope_begin();
     int ok = 1;
     for (int i = 0; i < p.n && ok; i++) ok = (g[i] = ts_grad(p.t[i])) != NULL;
@@ -560,8 +558,7 @@ static void minibatches_free(minibatch *mbs, int n) {
  * loss normalisers over every rank. */
 static int plan_minibatches(rl_job *j, const step_data *d, minibatch **out) {
     int nmb = (int)j->c->train.mini_batches, per = d->P / nmb;
-    minibatch *mbs = calloc((size_t)nmb, sizeof *mbs);
-    if (!mbs) return err_set("out of memory");
+    minibatch *mbs = mem_calloc((size_t)nmb, sizeof *mbs);
     for (int mb = 0; mb < nmb; mb++) {
         minibatch *b = &mbs[mb];
         if (plan_micro(j, d, mb * per, (mb + 1) * per, &b->ms, &b->nm)) goto fail;
@@ -579,8 +576,22 @@ fail:
     return -1;
 }
 
+/* The gap |trainer - sampler| of the log-probs of m's completions, added to the step's metrics;
+ * trainer_lp (n, Tc) without gradient. */
+static int add_gap(step_metrics *sm, const micro *m, const ts_tensor *trainer_lp) {
+    ts_tensor *gap = ts_mul(ts_abs(ts_sub(trainer_lp, m->sampler_logp)), m->cmask);
+    double mx = 0, sum = 0, tokens = 0;
+    if (ts_item_f64(ts_max(gap), &mx) || ts_item_f64(ts_sum(gap), &sum) || ts_item_f64(ts_sum(m->cmask), &tokens))
+        return -1;
+    if (mx > sm->v[M_GAP_MAX]) sm->v[M_GAP_MAX] = mx;
+    sm->v[M_GAP_MEAN] += sum;
+    sm->v[M_GAP_TOKENS] += tokens;
+    return 0;
+}
+
 /* Forward and backward of one mini-batch, accumulating gradients over its micro-batches; the
- * first epoch also measures the gap between the trainer's and the sampler's log-probs. */
+ * first epoch also measures the gap between the trainer's log-probs (the recomputed old ones, or
+ * this forward's) and the sampler's, when they are at the same temperature. */
 static int minibatch_backward(rl_job *j, const minibatch *b, int first_epoch, loss_metrics *lm, step_metrics *sm) {
     int ent_grad = j->lo.entropy_coef != 0; /* entropy is always computed, for the metric */
     for (int k = 0; k < b->nm; k++) {
@@ -588,14 +599,8 @@ static int minibatch_backward(rl_job *j, const minibatch *b, int first_epoch, lo
         ts_scope_begin();
         ts_tensor *lp = NULL, *ent = NULL;
         int bad = completion_logp(j->pol.m, m, ent_grad, &lp, &ent);
-        if (!bad && first_epoch) { /* trainer vs sampler log-probs on the same weights */
-            ts_tensor *gap = ts_mul(ts_abs(ts_sub(ts_detach(lp), m->old_logp)), m->cmask);
-            double mx = 0, sum = 0, tokens = 0;
-            bad = ts_item_f64(ts_max(gap), &mx) || ts_item_f64(ts_sum(gap), &sum) ||
-                  ts_item_f64(ts_sum(m->cmask), &tokens);
-            if (!bad && mx > sm->v[M_GAP_MAX]) sm->v[M_GAP_MAX] = mx;
-            sm->v[M_GAP_MEAN] += sum;
-            sm->v[M_GAP_TOKENS] += tokens;
+        if (!bad && first_epoch) {
+            if (j->sampler_comparable) bad = add_gap(sm, m, j->recompute_old ? m->old_logp : ts_detach(lp));
             sm->v[M_TRAIN_TOKENS] += (double)ts_numel(m->ids);
         }
         loss_batch lb = micro_batch(m, lp, ent);
@@ -652,6 +657,9 @@ static int update(rl_job *j, const step_data *d, int64_t step, step_metrics *sm)
                 t->ratio_mean += lm.ratio_mean;
                 t->kl_mean += lm.kl_mean;
                 t->entropy_mean += lm.entropy_mean;
+                t->tis_mean += lm.tis_mean;
+                t->tis_capped += lm.tis_capped;
+                if (lm.tis_max > t->tis_max) t->tis_max = lm.tis_max;
                 sm->v[M_GRAD_NORM] += info.grad_norm;
                 last_steps++;
             }
@@ -666,6 +674,9 @@ static int update(rl_job *j, const step_data *d, int64_t step, step_metrics *sm)
     sm->v[M_CLIP_HIGH] = t->clip_high * inv;
     sm->v[M_CLIP_DUAL] = t->clip_dual * inv;
     sm->v[M_RATIO] = t->ratio_mean * inv;
+    sm->v[M_TIS_MEAN] = t->tis_mean * inv;
+    sm->v[M_TIS_CAPPED] = t->tis_capped * inv;
+    sm->v[M_TIS_MAX] = t->tis_max;
     sm->v[M_GRAD_NORM] *= inv;
     rc = 0;
 out:
@@ -776,24 +787,19 @@ static int reward_stats(rl_job *j) {
 }
 
 static int log_rollouts(rolloutlog *l, rl_job *j, int64_t step, const step_data *d) {
-    rolloutlog_prompt *lp = malloc(sizeof *lp * (size_t)d->P);
-    rolloutlog_completion *lc = malloc(sizeof *lc * (size_t)d->n);
-    int rc = -1;
-    if (lp && lc) {
-        for (int p = 0; p < d->P; p++) {
-            const data_example *e = &j->ds->ex[d->index[p]];
-            lp[p] = (rolloutlog_prompt){d->index[p], e->prompt, e->answer, d->prompt[p].v, d->prompt[p].n};
-        }
-        for (int i = 0; i < d->n; i++) {
-            const rollout_sample *s = &d->roll.samples[i];
-            lc[i] = (rolloutlog_completion){s->prompt, s->index, s->text, s->ids, s->len,
-                                            rollout_finish_name(s->finish), d->reward[i], d->adv[i],
-                                            d->rew[i].sub, d->rew[i].n_sub};
-        }
-        rc = rolloutlog_append(l, step, lp, d->P, lc, d->n);
-    } else {
-        err_set("out of memory");
+    rolloutlog_prompt *lp = mem_alloc(sizeof *lp * (size_t)d->P);
+    rolloutlog_completion *lc = mem_alloc(sizeof *lc * (size_t)d->n);
+    for (int p = 0; p < d->P; p++) {
+        const data_example *e = &j->ds->ex[d->index[p]];
+        lp[p] = (rolloutlog_prompt){d->index[p], e->prompt, e->answer, d->prompt[p].v, d->prompt[p].n};
     }
+    for (int i = 0; i < d->n; i++) {
+        const rollout_sample *s = &d->roll.samples[i];
+        lc[i] = (rolloutlog_completion){s->prompt, s->index, s->text, s->ids, s->len,
+                                        rollout_finish_name(s->finish), d->reward[i], d->adv[i],
+                                        d->rew[i].sub, d->rew[i].n_sub};
+    }
+    int rc = rolloutlog_append(l, step, lp, d->P, lc, d->n);
     free(lp);
     free(lc);
     return rc;
@@ -814,8 +820,7 @@ static int check_batch(const rlvr_config *c, int world) {
  * shares, so a mini-batch holds the same groups whatever the world size. */
 static int plan_owners(rl_job *j) {
     j->P = (int)j->c->train.prompts_per_step;
-    j->owner = malloc(sizeof(int) * (size_t)j->P);
-    if (!j->owner) return err_set("out of memory");
+    j->owner = mem_alloc(sizeof(int) * (size_t)j->P);
     int mb = j->P / (int)j->c->train.mini_batches, share = mb / j->world;
     for (int g = 0; g < j->P; g++) j->owner[g] = (g % mb) / share;
     return 0;
@@ -835,14 +840,55 @@ static int check_replicas(rl_job *j) {
     return dist_check_replicas(j->dist, p.t, p.names, p.n);
 }
 
+/* The sampler records its log-probs at temperature 1 (rollout.h). */
+#define SAMPLER_LOGPROB_TEMPERATURE 1.0
+
+/* algo.old_logprobs, algo.tis_cap and algo.logprob_temperature against the rollout's temperature:
+ * the sampler's log-probs serve as pi_old, and TIS compares with them, only when they are at the
+ * trainer's temperature. */
+static int logprob_setup(rl_job *j) {
+    const rlvr_config *c = j->c;
+    double t = j->ro.sampling.temperature;
+    j->recompute_old = !strcmp(cfg_enum_name(c, "algo.old_logprobs"), "recompute");
+    j->lp_temp = !strcmp(cfg_enum_name(c, "algo.logprob_temperature"), "rollout") && t > 0 ? t : 1;
+    j->sampler_comparable = j->lp_temp == SAMPLER_LOGPROB_TEMPERATURE;
+    if (j->lo.tis_cap > 0 && !j->recompute_old)
+        return err_set("algo.tis_cap %g with algo.old_logprobs sampler: TIS weighs the recomputed old "
+                       "log-probs against the sampler's, and with sampler they are the same; set "
+                       "algo.old_logprobs=recompute or algo.tis_cap=0", j->lo.tis_cap);
+    if (!j->sampler_comparable && (!j->recompute_old || j->lo.tis_cap > 0))
+        return err_set("algo.%s with rollout.temperature %g: the trainer's log-probs are at temperature %g "
+                       "(algo.logprob_temperature rollout) but the sampler records its log-probs at "
+                       "temperature 1, so they cannot be compared; set %s, or algo.logprob_temperature=one",
+                       j->recompute_old ? "tis_cap" : "old_logprobs sampler", t, j->lp_temp,
+                       j->recompute_old ? "algo.tis_cap=0" : "algo.old_logprobs=recompute");
+    return 0;
+}
+
+/* model.device names a device this process can use (under NCCL the communicator picks it). */
+static int device_setup(rl_job *j, ts_device **pick, ts_device *dev) {
+    *dev = dist_device(j->dist);
+    if (dist_get_backend(j->dist) == DIST_NCCL) {
+        *pick = dev;
+        return 0;
+    }
+    *pick = NULL;
+    ts_device want;
+    if (ts_device_parse(j->c->model.device, &want)) return err_prefix("model.device");
+    return model_device_check(want) ? err_prefix("model.device") : 0;
+}
+
 static int job_init(rl_job *j, const rlvr_config *c) {
     memset(j, 0, sizeof *j);
     j->c = c;
     if (!(j->dist = dist_init(&c->dist))) return -1;
     j->rank = dist_rank(j->dist);
     j->world = dist_world(j->dist);
+    rollout_options_from_cfg(c, &j->ro);
+    ts_device dev, *pick;
     if (check_batch(c, j->world) || plan_owners(j) || adv_opts_from_cfg(c, &j->ao) ||
-        loss_opts_from_cfg(c, &j->lo) || optim_opts_from_cfg(c, &j->oo))
+        loss_opts_from_cfg(c, &j->lo) || optim_opts_from_cfg(c, &j->oo) || logprob_setup(j) ||
+        device_setup(j, &pick, &dev))
         return -1;
     j->lr_per_rl_step = !strcmp(cfg_enum_name(c, "optim.schedule_unit"), "rl_step");
     if (j->oo.total_steps == 0)
@@ -851,17 +897,17 @@ static int job_init(rl_job *j, const rlvr_config *c) {
     /* rank 0 prepares the run directory; the others wait, then check it the same way */
     if (j->rank == 0 && trainer_run_dir_prepare(c, !strcmp(cfg_enum_name(c, "train.resume"), "auto"))) return -1;
     if (dist_barrier(j->dist)) return -1;
-    ts_device dev = dist_device(j->dist), *pick = dist_get_backend(j->dist) == DIST_NCCL ? &dev : NULL;
     if (trainer_policy_load(&j->pol, c, NULL, pick) || trainer_policy_trainable(&j->pol)) return -1;
+    model_set_logprob_temperature(j->pol.m, j->lp_temp);
     if (j->lo.kl_coef > 0) {
         if (trainer_policy_load(&j->ref, c, NULL, pick)) return -1;
+        model_set_logprob_temperature(j->ref.m, j->lp_temp);
         j->have_ref = 1;
     }
     if (!(j->rw = reward_init(c))) return -1;
     model_param_table p = model_params(j->pol.m);
     if (!(j->opt = optim_init(p.t, p.names, p.n, &j->oo))) return -1;
     if (!(j->ds = data_open(c, DATA_SPLIT_TRAIN)) || !(j->smp = data_sampler_open(c, j->ds->n))) return -1;
-    rollout_options_from_cfg(c, &j->ro);
     j->ro.eos_ids = j->pol.eos;
     j->ro.n_eos = j->pol.n_eos;
     j->ro.tok = j->pol.tok;
@@ -960,6 +1006,7 @@ static int rl_step(rl_job *j, int64_t step, step_io *io) {
     v[M_TRAIN_S] = log_now() - t1;
     if (!bad) completion_metrics(&d, v);
     bad = bad || reduce_metrics(j, v) || reward_stats(j) || log_rollouts(io->rollouts, j, step, &d);
+    if (!j->sampler_comparable) v[M_GAP_MAX] = v[M_GAP_MEAN] = NAN; /* null: not measured */
     v[M_GEN_TOK_S] = v[M_GEN_TOKENS] / v[M_ROLLOUT_S];
     v[M_TRAIN_TOK_S] = v[M_TRAIN_TOKENS] * (double)j->c->train.epochs / v[M_TRAIN_S];
     v[M_STEP_S] = log_now() - t0;

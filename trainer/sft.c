@@ -49,13 +49,13 @@ static int sft_step(trainer_policy *p, optim *o, double lr, sft_row *rows, int n
     int rc = -1;
     ts_scope_begin();
     ts_tensor *ids, *mask, *lp;
-    int64_t P, T = trainer_pack(seqs, n, &ids, &mask, &P);
+    int64_t P, T = trainer_pack(seqs, n, model_device(p->m), &ids, &mask, &P);
     if (T <= 0) goto out;
     float *w = mem_calloc((size_t)(n * (T - 1)), sizeof *w);
     int64_t count = 0;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < seqs[i].rlen; j++, count++) w[i * (T - 1) + P - 1 + j] = 1;
-    ts_tensor *wt = ts_from_data(w, (int64_t[]){n, T - 1}, 2, TS_F32);
+    ts_tensor *wt = ts_from_host(w, (int64_t[]){n, T - 1}, 2, TS_F32, model_device(p->m));
     free(w);
     if (model_forward_logprobs(p->m, ids, mask, 0, &lp, NULL)) goto out;
     ts_tensor *l = ts_div_scalar(ts_neg(ts_sum(ts_mul(lp, wt))), (double)count);

@@ -2,7 +2,9 @@
  * which names), resuming, and exporting a model as a Hugging Face directory. The file format is
  * ckpt.h's. Layout of one checkpoint:
  *   model/<HF name>          every parameter, in its dtype
- *   optim/<state name>       AdamW state (optim.h names: step, <name>.exp_avg, <name>.exp_avg_sq)
+ *   optim/<state name>       AdamW state (optim.h names: step, <name>.exp_avg, <name>.exp_avg_sq,
+ *                            and <name>.master, the f32 master weights of a bf16 run: export
+ *                            writes those)
  *   data/cursor              the training sampler's cursor (epoch, position)
  *   config                   the resolved run config (JSON)
  *   model_config.json        the model directory's config.json text
@@ -198,6 +200,19 @@ int trainer_export_policy(const trainer_policy *p, const char *dir) {
     return io_dir_commit(tmp, dir);
 }
 
+/* The f32 weights of a checkpoint into pt: the optimiser's master copies where the run kept them
+ * (model.dtype bf16), else the model's tensors. */
+static int load_master_or_model(ckpt_reader *r, model_param_table pt) {
+    char path[512];
+    snprintf(path, sizeof path, "optim/%s.master", pt.names[0]);
+    if (!ckpt_has(r, path)) return ckpt_load_tensors(r, "model", pt.names, pt.t, pt.n);
+    for (int i = 0; i < pt.n; i++) {
+        snprintf(path, sizeof path, "optim/%s.master", pt.names[i]);
+        if (ckpt_get_tensor(r, path, pt.t[i])) return -1;
+    }
+    return 0;
+}
+
 int trainer_export_checkpoint(const char *ckpt_path, const char *dir) {
     ckpt_reader *r = ckpt_open(ckpt_path, NULL);
     if (!r) return -1;
@@ -208,7 +223,7 @@ int trainer_export_checkpoint(const char *ckpt_path, const char *dir) {
     if (!cfg || model_config_parse(cfg, strlen(cfg), "checkpoint model/config.json", &mc)) goto out;
     if (!(m = model_init_random(&mc, 0, 0.02))) goto out;
     model_param_table pt = model_params(m);
-    if (ckpt_load_tensors(r, "model", pt.names, pt.t, pt.n)) goto out;
+    if (load_master_or_model(r, pt)) goto out;
     if (!(tj = ckpt_get_string(r, "tokenizer/tokenizer.json"))) goto out;
     tc = ckpt_has(r, "tokenizer/tokenizer_config.json") ? ckpt_get_string(r, "tokenizer/tokenizer_config.json") : NULL;
     char tmp[1200];
