@@ -263,7 +263,26 @@ ts_tensor *ts_log_softmax(const ts_tensor *t, int dim);
 ts_tensor *ts_scaled_dot_product_attention(const ts_tensor *q, const ts_tensor *k, const ts_tensor *v,
                                            const ts_tensor *mask, double scale);
 
+/* Per row of x (N, D): the log-prob of target (N) i64 and the entropy under softmax(x w^T), w (V, D),
+ * as log_softmax(linear(x, w)).gather(target) and -(p * log p).sum(-1) in f32 -> *logprob (N) f32
+ * and, when entropy is not NULL, *entropy (N) f32 (differentiable only when entropy_grad). The
+ * (N, V) logits are never held whole: chunk_rows rows at a time, forward keeps the (N) log-sum-exps
+ * and backward recomputes each chunk's logits, accumulating w's gradient in one buffer (in f32).
+ * Both results are new handles; 0, or -1 with an error. */
+int ts_linear_logprob_entropy(const ts_tensor *x, const ts_tensor *w, const ts_tensor *target, int64_t chunk_rows,
+                              int entropy_grad, ts_tensor **logprob, ts_tensor **entropy);
+
 /* ---- autograd (libtorch's) ---- */
+
+/* A function for ts_checkpoint: inputs borrowed -> a new tensor, or NULL with an error. */
+typedef ts_tensor *(*ts_checkpoint_fn)(void *arg, ts_tensor *const *inputs, int n);
+/* Activation checkpointing: fn(arg, inputs, n) computed without keeping its intermediate tensors;
+ * the backward computes it again with gradients and backpropagates through it. inputs[0] gets a
+ * gradient; the others must not need one. The tensors fn reads besides its inputs (parameters)
+ * get their gradients accumulated during that nested backward, as torch.utils.checkpoint's
+ * reentrant variant does, so use it under ts_backward only. arg, and whatever fn reads through it,
+ * must outlive the backward; fn must compute the same thing both times (no randomness). */
+ts_tensor *ts_checkpoint(ts_checkpoint_fn fn, void *arg, ts_tensor *const *inputs, int n);
 
 int ts_set_requires_grad(ts_tensor *t, int on); /* leaves only */
 int ts_requires_grad(const ts_tensor *t);
