@@ -20,6 +20,7 @@
 #include <string.h>
 
 #define LOGIT_CHUNK_ELEMS ((int64_t)1 << 26) /* rows x V of one LM-head chunk: 256 MiB in f32 */
+#define LOGIT_KEEP_ELEMS ((int64_t)1 << 28)  /* up to 1 GiB of f32 log-softmax kept for backward */
 
 /* ---------------------------------------------------------------- weights */
 
@@ -534,7 +535,9 @@ int model_forward_logprobs(model *m, const ts_tensor *ids, const ts_tensor *mask
     ts_tensor *hs = ts_reshape(ts_narrow(h, 1, 0, T - 1), (int64_t[]){N, D}, 2);
     ts_tensor *tgt = ts_reshape(ts_narrow(ids_d, 1, 1, T - 1), &N, 1);
     int64_t rows = LOGIT_CHUNK_ELEMS / V > 0 ? LOGIT_CHUNK_ELEMS / V : 1;
-    if (ts_linear_logprob_entropy(hs, m->lm_head, tgt, rows, entropy_grad, &lp, entropy ? &ent : NULL)) goto out;
+    if (ts_linear_logprob_entropy(hs, m->lm_head, tgt, rows, LOGIT_KEEP_ELEMS, entropy_grad, &lp,
+                                  entropy ? &ent : NULL))
+        goto out;
     /* 1 where both the input token t and the target t+1 are real */
     ts_tensor *pair = ts_to_dtype(ts_logical_and(ts_narrow(valid, 1, 0, T - 1), ts_narrow(valid, 1, 1, T - 1)), TS_F32);
     lp = ts_mul(ts_view(lp, (int64_t[]){B, T - 1}, 2), pair);

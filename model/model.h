@@ -107,8 +107,9 @@ int64_t model_num_elements(const model *m);
  * (B, T-1) f32: log p(ids[:, t+1] | ids[:, :t+1]), 0 where token t or t+1 is padding. entropy:
  * NULL to skip, else (B, T-1) f32 entropy of the next-token distribution at t, 0 on padding;
  * it carries gradients only when entropy_grad. Gradients flow to the parameters when grad mode
- * is on. The logits are computed chunk by chunk and never held whole, in forward or backward
- * (ts_linear_logprob_entropy). Results are in the caller's scope. */
+ * is on. The logits are computed chunk by chunk; for backward, the log-softmax is kept while it
+ * fits 1 GiB and computed again chunk by chunk beyond (ts_linear_logprob_entropy). Results are in
+ * the caller's scope. */
 int model_forward_logprobs(model *m, const ts_tensor *ids, const ts_tensor *mask, int entropy_grad,
                            ts_tensor **logprobs, ts_tensor **entropy);
 /* All logits (B, T, V) f32 of a full sequence: for tests and small jobs only. */

@@ -2,7 +2,8 @@
 // (ts_checkpoint) and the LM head's log-probs and entropy over the vocabulary in chunks of rows
 // (ts_linear_logprob_entropy). Both are torch::autograd::Function nodes, which libtorch 1.13 and
 // 2.x share. Both trade compute for memory: checkpointing runs a function twice to keep only its
-// inputs; the head recomputes each chunk's logits in backward so that no (N, V) tensor is held.
+// inputs; the head recomputes each chunk's logits in backward, unless the whole (N, V) fits the
+// caller's budget, so that no vocabulary-wide tensor beyond that budget is held.
 // Deliberately not here: torch.utils.checkpoint's non-reentrant variant, RNG state replay (the
 // functions we checkpoint draw no random numbers), a fused CUDA kernel for the head.
 #include "tensor/ts_impl.hpp"
@@ -77,19 +78,21 @@ void chunk_logits(const at::Tensor &x, const at::Tensor &w, at::Tensor &buf) {
 
 struct head_fn : public torch::autograd::Function<head_fn> {
     // x (N, D), w (V, D), target (N) i64 -> {logprob (N) f32, entropy (N) f32}; with_entropy 0
-    // leaves the entropy empty, entropy_grad 0 marks it non-differentiable.
+    // leaves the entropy empty, entropy_grad 0 marks it non-differentiable; keep: hold the whole
+    // (N, V) log-softmax for backward instead of recomputing it.
     static variable_list forward(AutogradContext *ctx, const at::Tensor &x, const at::Tensor &w,
-                                 const at::Tensor &target, int64_t rows, bool with_entropy, bool entropy_grad) {
+                                 const at::Tensor &target, int64_t rows, bool with_entropy, bool entropy_grad,
+                                 bool keep) {
         int64_t N = x.size(0), V = w.size(0);
         at::TensorOptions f32 = x.options().dtype(at::kFloat);
         at::Tensor lp = at::empty({N}, f32), ent = at::empty({with_entropy ? N : 0}, f32);
         at::Tensor lse = at::empty({N, 1}, f32);
-        at::Tensor buf = at::empty({std::min(rows, N), V}, f32), pbuf;
-        if (with_entropy) pbuf = at::empty_like(buf);
+        at::Tensor buf = at::empty({keep ? N : std::min(rows, N), V}, f32), pbuf;
+        if (with_entropy) pbuf = at::empty({std::min(rows, N), V}, f32);
         at::Tensor tgt = target.view({N, 1});
         for (int64_t r = 0; r < N; r += rows) {
             int64_t n = std::min(rows, N - r);
-            at::Tensor z = buf.narrow(0, 0, n);
+            at::Tensor z = buf.narrow(0, keep ? r : 0, n);
             chunk_logits(x.narrow(0, r, n), w, z);
             at::Tensor m = at::logsumexp(z, 1, true);
             lse.narrow(0, r, n).copy_(m);
@@ -104,7 +107,7 @@ struct head_fn : public torch::autograd::Function<head_fn> {
         }
         if (!entropy_grad) ctx->mark_non_differentiable({ent});
         ctx->set_materialize_grads(false);
-        ctx->save_for_backward({x, w, target, lse, ent});
+        ctx->save_for_backward({x, w, target, lse, ent, keep ? buf : at::Tensor()});
         ctx->saved_data["rows"] = rows;
         return {lp, ent};
     }
@@ -113,7 +116,7 @@ struct head_fn : public torch::autograd::Function<head_fn> {
     // d logp_t / dz = onehot(t) - p,  dH / dz = -p (log p + H).
     static variable_list backward(AutogradContext *ctx, variable_list grads) {
         variable_list s = ctx->get_saved_variables();
-        const at::Tensor &x = s[0], &w = s[1], &target = s[2], &lse = s[3], &ent = s[4];
+        const at::Tensor &x = s[0], &w = s[1], &target = s[2], &lse = s[3], &ent = s[4], &kept = s[5];
         at::Tensor g_lp = grads[0], g_ent = grads[1];
         int64_t N = x.size(0), V = w.size(0), rows = ctx->saved_data["rows"].toInt();
         at::TensorOptions f32 = x.options().dtype(at::kFloat);
@@ -124,8 +127,12 @@ struct head_fn : public torch::autograd::Function<head_fn> {
         for (int64_t r = 0; r < N; r += rows) {
             int64_t n = std::min(rows, N - r);
             at::Tensor xc = x.narrow(0, r, n), z = buf.narrow(0, 0, n), p = pbuf.narrow(0, 0, n);
-            chunk_logits(xc, w, z); // the forward's logits again, rounded alike
-            z.sub_(lse.narrow(0, r, n));
+            if (kept.defined()) {
+                z.copy_(kept.narrow(0, r, n));
+            } else {
+                chunk_logits(xc, w, z); // the forward's logits again, rounded alike
+                z.sub_(lse.narrow(0, r, n));
+            }
             at::exp_out(p, z);
             at::Tensor gl = g_lp.narrow(0, r, n).view({n, 1});
             if (g_ent.defined()) // dz = -p (g_lp + g_ent (log p + H)) + g_lp onehot
@@ -137,7 +144,7 @@ struct head_fn : public torch::autograd::Function<head_fn> {
             gx.narrow(0, r, n).copy_(at::mm(dz, w));
             gw.addmm_(z.t(), xc.to(at::kFloat));
         }
-        return {gx, gw.to(w.scalar_type()), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+        return {gx, gw.to(w.scalar_type()), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
     }
 };
 
@@ -166,7 +173,7 @@ ts_tensor *ts_checkpoint(ts_checkpoint_fn fn, void *arg, ts_tensor *const *input
 }
 
 int ts_linear_logprob_entropy(const ts_tensor *x, const ts_tensor *w, const ts_tensor *target, int64_t chunk_rows,
-                              int entropy_grad, ts_tensor **logprob, ts_tensor **entropy) {
+                              int64_t keep_elems, int entropy_grad, ts_tensor **logprob, ts_tensor **entropy) {
     *logprob = nullptr;
     if (entropy) *entropy = nullptr;
     TS_NEED_STATUS(x);
@@ -179,8 +186,10 @@ int ts_linear_logprob_entropy(const ts_tensor *x, const ts_tensor *w, const ts_t
                                         std::string(c10::str(x->t.sizes())) + ", w " + c10::str(w->t.sizes()) +
                                         ", target " + c10::str(target->t.sizes()));
         if (chunk_rows < 1) throw std::invalid_argument("chunk_rows must be positive");
+        bool grad = at::GradMode::is_enabled() && (x->t.requires_grad() || w->t.requires_grad());
+        bool keep = grad && x->t.size(0) * w->t.size(0) <= keep_elems;
         variable_list out = head_fn::apply(x->t.contiguous(), w->t, target->t.contiguous(), chunk_rows,
-                                           entropy != nullptr, entropy_grad != 0);
+                                           entropy != nullptr, entropy_grad != 0, keep);
         *logprob = wrap(out[0]);
         if (entropy) *entropy = wrap(out[1]);
         return 0;

@@ -523,13 +523,14 @@ static double rel_diff(const ts_tensor *a, const ts_tensor *b) {
     return 1;
 }
 
-/* Loss a . logprob + b . entropy through the fused head (chunk_rows rows at a time, entropy_grad)
+/* Loss a . logprob + b . entropy through the fused head (chunk_rows rows at a time, keeping the
+ * log-softmax when N x V <= keep, entropy_grad)
  * or the composite of ATen ops; values and the gradients of x and w into out[0..3]. */
-static int head_loss(int fused, int64_t chunk_rows, int entropy_grad, ts_tensor *x, ts_tensor *w, const ts_tensor *tgt,
-                     const ts_tensor *a, const ts_tensor *b, ts_tensor **out) {
+static int head_loss(int fused, int64_t chunk_rows, int64_t keep, int entropy_grad, ts_tensor *x, ts_tensor *w,
+                     const ts_tensor *tgt, const ts_tensor *a, const ts_tensor *b, ts_tensor **out) {
     ts_tensor *lp, *ent;
     if (fused) {
-        if (ts_linear_logprob_entropy(x, w, tgt, chunk_rows, entropy_grad, &lp, &ent)) return -1;
+        if (ts_linear_logprob_entropy(x, w, tgt, chunk_rows, keep, entropy_grad, &lp, &ent)) return -1;
     } else {
         ts_tensor *lsm = ts_log_softmax(ts_linear(x, w, NULL), -1);
         lp = ts_squeeze(ts_gather(lsm, 1, ts_unsqueeze(tgt, 1)), 1);
@@ -549,8 +550,9 @@ static int head_loss(int fused, int64_t chunk_rows, int entropy_grad, ts_tensor 
 }
 
 /* ts_linear_logprob_entropy equals log_softmax(x w^T) gathered, the entropy and both gradients
- * of the composite, with the rows split into chunks unevenly and not at all, with and without
- * the entropy's gradient; bad shapes are an error naming what was expected. */
+ * of the composite, with the rows split into chunks unevenly and not at all, the log-softmax
+ * recomputed in backward or kept, with and without the entropy's gradient; bad shapes are an
+ * error naming what was expected. */
 static void test_linear_logprob_entropy(void) {
     ts_scope_begin();
     int64_t N = 7, D = 5, V = 11;
@@ -562,24 +564,26 @@ static void test_linear_logprob_entropy(void) {
     ts_set_requires_grad(w, 1);
     for (int eg = 0; eg < 2; eg++) {
         ts_tensor *want[4], *got[4];
-        CHECK(head_loss(0, 0, eg, x, w, tgt, a, b, want) == 0);
-        for (int64_t rows = 3; rows <= N + 1; rows += N + 1 - 3) {
-            int ok = head_loss(1, rows, eg, x, w, tgt, a, b, got) == 0;
+        CHECK(head_loss(0, 0, 0, eg, x, w, tgt, a, b, want) == 0);
+        for (int k = 0; k < 4; k++) {
+            int64_t rows = k % 2 ? N + 1 : 3, keep = k < 2 ? 0 : N * V;
+            int ok = head_loss(1, rows, keep, eg, x, w, tgt, a, b, got) == 0;
             if (!ok) fprintf(stderr, "  fused head: %s\n", ts_last_error());
             CHECK(ok);
             for (int i = 0; ok && i < 4; i++) {
                 double d = rel_diff(got[i], want[i]);
-                if (d > 1e-5) fprintf(stderr, "  chunk %lld, entropy_grad %d, output %d: relative difference %g\n",
-                                      (long long)rows, eg, i, d);
+                if (d > 1e-5)
+                    fprintf(stderr, "  chunk %lld, keep %lld, entropy_grad %d, output %d: relative difference %g\n",
+                            (long long)rows, (long long)keep, eg, i, d);
                 CHECK(d <= 1e-5);
             }
         }
     }
     ts_tensor *lp, *ent;
-    CHECK(ts_linear_logprob_entropy(x, ts_randn((int64_t[]){V, D + 1}, 2, NULL, TS_F32), tgt, 4, 0, &lp, &ent) == -1);
+    CHECK(ts_linear_logprob_entropy(x, ts_randn((int64_t[]){V, D + 1}, 2, NULL, TS_F32), tgt, 4, 0, 0, &lp, &ent) == -1);
     CHECK_CONTAINS(ts_last_error(), "expected x (N, D), w (V, D) and target (N) i64");
     CHECK(lp == NULL && ent == NULL);
-    CHECK(ts_linear_logprob_entropy(x, w, tgt, 0, 0, &lp, NULL) == -1);
+    CHECK(ts_linear_logprob_entropy(x, w, tgt, 0, 0, 0, &lp, NULL) == -1);
     CHECK_CONTAINS(ts_last_error(), "chunk_rows must be positive");
     ts_scope_end();
 }
