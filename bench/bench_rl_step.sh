@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench_rl_step.sh — whole RL steps of `rlvr train` on a random Qwen2.5-0.5B-shaped model with the
 # real Qwen tokenizer: the time split of each step as metrics.jsonl reports it (every *_s key:
-# rollout, rewards, update, ...) and the peak resident memory of the run beside weights +
-# gradients + AdamW state.
+# rollout, rewards, update, ...; wall seconds) with the run's CPU-seconds, and the peak resident
+# memory of the run beside weights + gradients + AdamW state.
 #
 # Usage: bench/bench_rl_step.sh [RLVR_BINARY]   (run from the repository root; default build/rlvr)
 # Environment: PROMPTS (8), GROUP (8), NEW (256) new tokens at most, STEPS (2), THREADS (1),
@@ -81,7 +81,8 @@ rlvr, tmp = sys.argv[1], sys.argv[2]
 t0 = time.time()
 subprocess.run([rlvr, "train", tmp + "/cfg.json", "--set", "run.dir=" + tmp + "/run"], check=True)
 wall = time.time() - t0
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0 ** 2
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+peak, cpu = ru.ru_maxrss / 1024.0 ** 2, ru.ru_utime + ru.ru_stime
 rows = [json.loads(l) for l in open(tmp + "/run/metrics.jsonl")]
 keys = [k for k in rows[0] if k.endswith("_s")]
 print("%-6s" % "step" + "".join("%12s" % k for k in keys) + "%12s" % "tokens")
@@ -92,7 +93,9 @@ D, L, F, V = c["hidden_size"], c["num_hidden_layers"], c["intermediate_size"], c
 kv = c["num_key_value_heads"] * D // c["num_attention_heads"]
 params = V * D + L * (2 * D * D + 2 * D * kv + D + 2 * kv + 3 * D * F + 2 * D) + D
 state = 4 * params * 4 / 1024.0 ** 3
-print("run wall %.1f s; peak resident %.2f GiB; weights + gradients + AdamW state %.2f GiB (%.0fM parameters): %.2fx"
-      % (wall, peak, state, params / 1e6, peak / state))
+print("the step times above are wall seconds; the whole run (loading, steps, final checkpoint) took %.1f CPU-seconds"
+      " in %.1f wall seconds" % (cpu, wall))
+print("peak resident %.2f GiB; weights + gradients + AdamW state %.2f GiB (%.0fM parameters): %.2fx"
+      % (peak, state, params / 1e6, peak / state))
 PY
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
