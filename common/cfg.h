@@ -117,6 +117,7 @@ typedef struct cfg_train {
     int64_t steps, prompts_per_step, group_size, epochs, mini_batches, micro_batch_tokens;
     int64_t save_every, keep_last, eval_every, log_every;
     int resume;        /* auto never */
+    int activation_checkpointing; /* recompute each decoder layer in backward */
 } cfg_train;
 
 typedef struct cfg_sft {

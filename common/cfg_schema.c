@@ -47,6 +47,9 @@ const cfg_key cfg_schema[] = {
     K("train.micro_batch_tokens", CFG_INT, train.micro_batch_tokens, "0", "[0,inf)", NULL,
       "Memory knob: padded tokens per forward/backward; 0 = a whole mini-batch at once. Results "
       "do not depend on it beyond rounding (the loss uses global counts)."),
+    K("train.activation_checkpointing", CFG_BOOL, train.activation_checkpointing, "false", NULL, NULL,
+      "Memory knob: keep only each decoder layer's input for backward and run the layer again "
+      "there (about a third more compute); gradients are the same within rounding."),
     K("train.save_every", CFG_INT, train.save_every, "50", "[0,inf)", NULL,
       "Checkpoint every N steps (and at the end, and on SIGINT/SIGTERM); 0 = only then."),
     K("train.keep_last", CFG_INT, train.keep_last, "2", "[1,inf)", NULL,

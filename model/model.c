@@ -20,11 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LOGIT_CHUNK_ELEMS ((int64_t)1 << 22) /* rows x V of one LM-head chunk: 16 MiB in f32 */
+#define LOGIT_CHUNK_ELEMS ((int64_t)1 << 26) /* rows x V of one LM-head chunk: 256 MiB in f32 */
+#define LOGIT_KEEP_ELEMS ((int64_t)1 << 28)  /* up to 1 GiB of f32 log-softmax kept for backward */
 
 /* ---------------------------------------------------------------- weights */
 
 typedef struct layer {
+    const struct model *owner;                  /* for ts_checkpoint's callback */
     ts_tensor *input_norm, *post_norm;          /* (D) */
     ts_tensor *wq, *wk, *wv, *wo;               /* (H*E, D), (Hkv*E, D), (Hkv*E, D), (D, H*E) */
     ts_tensor *bq, *bk, *bv, *bo;               /* (H*E), (Hkv*E), (Hkv*E), (D); NULL when absent */
@@ -45,6 +47,7 @@ struct model {
     ts_tensor **params;    /* owned, HF order */
     char **names;          /* owned */
     ts_tensor *inv_freq;   /* (E/2) f32 on device, RoPE frequencies after scaling */
+    int checkpointing;     /* recompute each layer in backward (model_set_activation_checkpointing) */
 };
 
 typedef enum { P_MATRIX, P_NORM, P_BIAS } param_kind;
@@ -154,6 +157,7 @@ static model *model_alloc(const model_config *c, ts_device dev, ts_dtype dtype) 
     m->dtype = dtype;
     m->logprob_temp = 1;
     m->layers = mem_calloc((size_t)c->num_layers, sizeof *m->layers);
+    for (int i = 0; i < c->num_layers; i++) m->layers[i].owner = m;
     m->nparams = param_specs(m, NULL);
     m->params = mem_calloc((size_t)m->nparams, sizeof *m->params);
     m->names = mem_calloc((size_t)m->nparams, sizeof *m->names);
@@ -312,6 +316,8 @@ model_param_table model_params(const model *m) {
     return (model_param_table){.n = m->nparams, .t = m->params, .names = (const char *const *)m->names};
 }
 
+void model_set_activation_checkpointing(model *m, int on) { m->checkpointing = on != 0; }
+
 void model_zero_grad(const model *m) {
     for (int i = 0; i < m->nparams; i++) ts_grad_clear(m->params[i]);
 }
@@ -463,9 +469,17 @@ static int rope_lookup(const model_cache *c, const ts_tensor *pos, ts_tensor **c
     return 0;
 }
 
+/* ts_checkpoint's callback: in = {x, cos, sin, allowed} -> the layer's output, without a cache. */
+static ts_tensor *layer_checkpointed(void *arg, ts_tensor *const *in, int n) {
+    const layer *l = arg;
+    (void)n;
+    return layer_forward(l->owner, l, in[0], in[1], in[2], in[3], NULL, NULL, 0);
+}
+
 /* ids (B, T) i64, pos (B, T) i64, valid (B, S) bool over key slots -> final-norm hidden (B, T, D).
  * With a cache, the new keys and values go to slots off..off+T-1. Each layer runs in its own
- * scope so that only what autograd saved outlives it. */
+ * scope so that only what autograd saved outlives it; with checkpointing on (and gradients to
+ * take) that is the layer's input alone, and backward runs the layer again. */
 static ts_tensor *forward_hidden(const model *m, const ts_tensor *ids, const ts_tensor *pos, const ts_tensor *valid,
                                  model_cache *cache, int64_t off) {
     ts_tensor *cos, *sin;
@@ -474,9 +488,14 @@ static ts_tensor *forward_hidden(const model *m, const ts_tensor *ids, const ts_
     ts_tensor *x = ts_embedding(m->embed, ids);
     if (!allowed || !x) return NULL;
     for (int i = 0; i < m->cfg.num_layers; i++) {
+        layer *l = &m->layers[i];
         ts_scope_begin();
-        ts_tensor *y = ts_keep(layer_forward(m, &m->layers[i], x, cos, sin, allowed, cache ? cache->k[i] : NULL,
-                                             cache ? cache->v[i] : NULL, off));
+        ts_tensor *y;
+        if (m->checkpointing && !cache && ts_grad_enabled() && ts_requires_grad(x))
+            y = ts_checkpoint(layer_checkpointed, l, (ts_tensor *const[]){x, cos, sin, allowed}, 4);
+        else
+            y = layer_forward(m, l, x, cos, sin, allowed, cache ? cache->k[i] : NULL, cache ? cache->v[i] : NULL, off);
+        ts_keep(y);
         ts_scope_end();
         ts_free(x);
         if (!y) return NULL;
@@ -516,44 +535,28 @@ int model_forward_logprobs(model *m, const ts_tensor *ids, const ts_tensor *mask
     if (entropy) *entropy = NULL;
     if (ids && ts_ndim(ids) == 2 && ts_size(ids, 1) < 2) return err_set("model_forward_logprobs: needs T >= 2 tokens per row");
     ts_scope_begin();
-    ts_tensor *ids_d, *valid, *lp = NULL, *ent = NULL, **lps = NULL, **ents = NULL;
+    ts_tensor *ids_d, *valid, *lp = NULL, *ent = NULL;
     int rc = -1;
     if (prepare_inputs(m, ids, mask, &ids_d, &valid)) goto out;
     int64_t B = ts_size(ids, 0), T = ts_size(ids, 1), D = m->cfg.hidden_size, V = m->cfg.vocab_size, N = B * (T - 1);
     ts_tensor *h = forward_hidden(m, ids_d, positions(valid, NULL), valid, NULL, 0);
     ts_tensor *hs = ts_reshape(ts_narrow(h, 1, 0, T - 1), (int64_t[]){N, D}, 2);
-    ts_tensor *tgt = ts_reshape(ts_narrow(ids_d, 1, 1, T - 1), (int64_t[]){N, 1}, 2);
-    if (!hs || !tgt) goto out;
-    int64_t rows = LOGIT_CHUNK_ELEMS / V > 0 ? LOGIT_CHUNK_ELEMS / V : 1, nchunks = (N + rows - 1) / rows;
-    lps = mem_calloc((size_t)nchunks, sizeof *lps);
-    ents = mem_calloc((size_t)nchunks, sizeof *ents);
-    for (int64_t k = 0; k < nchunks; k++) {
-        int64_t r = k * rows, n = N - r < rows ? N - r : rows;
-        ts_scope_begin();
-        ts_tensor *logits = ts_to_dtype(ts_linear(ts_narrow(hs, 0, r, n), m->lm_head, NULL), TS_F32); /* (n, V) */
-        if (m->logprob_temp != 1) logits = ts_div_scalar(logits, m->logprob_temp);
-        ts_tensor *lsm = ts_log_softmax(logits, -1);
-        ts_free(logits);
-        lps[k] = ts_keep(ts_squeeze(ts_gather(lsm, 1, ts_narrow(tgt, 0, r, n)), 1));
-        if (entropy) {
-            if (!entropy_grad) ts_no_grad_begin();
-            ents[k] = ts_keep(ts_neg(ts_sum_dim(ts_mul(ts_exp(lsm), lsm), -1, 0)));
-            if (!entropy_grad) ts_no_grad_end();
-        }
-        ts_scope_end();
-        if (!lps[k] || (entropy && !ents[k])) goto out;
-    }
+    ts_tensor *tgt = ts_reshape(ts_narrow(ids_d, 1, 1, T - 1), &N, 1);
+    /* log-probs at a temperature t: the head has no bias, so head(h / t) = head(h) / t */
+    if (m->logprob_temp != 1) hs = ts_div_scalar(hs, m->logprob_temp);
+    int64_t rows = LOGIT_CHUNK_ELEMS / V > 0 ? LOGIT_CHUNK_ELEMS / V : 1;
+    if (ts_linear_logprob_entropy(hs, m->lm_head, tgt, rows, LOGIT_KEEP_ELEMS, entropy_grad, &lp,
+                                  entropy ? &ent : NULL))
+        goto out;
     /* 1 where both the input token t and the target t+1 are real */
     ts_tensor *pair = ts_to_dtype(ts_logical_and(ts_narrow(valid, 1, 0, T - 1), ts_narrow(valid, 1, 1, T - 1)), TS_F32);
-    lp = ts_mul(ts_view(ts_cat(lps, (int)nchunks, 0), (int64_t[]){B, T - 1}, 2), pair);
-    if (entropy) ent = ts_mul(ts_view(ts_cat(ents, (int)nchunks, 0), (int64_t[]){B, T - 1}, 2), pair);
+    lp = ts_mul(ts_view(lp, (int64_t[]){B, T - 1}, 2), pair);
+    if (entropy) ent = ts_mul(ts_view(ent, (int64_t[]){B, T - 1}, 2), pair);
     if (!lp || (entropy && !ent)) goto out;
     *logprobs = ts_keep(lp);
     if (entropy) *entropy = ts_keep(ent);
     rc = 0;
 out:
-    free(lps);
-    free(ents);
     ts_scope_end();
     if (rc) err_prefix("model_forward_logprobs");
     return rc;

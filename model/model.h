@@ -97,6 +97,10 @@ typedef struct model_param_table {
     const char *const *names;
 } model_param_table;
 model_param_table model_params(const model *m);
+/* Activation checkpointing (off at load): a forward with gradients then keeps only each decoder
+ * layer's input, and backward runs the layer again; the gradients are the same within rounding.
+ * It applies when the layer input takes a gradient (the embeddings are trained). */
+void model_set_activation_checkpointing(model *m, int on);
 /* Drop every parameter's gradient (the next backward starts from none, as zero_grad(set_to_none)). */
 void model_zero_grad(const model *m);
 int64_t model_num_elements(const model *m);
@@ -106,9 +110,10 @@ int64_t model_num_elements(const model *m);
 /* ids (B, T) i64; mask (B, T) any dtype, nonzero on real tokens, NULL for none. *logprobs gets
  * (B, T-1) f32: log p(ids[:, t+1] | ids[:, :t+1]), 0 where token t or t+1 is padding. entropy:
  * NULL to skip, else (B, T-1) f32 entropy of the next-token distribution at t, 0 on padding;
- * it carries gradients only when entropy_grad (each chunk's probabilities are then kept for
- * backward). Gradients flow to the parameters when grad mode is on. The logits are computed
- * and freed chunk by chunk. Results are in the caller's scope. */
+ * it carries gradients only when entropy_grad. Gradients flow to the parameters when grad mode
+ * is on. The logits are computed chunk by chunk; for backward, the log-softmax is kept while it
+ * fits 1 GiB and computed again chunk by chunk beyond (ts_linear_logprob_entropy). Results are in
+ * the caller's scope. */
 int model_forward_logprobs(model *m, const ts_tensor *ids, const ts_tensor *mask, int entropy_grad,
                            ts_tensor **logprobs, ts_tensor **entropy);
 /* The temperature t > 0 of the full-sequence log-probs and entropies: those of softmax(logits / t),

@@ -61,6 +61,14 @@ const char *ts_library_path(void);
 /* Intra-op threads of libtorch and, when it is the BLAS in use, of OpenBLAS; n <= 0 is ignored. */
 void ts_set_num_threads(int n);
 int ts_get_num_threads(void);
+/* OpenBLAS (libtorch's BLAS on Debian) picks its kernels by the CPU's model number and falls back
+ * to its oldest, SSE3 ones (Prescott) on a model it does not know, as on many virtual machines:
+ * sgemm then runs at about a quarter of what AVX-512 kernels reach (docs/PERFORMANCE.md). When
+ * OpenBLAS is loaded, OPENBLAS_CORETYPE is unset and the kernels chosen lack AVX2 although the CPU
+ * has it, returns the OPENBLAS_CORETYPE that fits ("SkylakeX" with AVX-512, "Haswell" with AVX2
+ * and FMA); else NULL. OpenBLAS reads the variable when it loads, so a program sets it and
+ * executes itself again (cli/main.c). */
+const char *ts_blas_coretype_advice(void);
 size_t ts_dtype_size(ts_dtype dt);
 const char *ts_dtype_name(ts_dtype dt);
 /* Parse "cpu", "cuda", "cuda:N"; -1 with err_set otherwise. */
@@ -267,7 +275,27 @@ ts_tensor *ts_log_softmax(const ts_tensor *t, int dim);
 ts_tensor *ts_scaled_dot_product_attention(const ts_tensor *q, const ts_tensor *k, const ts_tensor *v,
                                            const ts_tensor *mask, double scale);
 
+/* Per row of x (N, D): the log-prob of target (N) i64 and the entropy under softmax(x w^T), w (V, D),
+ * as log_softmax(linear(x, w)).gather(target) and -(p * log p).sum(-1) in f32 -> *logprob (N) f32
+ * and, when entropy is not NULL, *entropy (N) f32 (differentiable only when entropy_grad). The
+ * logits are computed chunk_rows rows at a time and w's gradient accumulates in one (V, D) f32
+ * buffer. For backward, the (N, V) log-softmax is kept when N x V <= keep_elems; otherwise only
+ * the (N) log-sum-exps are, and backward computes each chunk's logits again (one more GEMM over
+ * the vocabulary, no (N, V) tensor). Both results are new handles; 0, or -1 with an error. */
+int ts_linear_logprob_entropy(const ts_tensor *x, const ts_tensor *w, const ts_tensor *target, int64_t chunk_rows,
+                              int64_t keep_elems, int entropy_grad, ts_tensor **logprob, ts_tensor **entropy);
+
 /* ---- autograd (libtorch's) ---- */
+
+/* A function for ts_checkpoint: inputs borrowed -> a new tensor, or NULL with an error. */
+typedef ts_tensor *(*ts_checkpoint_fn)(void *arg, ts_tensor *const *inputs, int n);
+/* Activation checkpointing: fn(arg, inputs, n) computed without keeping its intermediate tensors;
+ * the backward computes it again with gradients and backpropagates through it. inputs[0] gets a
+ * gradient; the others must not need one. The tensors fn reads besides its inputs (parameters)
+ * get their gradients accumulated during that nested backward, as torch.utils.checkpoint's
+ * reentrant variant does, so use it under ts_backward only. arg, and whatever fn reads through it,
+ * must outlive the backward; fn must compute the same thing both times (no randomness). */
+ts_tensor *ts_checkpoint(ts_checkpoint_fn fn, void *arg, ts_tensor *const *inputs, int n);
 
 int ts_set_requires_grad(ts_tensor *t, int on); /* leaves only */
 int ts_requires_grad(const ts_tensor *t);

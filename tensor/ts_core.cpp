@@ -13,6 +13,7 @@ extern "C" {
 #include <torch/csrc/api/include/torch/version.h>
 
 #include <atomic>
+#include <cctype>
 #include <climits>
 #include <cstdlib>
 #include <dlfcn.h>
@@ -220,6 +221,25 @@ void ts_set_num_threads(int n) {
 }
 
 int ts_get_num_threads(void) { return at::get_num_threads(); }
+
+const char *ts_blas_coretype_advice(void) {
+    if (std::getenv("OPENBLAS_CORETYPE")) return nullptr;
+    using name_fn = char *(*)(void);
+    auto corename = reinterpret_cast<name_fn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+    if (!corename || !corename()) return nullptr;
+#if defined(__x86_64__) && defined(__GNUC__)
+    std::string core = corename();
+    for (char &ch : core) ch = (char)std::tolower((unsigned char)ch);
+    for (const char *fast : {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"})
+        if (core == fast) return nullptr;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#endif
+    return nullptr;
+}
 
 size_t ts_dtype_size(ts_dtype dt) {
     switch (dt) {

@@ -8,8 +8,9 @@
  * 1e-4 of their scale (close_scaled), alone and in left- and right-padded batches; gradient norms
  * within 1e-3 relative; KV-cache prefill + decode logits equal full-sequence logits within 1e-5 of
  * the row's scale, with padding, rows of different lengths, rows expanded to a group and
- * compacted; greedy ids exactly; no handle leaks. Then bad config.json fields, unsupported values, missing, mis-shaped and truncated
- * weights, and bad arguments. */
+ * compacted; greedy ids exactly; activation checkpointing's gradients equal the plain forward's;
+ * no handle leaks. Then bad config.json fields, unsupported values, missing, mis-shaped and
+ * truncated weights, and bad arguments. */
 #include "check.h"
 
 #include "common/err.h"
@@ -201,6 +202,57 @@ static void check_gradients(model *m, const seqs *s, const cJSON *norms, const c
     ts_scope_end();
 }
 
+/* Activation checkpointing gives the gradients of the plain forward within rounding (1e-5 of the
+ * largest element of each gradient), for a loss of log-probs and entropies with the entropy's
+ * gradient on, over all sequences in one right-padded batch. */
+static void check_checkpointing(model *m, const seqs *s, const char *name) {
+    int64_t T = max_len(s), B = s->n;
+    int64_t *ids = calloc((size_t)(B * T), sizeof *ids), *mask = calloc((size_t)(B * T), sizeof *mask);
+    for (int i = 0; i < B; i++)
+        for (int64_t t = 0; t < s->len[i]; t++) {
+            ids[i * T + t] = s->ids[i][t];
+            mask[i * T + t] = 1;
+        }
+    ts_scope_begin();
+    model_param_table pt = model_params(m);
+    ts_tensor **plain = calloc((size_t)pt.n, sizeof *plain);
+    for (int i = 0; i < pt.n; i++) ts_set_requires_grad(pt.t[i], 1);
+    int bad = 0;
+    for (int on = 0; on < 2; on++) {
+        model_set_activation_checkpointing(m, on);
+        ts_tensor *lp, *ent;
+        if (model_forward_logprobs(m, ids_tensor(ids, B, T), ids_tensor(mask, B, T), 1, &lp, &ent) ||
+            ts_backward(ts_add(ts_sum(lp), ts_mul_scalar(ts_sum(ent), 0.1)))) {
+            fprintf(stderr, "%s: checkpointing %d: %s\n", name, on, err_msg());
+            bad++;
+            break;
+        }
+        for (int i = 0; i < pt.n; i++) {
+            ts_tensor *g = ts_clone(ts_grad(pt.t[i]));
+            ts_grad_clear(pt.t[i]);
+            if (!on) {
+                plain[i] = g;
+                continue;
+            }
+            double d = 1, scale = 0;
+            ts_item_f64(ts_max(ts_abs(ts_sub(g, plain[i]))), &d);
+            ts_item_f64(ts_max(ts_abs(plain[i])), &scale);
+            if (!(d <= 1e-5 * scale + 1e-9)) {
+                fprintf(stderr, "%s: checkpointed gradient of %s differs by %g (largest element %g)\n", name,
+                        pt.names[i], d, scale);
+                bad++;
+            }
+        }
+    }
+    model_set_activation_checkpointing(m, 0);
+    for (int i = 0; i < pt.n; i++) ts_set_requires_grad(pt.t[i], 0);
+    CHECK(bad == 0);
+    free(plain);
+    ts_scope_end();
+    free(ids);
+    free(mask);
+}
+
 /* max |a - b| / max(1, max |b|): the error relative to the scale of the logit row (f32 rounding
  * grows with the row's magnitude, not with each element's). */
 static double max_diff(const float *a, const float *b, int64_t n) {
@@ -365,6 +417,7 @@ static void test_reference(const char *src, const char *bin) {
             CHECK(logit_ranges(m, &s) == 0);
             check_logprobs(m, &s, name);
             check_gradients(m, &s, cJSON_GetObjectItem(kase, "grad_norms_seq0"), name);
+            check_checkpointing(m, &s, name);
             check_cache(m, &s, name);
             check_greedy(m, cJSON_GetObjectItem(kase, "prompt"), cJSON_GetObjectItem(kase, "greedy"),
                          (int64_t)cJSON_GetObjectItem(kase, "max_new")->valuedouble, name);

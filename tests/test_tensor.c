@@ -514,6 +514,124 @@ static void test_autograd_api(void) {
     ts_scope_end();
 }
 
+/* max |a - b| over max(1e-6, max |b|), with b the reference; 1 when a shape or a value is missing. */
+static double rel_diff(const ts_tensor *a, const ts_tensor *b) {
+    double d = 1, scale = 0;
+    if (a && b && ts_numel(a) == ts_numel(b) && !ts_item_f64(ts_max(ts_abs(ts_sub(a, b))), &d) &&
+        !ts_item_f64(ts_max(ts_abs(b)), &scale))
+        return d / (scale > 1e-6 ? scale : 1e-6);
+    return 1;
+}
+
+/* Loss a . logprob + b . entropy through the fused head (chunk_rows rows at a time, keeping the
+ * log-softmax when N x V <= keep, entropy_grad)
+ * or the composite of ATen ops; values and the gradients of x and w into out[0..3]. */
+static int head_loss(int fused, int64_t chunk_rows, int64_t keep, int entropy_grad, ts_tensor *x, ts_tensor *w,
+                     const ts_tensor *tgt, const ts_tensor *a, const ts_tensor *b, ts_tensor **out) {
+    ts_tensor *lp, *ent;
+    if (fused) {
+        if (ts_linear_logprob_entropy(x, w, tgt, chunk_rows, keep, entropy_grad, &lp, &ent)) return -1;
+    } else {
+        ts_tensor *lsm = ts_log_softmax(ts_linear(x, w, NULL), -1);
+        lp = ts_squeeze(ts_gather(lsm, 1, ts_unsqueeze(tgt, 1)), 1);
+        if (!entropy_grad) ts_no_grad_begin();
+        ent = ts_neg(ts_sum_dim(ts_mul(ts_exp(lsm), lsm), -1, 0));
+        if (!entropy_grad) ts_no_grad_end();
+    }
+    ts_tensor *loss = ts_add(ts_sum(ts_mul(lp, a)), ts_sum(ts_mul(ent, b)));
+    if (!loss || ts_requires_grad(ent) != (entropy_grad != 0) || ts_backward(loss)) return -1;
+    out[0] = lp;
+    out[1] = ent;
+    out[2] = ts_clone(ts_grad(x));
+    out[3] = ts_clone(ts_grad(w));
+    ts_grad_clear(x);
+    ts_grad_clear(w);
+    return 0;
+}
+
+/* ts_linear_logprob_entropy equals log_softmax(x w^T) gathered, the entropy and both gradients
+ * of the composite, with the rows split into chunks unevenly and not at all, the log-softmax
+ * recomputed in backward or kept, with and without the entropy's gradient; bad shapes are an
+ * error naming what was expected. */
+static void test_linear_logprob_entropy(void) {
+    ts_scope_begin();
+    int64_t N = 7, D = 5, V = 11;
+    ts_manual_seed(3);
+    ts_tensor *x = ts_randn((int64_t[]){N, D}, 2, NULL, TS_F32), *w = ts_randn((int64_t[]){V, D}, 2, NULL, TS_F32);
+    ts_tensor *tgt = ts_randint(0, V, &N, 1, NULL);
+    ts_tensor *a = ts_randn(&N, 1, NULL, TS_F32), *b = ts_randn(&N, 1, NULL, TS_F32);
+    ts_set_requires_grad(x, 1);
+    ts_set_requires_grad(w, 1);
+    for (int eg = 0; eg < 2; eg++) {
+        ts_tensor *want[4], *got[4];
+        CHECK(head_loss(0, 0, 0, eg, x, w, tgt, a, b, want) == 0);
+        for (int k = 0; k < 4; k++) {
+            int64_t rows = k % 2 ? N + 1 : 3, keep = k < 2 ? 0 : N * V;
+            int ok = head_loss(1, rows, keep, eg, x, w, tgt, a, b, got) == 0;
+            if (!ok) fprintf(stderr, "  fused head: %s\n", ts_last_error());
+            CHECK(ok);
+            for (int i = 0; ok && i < 4; i++) {
+                double d = rel_diff(got[i], want[i]);
+                if (d > 1e-5)
+                    fprintf(stderr, "  chunk %lld, keep %lld, entropy_grad %d, output %d: relative difference %g\n",
+                            (long long)rows, (long long)keep, eg, i, d);
+                CHECK(d <= 1e-5);
+            }
+        }
+    }
+    ts_tensor *lp, *ent;
+    CHECK(ts_linear_logprob_entropy(x, ts_randn((int64_t[]){V, D + 1}, 2, NULL, TS_F32), tgt, 4, 0, 0, &lp, &ent) == -1);
+    CHECK_CONTAINS(ts_last_error(), "expected x (N, D), w (V, D) and target (N) i64");
+    CHECK(lp == NULL && ent == NULL);
+    CHECK(ts_linear_logprob_entropy(x, w, tgt, 0, 0, 0, &lp, NULL) == -1);
+    CHECK_CONTAINS(ts_last_error(), "chunk_rows must be positive");
+    ts_scope_end();
+}
+
+static int checkpoint_calls;
+
+/* in = {x, c}, arg = w: tanh(x * w) + c, or an error when c holds a negative first element. */
+static ts_tensor *f_checkpointed(void *arg, ts_tensor *const *in, int n) {
+    double c0 = 0;
+    checkpoint_calls++;
+    if (n != 2 || ts_item_f64(ts_select(in[1], 0, 0), &c0)) return NULL;
+    if (c0 < 0) {
+        err_set("c is negative");
+        return NULL;
+    }
+    return ts_add(ts_tanh(ts_mul(in[0], (ts_tensor *)arg)), in[1]);
+}
+
+/* ts_checkpoint runs its function once in forward and once more in backward, and gives the
+ * gradients of the plain computation to its input and to what the function reads (w); a constant
+ * input that needs a gradient and a failing function are errors. */
+static void test_checkpoint(void) {
+    ts_scope_begin();
+    ts_tensor *x0 = ts_from_data((double[]){0.3, -1.2, 0.7}, (int64_t[]){3}, 1, TS_F64);
+    ts_tensor *w = ts_from_data((double[]){1.5, 0.2, -0.8}, (int64_t[]){3}, 1, TS_F64);
+    ts_tensor *c = ts_from_data((double[]){0.1, 0.2, 0.3}, (int64_t[]){3}, 1, TS_F64);
+    ts_set_requires_grad(x0, 1);
+    ts_set_requires_grad(w, 1);
+    ts_tensor *in[2] = {ts_mul_scalar(x0, 2), c};
+    CHECK(ts_backward(ts_sum(ts_pow_scalar(f_checkpointed(w, in, 2), 2))) == 0);
+    ts_tensor *gx = ts_clone(ts_grad(x0)), *gw = ts_clone(ts_grad(w));
+    ts_grad_clear(x0);
+    ts_grad_clear(w);
+    checkpoint_calls = 0;
+    in[0] = ts_mul_scalar(x0, 2);
+    ts_tensor *y = ts_checkpoint(f_checkpointed, w, in, 2);
+    CHECK(y && ts_requires_grad(y) && checkpoint_calls == 1);
+    CHECK(ts_backward(ts_sum(ts_pow_scalar(y, 2))) == 0 && checkpoint_calls == 2);
+    CHECK(rel_diff(ts_grad(x0), gx) <= 1e-12 && rel_diff(ts_grad(w), gw) <= 1e-12);
+    ts_tensor *bad[2] = {in[0], w};
+    CHECK(ts_checkpoint(f_checkpointed, w, bad, 2) == NULL);
+    CHECK_CONTAINS(ts_last_error(), "input 1 requires a gradient");
+    bad[1] = ts_neg(c);
+    CHECK(ts_checkpoint(f_checkpointed, w, bad, 2) == NULL);
+    CHECK_CONTAINS(ts_last_error(), "c is negative");
+    ts_scope_end();
+}
+
 static void test_scopes_and_errors(void) {
     int64_t before = ts_live_handles();
     ts_scope_begin();
@@ -621,6 +739,8 @@ int main(void) {
     test_gradients();
     test_attention();
     test_autograd_api();
+    test_linear_logprob_entropy();
+    test_checkpoint();
     test_scopes_and_errors();
     test_device_placement();
     ts_tensor *x = ts_ones((int64_t[]){2}, 1, TS_F32, TS_CPU_DEVICE);

@@ -899,6 +899,7 @@ static int job_init(rl_job *j, const rlvr_config *c) {
     if (dist_barrier(j->dist)) return -1;
     if (trainer_policy_load(&j->pol, c, NULL, pick) || trainer_policy_trainable(&j->pol)) return -1;
     model_set_logprob_temperature(j->pol.m, j->lp_temp);
+    model_set_activation_checkpointing(j->pol.m, c->train.activation_checkpointing);
     if (j->lo.kl_coef > 0) {
         if (trainer_policy_load(&j->ref, c, NULL, pick)) return -1;
         model_set_logprob_temperature(j->ref.m, j->lp_temp);

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# bench_rl_step.sh — whole RL steps of `rlvr train` on a random Qwen2.5-0.5B-shaped model with the
+# real Qwen tokenizer: the time split of each step as metrics.jsonl reports it (every *_s key:
+# rollout, rewards, update, ...; wall seconds) with the run's CPU-seconds, and the peak resident
+# memory of the run beside weights + gradients + AdamW state.
+#
+# Usage: bench/bench_rl_step.sh [RLVR_BINARY]   (run from the repository root; default build/rlvr)
+# Environment: PROMPTS (8), GROUP (8), NEW (256) new tokens at most, STEPS (2), THREADS (1),
+# LAYERS (24), CHECKPOINTING (false: train.activation_checkpointing), V (151669).
+# The body is Qwen2.5-0.5B's (D 896, H 14, Hkv 2, F 4864, tied, q/k/v biases; LAYERS layers); the
+# tokenizer is Qwen3's from tests/tokenizer/qwen3 (151,669 ids with the added tokens), and the
+# embedding has V rows: Qwen2.5's 151,936 needs a sampler that never draws a row the tokenizer
+# lacks. Prompts are the built-in addition task, rewards the math verifier, no KL reference. A
+# random model rarely stops, so completions run to NEW tokens. The run's final checkpoint is
+# written after the last step and is not part of any step's time.
+# Not here: the PyTorch twin of a step (bench_update and bench_rollout.sh compare the two halves).
+set -eu
+BIN=${1:-build/rlvr}
+PROMPTS=${PROMPTS:-8} GROUP=${GROUP:-8} NEW=${NEW:-256} STEPS=${STEPS:-2} THREADS=${THREADS:-1}
+LAYERS=${LAYERS:-24} CHECKPOINTING=${CHECKPOINTING:-false} V=${V:-151669}
+PY=/usr/bin/python3
+export OPENBLAS_NUM_THREADS=$THREADS
+[ -x "$BIN" ] || { echo "bench_rl_step.sh: no rlvr binary at $BIN" >&2; exit 2; }
+"$PY" -c 'import torch' 2> /dev/null || { echo "bench_rl_step.sh: $PY has no torch (apt-get install python3-torch)" >&2; exit 2; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+"$BIN" init-model --arch qwen2 --out "$tmp/m" --hidden 896 --layers "$LAYERS" --heads 14 --kv-heads 2 \
+    --intermediate 4864 --tie --max-pos 32768 > /dev/null
+# The real tokenizer, and an embedding with a row for each of its ids (random, std 0.02).
+zcat tests/tokenizer/qwen3/tokenizer.json.gz > "$tmp/m/tokenizer.json"
+cp tests/tokenizer/qwen3/tokenizer_config.json "$tmp/m/"
+"$PY" - "$tmp/m" "$V" <<'PY'
+import json, os, struct, sys
+import torch
+d, V = sys.argv[1], int(sys.argv[2])
+raw = open(os.path.join(d, "model.safetensors"), "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + n])
+meta = head.pop("__metadata__", None)
+out, blobs, off = {}, [], 0
+for name in sorted(head, key=lambda k: head[k]["data_offsets"][0]):
+    h = head[name]
+    a, b = h["data_offsets"]
+    blob = raw[8 + n + a:8 + n + b]
+    if name == "model.embed_tokens.weight":
+        torch.manual_seed(0)
+        blob = (torch.randn(V, h["shape"][1]) * 0.02).numpy().tobytes()
+        h = dict(h, shape=[V, h["shape"][1]])
+    out[name] = dict(h, data_offsets=[off, off + len(blob)])
+    blobs.append(blob)
+    off += len(blob)
+if meta:
+    out["__metadata__"] = meta
+hj = json.dumps(out).encode()
+hj += b" " * (-len(hj) % 8)
+with open(os.path.join(d, "model.safetensors"), "wb") as f:
+    f.write(struct.pack("<Q", len(hj)) + hj)
+    for blob in blobs:
+        f.write(blob)
+for fn in ("config.json", "generation_config.json"):
+    c = json.load(open(os.path.join(d, fn)))
+    if "vocab_size" in c:
+        c["vocab_size"] = V
+    c["bos_token_id"], c["eos_token_id"] = 151643, [151645, 151643]
+    json.dump(c, open(os.path.join(d, fn), "w"))
+PY
+cat > "$tmp/cfg.json" <<JSON
+{"run": {"log_level": "warn", "threads": $THREADS}, "model": {"path": "$tmp/m", "chat_template": "none"},
+ "data": {"source": "addition"}, "rollout": {"max_new_tokens": $NEW},
+ "reward": {"verifier": "math"}, "algo": {"kl": {"coef": 0}},
+ "train": {"steps": $STEPS, "prompts_per_step": $PROMPTS, "group_size": $GROUP, "save_every": 0,
+           "activation_checkpointing": $CHECKPOINTING}}
+JSON
+echo "bench_rl_step.sh: $PROMPTS prompts x $GROUP samples, up to $NEW new tokens, $STEPS steps, L $LAYERS, V $V," \
+     "$THREADS thread(s), activation checkpointing $CHECKPOINTING"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+"$PY" - "$BIN" "$tmp" <<'PY'
+import json, resource, subprocess, sys, time
+rlvr, tmp = sys.argv[1], sys.argv[2]
+t0 = time.time()
+subprocess.run([rlvr, "train", tmp + "/cfg.json", "--set", "run.dir=" + tmp + "/run"], check=True)
+wall = time.time() - t0
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+peak, cpu = ru.ru_maxrss / 1024.0 ** 2, ru.ru_utime + ru.ru_stime
+rows = [json.loads(l) for l in open(tmp + "/run/metrics.jsonl")]
+keys = [k for k in rows[0] if k.endswith("_s")]
+print("%-6s" % "step" + "".join("%12s" % k for k in keys) + "%12s" % "tokens")
+for r in rows:
+    print("%-6d" % r.get("step", 0) + "".join("%12.2f" % r[k] for k in keys) + "%12s" % r.get("gen_tokens", "-"))
+c = json.load(open(tmp + "/m/config.json"))
+D, L, F, V = c["hidden_size"], c["num_hidden_layers"], c["intermediate_size"], c["vocab_size"]
+kv = c["num_key_value_heads"] * D // c["num_attention_heads"]
+params = V * D + L * (2 * D * D + 2 * D * kv + D + 2 * kv + 3 * D * F + 2 * D) + D
+state = 4 * params * 4 / 1024.0 ** 3
+print("the step times above are wall seconds; the whole run (loading, steps, final checkpoint) took %.1f CPU-seconds"
+      " in %.1f wall seconds" % (cpu, wall))
+print("peak resident %.2f GiB; weights + gradients + AdamW state %.2f GiB (%.0fM parameters): %.2fx"
+      % (peak, state, params / 1e6, peak / state))
+PY
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
