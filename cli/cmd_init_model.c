@@ -27,6 +27,8 @@ static const char usage[] =
     "  --intermediate N      MLP width F (3 D)\n"
     "  --vocab-corpus FILE   UTF-8 text the BPE merges are learned from (none: byte tokens only)\n"
     "  --vocab-size N        tokenizer size before special tokens, at least 256 (512)\n"
+    "  --model-vocab N       embedding rows, at least the tokenizer's size: rows past it are padding\n"
+    "                        that no token names, as in Qwen's 151,936 (the tokenizer's size)\n"
     "  --max-pos N           max_position_embeddings (4096)\n"
     "  --rope-theta X        RoPE base (llama 500000, qwen 1000000)\n"
     "  --rope-scaling llama3 Llama-3.1 scaling: factor 8, low 1, high 4\n"
@@ -56,7 +58,7 @@ int cmd_init_model(int argc, char **argv) {
     }
     const char *arch = NULL, *out = NULL, *corpus_path = NULL, *chat = NULL, *scaling = NULL, *dtype_s = "f32";
     int64_t hidden = 64, layers = 2, heads = 4, kv_heads = 0, head_dim = 0, inter = 0, vocab = 512, max_pos = 4096,
-            original = 8192, seed = 0, shard_mb = 4096;
+            original = 8192, seed = 0, shard_mb = 4096, model_vocab = 0;
     double theta = 0, eps = 0, std = 0.02;
     int tie = 0, attn_bias = 0, force = 0;
     for (int i = 1; i < argc; i++) {
@@ -81,6 +83,7 @@ int cmd_init_model(int argc, char **argv) {
         else if (!strcmp(a, "--head-dim")) rc = cli_parse_int(a, v, 2, INT64_MAX, &head_dim);
         else if (!strcmp(a, "--intermediate")) rc = cli_parse_int(a, v, 1, INT64_MAX, &inter);
         else if (!strcmp(a, "--vocab-size")) rc = cli_parse_int(a, v, 256, INT64_MAX, &vocab);
+        else if (!strcmp(a, "--model-vocab")) rc = cli_parse_int(a, v, 1, INT64_MAX, &model_vocab);
         else if (!strcmp(a, "--max-pos")) rc = cli_parse_int(a, v, 1, INT64_MAX, &max_pos);
         else if (!strcmp(a, "--rope-original")) rc = cli_parse_int(a, v, 1, INT64_MAX, &original);
         else if (!strcmp(a, "--seed")) rc = cli_parse_int(a, v, 0, INT64_MAX, &seed);
@@ -131,6 +134,14 @@ int cmd_init_model(int argc, char **argv) {
         return cli_fail(NULL);
     }
     c.vocab_size = tok_vocab_size(tok);
+    if (model_vocab && model_vocab < c.vocab_size) {
+        tok_free(tok);
+        io_remove_tree(tmp);
+        err_set("--model-vocab %lld is below the tokenizer's %lld tokens", (long long)model_vocab,
+                (long long)c.vocab_size);
+        return cli_fail(NULL);
+    }
+    if (model_vocab) c.vocab_size = model_vocab;
     c.bos_token_id = tok_bos_id(tok);
     c.eos_token_ids[c.n_eos++] = tok_eos_id(tok);
     if (tok_pad_id(tok) >= 0 && tok_pad_id(tok) != tok_eos_id(tok)) c.eos_token_ids[c.n_eos++] = tok_pad_id(tok);
