@@ -76,10 +76,11 @@ int sampler_sample(const ts_tensor *logits, int64_t n, const sampler_params *p, 
     if (!filtered) return ts_sample_inverse_cdf(logits, n, p->temperature, u, lp_temperature, ids, logprobs);
     ts_scope_begin();
     ts_tensor *vals = NULL, *idx = NULL, *pick = NULL, *unused = NULL, *tok = NULL, *lp = NULL;
-    if (filter(logits, n, p, &vals, &idx) == 0 &&
+    ts_tensor *x = ts_to_dtype(logits, TS_F32); /* the filters' sums in f32 at least, for bf16 models */
+    if (filter(x, n, p, &vals, &idx) == 0 &&
         ts_sample_inverse_cdf(vals, ts_size(vals, 1), p->temperature, u, 1, &pick, &unused) == 0) {
         tok = idx ? ts_squeeze(ts_gather(idx, 1, ts_unsqueeze(pick, 1)), 1) : pick;
-        ts_tensor *xs = ts_div_scalar(ts_to_dtype(logits, TS_F32), lp_temperature);
+        ts_tensor *xs = ts_div_scalar(x, lp_temperature);
         lp = ts_sub(ts_squeeze(ts_gather(xs, 1, ts_unsqueeze(tok, 1)), 1), ts_logsumexp(xs, 1, 0));
     }
     *ids = tok ? ts_keep(tok) : NULL;

@@ -54,9 +54,6 @@ at::Tensor counter_uniform(const at::Tensor &key, uint64_t counter) {
 #endif
 #define TS_INLINE inline __attribute__((always_inline))
 
-// The kernel's helpers pass 8-float vectors by value; they are always inlined, so the ABI of such
-// a call without AVX, which GCC warns about, never arises.
-#pragma GCC diagnostic ignored "-Wpsabi"
 typedef float vec8 __attribute__((vector_size(32)));
 typedef int32_t vec8i __attribute__((vector_size(32)));
 
@@ -64,7 +61,7 @@ constexpr int64_t BLOCK = 64; // elements per partial sum of the search
 
 // exp(x) for x <= 0 (Cephes' expf: range reduction by ln 2, a degree-5 polynomial; within 2 ulp),
 // exactly 0 below -87.3 where f32 would go subnormal, NaN for NaN.
-TS_INLINE vec8 exp_nonpos(vec8 x) {
+TS_INLINE void exp_nonpos(const vec8 &x, vec8 &out) {
     const vec8 zero = {};
     vec8i under = x < -87.3f;
     vec8 xc = under ? zero - 87.3f : x;
@@ -84,12 +81,13 @@ TS_INLINE vec8 exp_nonpos(vec8 x) {
     vec8 scale;
     std::memcpy(&scale, &bits, sizeof scale);
     vec8 r = under ? zero : y * scale;
-    return x != x ? x : r;
+    out = x != x ? x : r;
 }
 
 TS_INLINE float exp_nonpos1(float x) {
-    vec8 v = (vec8){} + x;
-    return exp_nonpos(v)[0];
+    vec8 e;
+    exp_nonpos((vec8){} + x, e);
+    return e[0];
 }
 
 TS_INLINE float row_max(const float *x, int64_t n) {
@@ -117,7 +115,9 @@ TS_INLINE double exp_sum(const float *x, int64_t n, float m, float s, double *bl
         for (; i + 8 <= end; i += 8) {
             vec8 v;
             std::memcpy(&v, x + i, sizeof v);
-            acc += exp_nonpos((v - m) * s);
+            vec8 e;
+            exp_nonpos((v - m) * s, e);
+            acc += e;
         }
         double sum = ((double)acc[0] + acc[4]) + ((double)acc[1] + acc[5]) + (((double)acc[2] + acc[6]) + ((double)acc[3] + acc[7]));
         for (; i < end; i++) sum += exp_nonpos1((x[i] - m) * s);

@@ -208,6 +208,23 @@ static void test_sampler_paths_agree(void) {
         }
     }
     CHECK(same && alone && worst < 1e-5);
+    /* the fused kernel's two CPU builds give the same bits (instruction set, not order, differs) */
+    const char *was = getenv("RLVR_CPU_KERNELS");
+    char saved[64] = "";
+    if (was) snprintf(saved, sizeof saved, "%s", was);
+    int variants_same = 1;
+    for (int v = 0; v < 2 && __builtin_cpu_supports("avx2"); v++) {
+        setenv("RLVR_CPU_KERNELS", v ? "avx2" : "default", 1);
+        CHECK(draw(x, R, V, NV, &ps[2], u, 0, 1, b, lb) == 0);
+        if (v == 0) {
+            memcpy(a, b, sizeof a);
+            memcpy(la, lb, sizeof la);
+        }
+        for (int i = 0; i < R; i++) variants_same &= a[i] == b[i] && la[i] == lb[i];
+    }
+    if (was) setenv("RLVR_CPU_KERNELS", saved, 1);
+    else unsetenv("RLVR_CPU_KERNELS");
+    CHECK(variants_same);
     free(x);
 }
 
