@@ -1,6 +1,8 @@
 /* rlvr bench — throughput measurements users run on their own machine and model.
  * `rlvr bench rollout`: P x G sampling with the KV cache, time split between prefill, decode
- * and host sampling, and the achieved fraction of the GEMM peak measured in the same run. */
+ * and sampling, the achieved fraction of the GEMM peak measured in the same run, and the decode
+ * step's distance to this machine's roofline (bytes read against the measured memory bandwidth,
+ * FLOPs against the measured GEMM peak). */
 #include "cli.h"
 
 #include "common/err.h"
@@ -22,8 +24,10 @@ static const char usage[] =
     "                          [--repeats R]\n\n"
     "Samples G completions for each of P random prompts of L tokens, N new tokens each (EOS\n"
     "ignored, so every row runs to N), and prints tokens/s (per wall second and per CPU second of\n"
-    "the process), the time split between prefill, decode and sampling, and the achieved GFLOP/s\n"
-    "against the fp32 GEMM peak measured now. With R repeats the fastest run is reported.\n"
+    "the process), the time split between prefill, decode and sampling, the achieved GFLOP/s\n"
+    "against the fp32 GEMM peak measured now, and the decode step against its roofline: the bytes\n"
+    "it reads (weights and KV cache) over the memory bandwidth measured now, and its FLOPs over the\n"
+    "GEMM peak. With R repeats the fastest run is reported.\n"
     "Defaults: P 8, G 8, L 32, N 64, T 1, temperature 1, R 1.\n";
 
 static double cpu_seconds(void) {
@@ -48,6 +52,41 @@ static double gemm_peak(void) {
     }
     ts_scope_end();
     return best;
+}
+
+/* Best-of-3 read bandwidth in GB/s: the sum of a 256 MiB f32 tensor, larger than any cache. */
+static double memory_bandwidth(void) {
+    const int64_t n = 64 << 20;
+    double best = 0;
+    ts_scope_begin();
+    ts_tensor *a = ts_ones(&n, 1, TS_F32, TS_CPU_DEVICE);
+    ts_free(ts_sum(a));
+    for (int i = 0; i < 3; i++) {
+        double t0 = log_now();
+        ts_free(ts_sum(a));
+        double g = 4.0 * (double)n / (log_now() - t0) / 1e9;
+        if (g > best) best = g;
+    }
+    ts_scope_end();
+    return best;
+}
+
+/* The decode step's roofline: per step of R rows at an average context of ctx tokens, the bytes
+ * read (every weight the step uses once, the embedding's R rows aside when it is not the LM head,
+ * and the KV cache) and the FLOPs (2 per weight per row, and attention's); the step cannot take
+ * less than the larger of bytes / bandwidth and FLOPs / peak. */
+static void print_roofline(const model *m, const rollout_result *res, double rows, double ctx, double bw, double peak) {
+    const model_config *c = model_get_config(m);
+    double steps = (double)res->decode_tokens / rows, step_s = res->decode_s / steps;
+    double weights = (double)model_num_elements(m) - (c->tie_word_embeddings ? 0.0 : (double)(c->vocab_size * c->hidden_size));
+    double kv = 2.0 * (double)(c->num_layers * c->num_kv_heads * c->head_dim) * ctx * rows;
+    double bytes = (weights + kv) * (double)ts_dtype_size(model_dtype(m));
+    double flops = 2.0 * weights * rows + 4.0 * (double)(c->num_layers * c->num_heads * c->head_dim) * ctx * rows;
+    double t_mem = bytes / (bw * 1e9), t_flop = flops / (peak * 1e9), bound = t_mem > t_flop ? t_mem : t_flop;
+    printf("roofline: decode step of %.0f rows %.1f ms; reads %.1f MB (%.1f ms at %.1f GB/s), %.2f GFLOP "
+           "(%.1f ms at %.1f GFLOP/s): %.0f%% of the roofline's %.0f tok/s\n",
+           rows, 1e3 * step_s, bytes / 1e6, 1e3 * t_mem, bw, flops / 1e9, 1e3 * t_flop, peak,
+           100 * bound / step_s, rows / bound);
 }
 
 /* The command line of `bench rollout`. */
@@ -120,7 +159,7 @@ static int fastest_run(model *m, const bench_args *b, const rollout_options *o, 
 
 /* The figures of a run: the work, each phase's tokens/s, CPU time and the share of the GEMM peak. */
 static void print_report(const model *m, const bench_args *b, const rollout_result *res, double total, double cpu,
-                         double peak) {
+                         double peak, double bw) {
     const model_config *c = model_get_config(m);
     int64_t generated = 0, L = b->L, N = b->N;
     for (int i = 0; i < res->n; i++) generated += res->samples[i].len;
@@ -143,12 +182,14 @@ static void print_report(const model *m, const bench_args *b, const rollout_resu
            (double)res->prefill_tokens / res->prefill_s);
     printf("decode:   %lld row-steps in %.3f s (%.0f tok/s)\n", (long long)res->decode_tokens, res->decode_s,
            (double)res->decode_tokens / res->decode_s);
-    printf("sampling: %.3f s on the host (%.1f%% of the total)\n", res->sample_s, 100 * res->sample_s / total);
+    printf("sampling: %.3f s, the sampler's ops and the ids to the host (%.1f%% of the total)\n", res->sample_s,
+           100 * res->sample_s / total);
     printf("total:    %lld tokens generated in %.3f s: %.0f tok/s\n", (long long)generated, total,
            (double)generated / total);
     printf("cpu:      %.3f s of process CPU time: %.0f tok/s per CPU second\n", cpu, (double)generated / cpu);
     printf("compute:  %.2f GFLOP/s achieved, %.1f%% of the %.1f GFLOP/s fp32 GEMM peak measured now\n",
            flops / total / 1e9, 100 * flops / total / 1e9 / peak, peak);
+    print_roofline(m, res, (double)(b->P * b->G), (double)L + (double)N / 2, bw, peak);
 }
 
 static int bench_rollout(int argc, char **argv) {
@@ -177,10 +218,10 @@ static int bench_rollout(int argc, char **argv) {
     o.max_new_tokens = b.N;
     o.seed = 1;
     o.share_prefix = b.share;
-    double peak = gemm_peak(), total = 0, cpu = 0;
+    double peak = gemm_peak(), bw = memory_bandwidth(), total = 0, cpu = 0;
     rollout_result res;
     int status = fastest_run(m, &b, &o, prompts, lens, keys, &res, &total, &cpu) ? cli_fail(NULL) : 0;
-    if (!status) print_report(m, &b, &res, total, cpu, peak);
+    if (!status) print_report(m, &b, &res, total, cpu, peak, bw);
     rollout_result_free(&res);
     free(ids);
     free(prompts);

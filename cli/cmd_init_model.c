@@ -27,6 +27,7 @@ static const char usage[] =
     "  --intermediate N      MLP width F (3 D)\n"
     "  --vocab-corpus FILE   UTF-8 text the BPE merges are learned from (none: byte tokens only)\n"
     "  --vocab-size N        tokenizer size before special tokens, at least 256 (512)\n"
+    "  --model-vocab N       embedding rows, at least the tokenizer's size: rows past it are padding\n"
     "  --max-pos N           max_position_embeddings (4096)\n"
     "  --rope-theta X        RoPE base (llama 500000, qwen 1000000)\n"
     "  --rope-scaling llama3 Llama-3.1 scaling: factor 8, low 1, high 4\n"
@@ -52,7 +53,7 @@ static int parse_f64(const char *opt, const char *v, double *out) {
 /* The command line. */
 typedef struct init_args {
     const char *arch, *out, *corpus_path, *chat, *scaling, *dtype;
-    int64_t hidden, layers, heads, kv_heads, head_dim, inter, vocab, max_pos, original, seed, shard_mb;
+    int64_t hidden, layers, heads, kv_heads, head_dim, inter, vocab, model_vocab, max_pos, original, seed, shard_mb;
     double theta, eps, std;
     int tie, attn_bias, force;
 } init_args;
@@ -72,6 +73,7 @@ static int take_value(init_args *g, const char *a, const char *v) {
     else if (!strcmp(a, "--head-dim")) return cli_parse_int(a, v, 2, INT64_MAX, &g->head_dim) != 0;
     else if (!strcmp(a, "--intermediate")) return cli_parse_int(a, v, 1, INT64_MAX, &g->inter) != 0;
     else if (!strcmp(a, "--vocab-size")) return cli_parse_int(a, v, 256, INT64_MAX, &g->vocab) != 0;
+    else if (!strcmp(a, "--model-vocab")) return cli_parse_int(a, v, 1, INT64_MAX, &g->model_vocab) != 0;
     else if (!strcmp(a, "--max-pos")) return cli_parse_int(a, v, 1, INT64_MAX, &g->max_pos) != 0;
     else if (!strcmp(a, "--rope-original")) return cli_parse_int(a, v, 1, INT64_MAX, &g->original) != 0;
     else if (!strcmp(a, "--seed")) return cli_parse_int(a, v, 0, INT64_MAX, &g->seed) != 0;
@@ -137,6 +139,12 @@ static int write_tokenizer(const init_args *g, const char *corpus, size_t corpus
     tok_tokenizer *tok = tok_write_tiny(dir, corpus, corpus_len, (int)g->vocab, style) ? NULL : tok_load(dir);
     if (!tok) return -1;
     c->vocab_size = tok_vocab_size(tok);
+    if (g->model_vocab && g->model_vocab < c->vocab_size) {
+        tok_free(tok);
+        return err_set("--model-vocab %lld is below the tokenizer's %lld tokens", (long long)g->model_vocab,
+                       (long long)c->vocab_size);
+    }
+    if (g->model_vocab) c->vocab_size = g->model_vocab; /* rows past the tokenizer are padding */
     c->bos_token_id = tok_bos_id(tok);
     c->eos_token_ids[c->n_eos++] = tok_eos_id(tok);
     if (tok_pad_id(tok) >= 0 && tok_pad_id(tok) != tok_eos_id(tok)) c->eos_token_ids[c->n_eos++] = tok_pad_id(tok);

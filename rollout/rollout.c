@@ -2,14 +2,15 @@
  *
  * Work is split into batches of whole rows (sample g of prompt p) that fit the cache cap. In a
  * batch: the distinct prompts are left-padded and prefilled once, the cache rows are copied to
- * the samples (index_select), then each decode step samples one token per live row on the host,
+ * the samples (index_select), then each decode step samples one token per live row on the
+ * model's device (sampler.c; only the ids and log-probs come to the host, for the finish checks)
  * and rows that finished — or were cancelled because their prompt has its quota of finished
  * samples — leave the cache before the next step. */
 #include "rollout.h"
 
 #include "common/err.h"
 #include "common/log.h"
-#include "common/rng.h"
+#include "common/mem.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -64,17 +65,6 @@ static int hits_stop_string(const rollout_options *o, const rollout_sample *s, i
     return hit;
 }
 
-void rollout_repetition_penalty(float *logits, const int32_t *ids, int n, double penalty,
-                                unsigned char *seen) {
-    for (int i = 0; i < n; i++) {
-        int32_t t = ids[i];
-        if (seen[t]) continue;
-        seen[t] = 1;
-        logits[t] = logits[t] < 0 ? (float)(logits[t] * penalty) : (float)(logits[t] / penalty);
-    }
-    for (int i = 0; i < n; i++) seen[ids[i]] = 0;
-}
-
 typedef struct batch_ctx {
     model *m;
     const rollout_options *o;
@@ -84,12 +74,16 @@ typedef struct batch_ctx {
     int G;
     int64_t *row_cap;     /* per sample: max new tokens allowed (max_new or context room) */
     int stop_window;
-    sampler_scratch *scratch;
-    float *logits;        /* (rows, V) host copy */
+    int64_t n_valid;      /* ids [0, n_valid) may be drawn: the tokenizer's, or all the model's rows */
+    double lp_temperature;
     rollout_result *out;
     int *finished;        /* per prompt: samples finished so far (finish_quota); NULL when off */
     unsigned char *done;  /* per live row of a step: it finished */
-    unsigned char *seen;  /* (V) scratch of the repetition penalty; NULL when off */
+    int64_t *keys;        /* per live row: its sampler_row_key */
+    int64_t *keep;        /* per live row: the indices of the rows still running after a step */
+    int64_t *tok;         /* per live row: the token drawn this step */
+    float *lp;            /* per live row: its log-prob */
+    int64_t *seen;        /* (rows, longest prompt + max new) ids the repetition penalty reads; NULL when off */
 } batch_ctx;
 
 /* Left-pad the prompts of `rows` (sample indices) into ids/mask and prefill; returns the logits
@@ -137,7 +131,7 @@ static ts_tensor *prefill(batch_ctx *b, model_cache **cache, const int *rows, in
     if (!*cache) goto out;
     logits = model_prefill(b->m, *cache, tids, tmask);
     if (logits && n_pre != n_rows) {
-        ts_tensor *sel = ts_from_data(expand, (int64_t[]){n_rows}, 1, TS_I64);
+        ts_tensor *sel = ts_to_device(ts_from_data(expand, (int64_t[]){n_rows}, 1, TS_I64), model_device(b->m));
         if (model_cache_index_select(*cache, sel)) logits = NULL;
         else logits = ts_index_select(logits, 0, sel);
     }
@@ -147,94 +141,147 @@ out:
     return logits;
 }
 
+/* The (n_live, K) i64 tensor of each live row's prompt and completion ids, padded with the row's
+ * first id (a repeat changes nothing), for the repetition penalty; in the current scope. */
+static ts_tensor *seen_ids(batch_ctx *b, const int *rows, int n_live) {
+    int64_t K = 0;
+    for (int r = 0; r < n_live; r++) {
+        const rollout_sample *s = &b->out->samples[rows[r]];
+        if (b->prompt_lens[s->prompt] + s->len > K) K = b->prompt_lens[s->prompt] + s->len;
+    }
+    for (int r = 0; r < n_live; r++) {
+        const rollout_sample *s = &b->out->samples[rows[r]];
+        int L = b->prompt_lens[s->prompt];
+        int64_t *row = b->seen + r * K;
+        for (int64_t k = 0; k < K; k++)
+            row[k] = k < L ? b->prompt_ids[s->prompt][k] : k < L + s->len ? s->ids[k - L] : b->prompt_ids[s->prompt][0];
+    }
+    return ts_to_device(ts_from_data(b->seen, (int64_t[]){n_live, K}, 2, TS_I64), model_device(b->m));
+}
+
+/* Sample one token for each of the n_live rows from logits (n_live, V) on the model's device and
+ * append it to its sample: b->tok and b->lp get the ids and log-probs, on the host. Returns the
+ * ids on the device (owned by the caller), or NULL with an error. */
+static ts_tensor *sample_step(batch_ctx *b, const int *rows, int n_live, const ts_tensor *logits,
+                              const ts_tensor *keys, int64_t position) {
+    const rollout_options *o = b->o;
+    ts_tensor *ids = NULL, *lp = NULL;
+    ts_scope_begin();
+    if (b->seen) logits = sampler_repetition_penalty(logits, seen_ids(b, rows, n_live), o->repetition_penalty);
+    ts_tensor *u = ts_counter_uniform(keys, (uint64_t)position);
+    int ok = sampler_sample(logits, b->n_valid, &o->sampling, u, b->lp_temperature, &ids, &lp) == 0 &&
+             ts_to_host(ids, b->tok, sizeof(int64_t) * (size_t)n_live) == 0 &&
+             ts_to_host(lp, b->lp, sizeof(float) * (size_t)n_live) == 0;
+    ts_keep(ids);
+    ts_scope_end();
+    if (!ok) {
+        ts_free(ids);
+        return NULL;
+    }
+    for (int r = 0; r < n_live; r++) {
+        rollout_sample *s = &b->out->samples[rows[r]];
+        if (!isfinite(b->lp[r])) {
+            err_set("the model produced non-finite logits (prompt %d, sample %d, token %d)", s->prompt, s->index, s->len);
+            ts_free(ids);
+            return NULL;
+        }
+        s->ids[s->len] = (int32_t)b->tok[r];
+        s->logprobs[s->len] = b->lp[r];
+        s->len++;
+    }
+    return ids;
+}
+
+/* The finish reason of each row after its newest token (b->done[r] set when it finished), and the
+ * quota's cancellations; returns how many rows finished. */
+static int finish_rows(batch_ctx *b, const int *rows, int n_live) {
+    const rollout_options *o = b->o;
+    int finished = 0;
+    for (int r = 0; r < n_live; r++) {
+        rollout_sample *s = &b->out->samples[rows[r]];
+        int32_t tok = s->ids[s->len - 1];
+        b->done[r] = 1;
+        if (in_list(tok, o->eos_ids, o->n_eos)) s->finish = ROLLOUT_EOS;
+        else if (in_list(tok, o->stop_ids, o->n_stop_ids)) s->finish = ROLLOUT_STOP;
+        else if (hits_stop_string(o, s, b->stop_window)) s->finish = ROLLOUT_STOP;
+        else if (s->len >= b->row_cap[rows[r]]) s->finish = ROLLOUT_LENGTH;
+        else b->done[r] = 0;
+        if (b->done[r] && b->finished) b->finished[s->prompt]++;
+    }
+    for (int r = 0; r < n_live; r++) {
+        rollout_sample *s = &b->out->samples[rows[r]];
+        if (!b->done[r] && b->finished && b->finished[s->prompt] >= o->finish_quota) {
+            s->finish = ROLLOUT_CANCELLED;
+            b->out->cancelled++;
+            b->done[r] = 1;
+        }
+        finished += b->done[r];
+    }
+    return finished;
+}
+
+/* Replace *t (owned, in no scope) by its rows sel, freeing the old handle; 0 or -1. */
+static int keep_rows(ts_tensor **t, const ts_tensor *sel) {
+    ts_tensor *kept = ts_unscope(ts_index_select(*t, 0, sel));
+    TS_CHECK(kept);
+    ts_free(*t);
+    *t = kept;
+    return 0;
+}
+
 /* Generate for the samples rows[0..n_rows), which fit one cache. */
 static int run_batch(batch_ctx *b, int *rows, int n_rows) {
-    const rollout_options *o = b->o;
-    int64_t V = model_get_config(b->m)->vocab_size, max_new = 0;
+    int64_t max_new = 0;
+    ts_device dev = model_device(b->m);
     for (int r = 0; r < n_rows; r++)
         if (b->row_cap[rows[r]] > max_new) max_new = b->row_cap[rows[r]];
     model_cache *cache = NULL;
     int rc = -1, n_live = n_rows;
-    int64_t *keep = malloc(sizeof(int64_t) * (size_t)n_rows), *next = malloc(sizeof(int64_t) * (size_t)n_rows);
-    if (!keep || !next) {
-        err_set("out of memory");
-        goto out;
+    ts_tensor *logits = NULL, *keys = NULL, *ids = NULL;
+    for (int r = 0; r < n_rows; r++) {
+        const rollout_sample *s = &b->out->samples[rows[r]];
+        b->keys[r] = sampler_row_key(b->o->seed, b->o->step, b->prompt_keys[s->prompt], (uint64_t)s->index);
     }
     ts_scope_begin();
     double t0 = log_now();
-    ts_tensor *logits = prefill(b, &cache, rows, n_rows, max_new);
+    logits = ts_unscope(prefill(b, &cache, rows, n_rows, max_new));
+    keys = ts_unscope(ts_to_device(ts_from_data(b->keys, (int64_t[]){n_rows}, 1, TS_I64), dev));
+    ts_scope_end();
     b->out->prefill_s += log_now() - t0;
-    for (int64_t step = 0; logits; step++) {
+    for (int64_t step = 0; logits && keys; step++) {
         double ts0 = log_now();
-        if (ts_to_host(logits, b->logits, sizeof(float) * (size_t)(n_live * V))) break;
-        int n_keep = 0, finished = 0;
-        for (int r = 0; r < n_live; r++) {
-            rollout_sample *s = &b->out->samples[rows[r]];
-            double u = rng_uniform(o->seed, o->step, b->prompt_keys[s->prompt], (uint64_t)s->index,
-                                   (uint64_t)s->len), lp;
-            float *row_logits = b->logits + r * V;
-            if (b->seen) {
-                rollout_repetition_penalty(row_logits, b->prompt_ids[s->prompt], b->prompt_lens[s->prompt],
-                                           o->repetition_penalty, b->seen);
-                rollout_repetition_penalty(row_logits, s->ids, s->len, o->repetition_penalty, b->seen);
+        if (!(ids = sample_step(b, rows, n_live, logits, keys, step))) break;
+        int finished = finish_rows(b, rows, n_live), n_keep = 0;
+        for (int r = 0; r < n_live; r++)
+            if (!b->done[r]) {
+                b->keep[n_keep] = r;
+                rows[n_keep++] = rows[r];
             }
-            int32_t tok = sampler_pick(b->scratch, row_logits, V, &o->sampling, u, &lp);
-            if (!isfinite(lp)) {
-                err_set("the model produced non-finite logits (prompt %d, sample %d, token %d)",
-                        s->prompt, s->index, s->len);
-                goto step_fail;
-            }
-            s->ids[s->len] = tok;
-            s->logprobs[s->len] = (float)lp;
-            s->len++;
-            b->done[r] = 1;
-            if (in_list(tok, o->eos_ids, o->n_eos)) s->finish = ROLLOUT_EOS;
-            else if (in_list(tok, o->stop_ids, o->n_stop_ids)) s->finish = ROLLOUT_STOP;
-            else if (hits_stop_string(o, s, b->stop_window)) s->finish = ROLLOUT_STOP;
-            else if (s->len >= b->row_cap[rows[r]]) s->finish = ROLLOUT_LENGTH;
-            else b->done[r] = 0;
-            if (b->done[r] && b->finished) b->finished[s->prompt]++;
-        }
-        for (int r = 0; r < n_live; r++) {
-            rollout_sample *s = &b->out->samples[rows[r]];
-            if (!b->done[r] && b->finished && b->finished[s->prompt] >= o->finish_quota) {
-                s->finish = ROLLOUT_CANCELLED;
-                b->out->cancelled++;
-                b->done[r] = 1;
-            }
-            if (b->done[r]) {
-                finished++;
-                continue;
-            }
-            keep[n_keep] = r;
-            next[n_keep] = s->ids[s->len - 1];
-            rows[n_keep++] = rows[r];
-        }
         b->out->sample_s += log_now() - ts0;
         if (n_keep == 0) {
             rc = 0;
             break;
         }
         double td = log_now();
-        ts_scope_begin();
-        ts_tensor *sel = finished ? ts_from_data(keep, (int64_t[]){n_keep}, 1, TS_I64) : NULL;
-        if (finished && model_cache_index_select(cache, sel)) {
+        if (finished) {
+            ts_scope_begin();
+            ts_tensor *sel = ts_to_device(ts_from_data(b->keep, (int64_t[]){n_keep}, 1, TS_I64), dev);
+            int bad = !sel || model_cache_index_select(cache, sel) || keep_rows(&keys, sel) || keep_rows(&ids, sel);
             ts_scope_end();
-            break;
+            if (bad) break;
         }
-        ts_tensor *ids = ts_from_data(next, (int64_t[]){n_keep}, 1, TS_I64);
-        logits = ts_keep(model_decode_step(b->m, cache, ids));
-        ts_scope_end();
+        ts_free(logits);
+        logits = model_decode_step(b->m, cache, ids);
+        ts_free(ids);
+        ids = NULL;
         n_live = n_keep;
         b->out->decode_tokens += n_keep;
         b->out->decode_s += log_now() - td;
     }
-step_fail:
-    ts_scope_end();
-out:
+    ts_free(logits);
+    ts_free(keys);
+    ts_free(ids);
     model_cache_free(cache);
-    free(keep);
-    free(next);
     return rc;
 }
 
@@ -278,12 +325,16 @@ int rollout_generate(model *m, const rollout_options *o, int P, const int32_t *c
     b.row_cap = malloc(sizeof(int64_t) * (size_t)n);
     b.done = malloc((size_t)n);
     out->samples = calloc((size_t)n, sizeof *out->samples);
-    b.scratch = sampler_scratch_init(c->vocab_size);
-    int need_finished = o->finish_quota > 0, need_seen = o->repetition_penalty > 0 && o->repetition_penalty != 1;
+    b.keys = mem_alloc(sizeof(int64_t) * (size_t)n);
+    b.keep = mem_alloc(sizeof(int64_t) * (size_t)n);
+    b.tok = mem_alloc(sizeof(int64_t) * (size_t)n);
+    b.lp = mem_alloc(sizeof(float) * (size_t)n);
+    int need_finished = o->finish_quota > 0;
     if (need_finished) b.finished = calloc((size_t)P, sizeof *b.finished);
-    if (need_seen) b.seen = calloc((size_t)c->vocab_size, 1);
-    if (!rows || !b.row_cap || !b.done || !out->samples || !b.scratch || (need_finished && !b.finished) ||
-        (need_seen && !b.seen)) {
+    int64_t tok_n = o->tok ? tok_vocab_size(o->tok) : c->vocab_size;
+    b.n_valid = tok_n < c->vocab_size ? tok_n : c->vocab_size;
+    b.lp_temperature = o->logprobs_at_temperature && o->sampling.temperature > 0 ? o->sampling.temperature : 1;
+    if (!rows || !b.row_cap || !b.done || !out->samples || (need_finished && !b.finished)) {
         err_set("rollout: out of memory for %d samples", n);
         goto out;
     }
@@ -319,11 +370,8 @@ int rollout_generate(model *m, const rollout_options *o, int P, const int32_t *c
                      "generating one row at a time", row_bytes / 1048576.0, o->max_cache_mb);
         per_batch = fit < 1 ? 1 : fit < n ? (int)fit : n;
     }
-    b.logits = malloc(sizeof(float) * (size_t)per_batch * (size_t)c->vocab_size);
-    if (!b.logits) {
-        err_set("rollout: out of memory for logits of %d rows", per_batch);
-        goto out;
-    }
+    if (o->repetition_penalty > 0 && o->repetition_penalty != 1)
+        b.seen = mem_alloc(sizeof(int64_t) * (size_t)per_batch * (size_t)(longest_prompt + longest_new));
     ts_no_grad_begin();
     for (int start = 0; start < n; start += per_batch) {
         int end = n - start < per_batch ? n : start + per_batch, cnt = 0;
@@ -361,7 +409,9 @@ out:
     free(b.done);
     free(b.finished);
     free(b.seen);
-    free(b.logits);
-    sampler_scratch_free(b.scratch);
+    free(b.keys);
+    free(b.keep);
+    free(b.tok);
+    free(b.lp);
     return rc;
 }

@@ -5,10 +5,13 @@
  * lengths are left-padded into one batch; rows that finish (EOS, a stop token, a stop string,
  * max_new_tokens, or the model's context) leave the batch, so a long tail does not pay for rows
  * that are done. A configurable cap on KV-cache memory splits the work into batches of whole
- * rows instead of failing. Randomness is counter-based (common/rng.h), keyed by (seed, step,
- * prompt key, sample index, position): a completion does not depend on what shares its batch.
- * Every sampled token comes with its log-prob under the policy at temperature 1, the number the
- * trainer's importance ratio uses.
+ * rows instead of failing. Logits stay on the model's device: the whole batch is sampled there
+ * with tensor ops, and only the chosen ids and their log-probs come to the host. Randomness is
+ * counter-based, keyed by (seed, step, prompt key, sample index, position): a completion does not
+ * depend on what shares its batch. A model with more embedding rows than the tokenizer has tokens
+ * (Qwen's padded 151,936) never draws one of the extra ids. Every sampled token comes with its
+ * log-prob under the policy (temperature 1, or the sampling temperature on request), the number
+ * the trainer's importance ratio uses.
  * Deliberately not here: tokenization and chat templates (model/), rewards, beam search,
  * speculative decoding. */
 #ifndef RLVR_ROLLOUT_H
@@ -20,11 +23,11 @@
 
 #include <stdint.h>
 
-/* ---- the sampler: one token from one row of logits ---- */
+/* ---- the sampler: one token per row of logits, on the logits' device ---- */
 
 typedef struct sampler_params {
     double temperature; /* 0 = greedy (argmax, lowest id on ties) */
-    int64_t top_k;      /* keep the k most likely; 0 = off */
+    int64_t top_k;      /* keep the k most likely and every id tied with the k-th; 0 = off */
     double top_p;       /* keep the smallest most-likely set with mass >= top_p; 1 = off */
     double min_p;       /* drop tokens below min_p x the top probability; 0 = off */
 } sampler_params;
@@ -32,16 +35,24 @@ typedef struct sampler_params {
 /* Check ranges; -1 with err_set naming the field. */
 int sampler_params_check(const sampler_params *p);
 
-/* Scratch space for V candidates, reused across calls; one per thread. */
-typedef struct sampler_scratch sampler_scratch;
-sampler_scratch *sampler_scratch_init(int64_t V);
-void sampler_scratch_free(sampler_scratch *s);
+/* The 64-bit key of one row's random stream (Philox-4x32-10 of the four keys): the uniform of its
+ * token at position t is ts_counter_uniform(key, t). */
+int64_t sampler_row_key(uint64_t seed, uint64_t step, uint64_t prompt_key, uint64_t index);
 
-/* Pick a token from logits (V f32) using the uniform u in [0, 1): filters applied in the order
- * temperature, top-k, top-p, min-p, then inverse-CDF sampling over the kept tokens in id order.
- * *logprob gets log softmax(logits)[token] at temperature 1 over the full vocabulary. */
-int32_t sampler_pick(sampler_scratch *s, const float *logits, int64_t V, const sampler_params *p,
-                     double u, double *logprob);
+/* Draw one token per row of logits (R, V) from the ids [0, n) (n < V: the model has more rows
+ * than the tokenizer has tokens; the others are never drawn) with the uniforms u (R) f64: filters
+ * in the order temperature, top-k, top-p, min-p, then inverse CDF over the kept tokens: in id
+ * order without filters, otherwise in order of probability (ties by id). *ids (R) i64 on the
+ * logits' device; *logprobs (R) f32 the log-prob of each under
+ * log_softmax(logits / lp_temperature) over all V rows, unfiltered: what the trainer computes.
+ * Both owned by the caller; -1 with an error. */
+int sampler_sample(const ts_tensor *logits, int64_t n, const sampler_params *p, const ts_tensor *u,
+                   double lp_temperature, ts_tensor **ids, ts_tensor **logprobs);
+
+/* Hugging Face's repetition penalty: for each row of logits (R, V), each id in that row of ids
+ * (R, K) i64 (repeats allowed) has its logit divided by penalty when positive, multiplied when
+ * negative, once. Returns the new (R, V) logits, owned by the caller. */
+ts_tensor *sampler_repetition_penalty(const ts_tensor *logits, const ts_tensor *ids, double penalty);
 
 /* ---- the engine ---- */
 
@@ -72,13 +83,16 @@ typedef struct rollout_options {
                                       a positive logit is divided by it, a negative one multiplied,
                                       before the sampler; log-probs are then of the penalised
                                       logits (never for training). 0 or 1 = off */
+    int logprobs_at_temperature;   /* 1: log-probs of log_softmax(logits / temperature), as TRL and
+                                      verl compute them (greedy: temperature 1); 0: temperature 1 */
 } rollout_options;
 
 typedef struct rollout_sample {
     int prompt;           /* index into the request's prompts */
     int index;            /* sample index within its group, 0..G-1 */
     int32_t *ids;         /* (len) completion token ids, the stopping token included */
-    float *logprobs;      /* (len) log-prob of each at temperature 1 */
+    float *logprobs;      /* (len) log-prob of each, over all the model's rows, at temperature 1
+                             or the sampling temperature (logprobs_at_temperature) */
     int len;
     rollout_finish finish;
     char *text;           /* decoded completion without a final EOS/stop-id token; NULL w/o tok */
@@ -89,7 +103,9 @@ typedef struct rollout_result {
     rollout_sample *samples;
     int64_t prefill_tokens;   /* prompt tokens run through the model (padding excluded) */
     int64_t decode_tokens;    /* rows x decode steps actually computed */
-    double prefill_s, decode_s, sample_s; /* wall time per phase */
+    double prefill_s, decode_s, sample_s; /* wall time per phase; sample_s: the sampler's ops,
+                                             the copy of ids and log-probs to the host and the
+                                             finish checks */
     int batches;              /* how many cache-sized batches the work was split into */
     int cancelled;            /* rows ended by finish_quota */
 } rollout_result;
@@ -103,12 +119,6 @@ int rollout_generate(model *m, const rollout_options *opt, int P, const int32_t 
                      const int *prompt_lens, const uint64_t *prompt_keys, int G,
                      rollout_result *out);
 void rollout_result_free(rollout_result *r);
-
-/* Hugging Face's repetition penalty on one row of logits: each id of ids[0..n) (repeats allowed)
- * has its logit divided by penalty when positive, multiplied when negative, once. seen is V bytes
- * of zeros, returned as zeros. */
-void rollout_repetition_penalty(float *logits, const int32_t *ids, int n, double penalty,
-                                unsigned char *seen);
 
 /* Options from the config's rollout section (sampling, max_new_tokens, stop strings, cache cap);
  * eos/stop ids, tokenizer, seed and step are the caller's. The strings stay owned by c. */

@@ -1,27 +1,16 @@
-/* sampler — one token from one row of logits, on the host, sums in double precision; see rollout.h.
- * Filters follow the order and tie rules of Hugging Face's logits warpers (temperature, top-k
- * keeping ties with the k-th value, top-p keeping the most likely tokens until their mass reaches
- * top_p, min-p relative to the top probability). */
+/* sampler — one token per row of a batch of logits, with tensor ops on the logits' device; see
+ * rollout.h. Filters follow the order and tie rules of Hugging Face's logits warpers (temperature,
+ * top-k keeping ties with the k-th value, top-p keeping the most likely tokens until their mass
+ * reaches top_p, min-p relative to the top probability). Without filters the draw runs over the
+ * vocabulary in id order (ts_sample_inverse_cdf); with any, over the kept candidates ordered by
+ * probability, highest first, ties by id. Only the chosen ids and their log-probs leave the
+ * device, and that is the caller's copy. */
 #include "rollout.h"
 
 #include "common/err.h"
+#include "common/rng.h"
 
 #include <math.h>
-#include <stdlib.h>
-#include <string.h>
-
-typedef struct cand {
-    double p;
-    int32_t id;
-} cand;
-
-struct sampler_scratch {
-    int64_t V;
-    double *p;     /* (V) unnormalised probabilities at the sampling temperature */
-    double *sel;   /* (V) copy for selection */
-    cand *sorted;  /* (V) candidates for top-p */
-    unsigned char *keep;
-};
 
 int sampler_params_check(const sampler_params *p) {
     if (!(p->temperature >= 0) || !isfinite(p->temperature))
@@ -34,114 +23,78 @@ int sampler_params_check(const sampler_params *p) {
     return 0;
 }
 
-sampler_scratch *sampler_scratch_init(int64_t V) {
-    sampler_scratch *s = calloc(1, sizeof *s);
-    if (!s) return NULL;
-    s->V = V;
-    s->p = malloc(sizeof(double) * (size_t)V);
-    s->sel = malloc(sizeof(double) * (size_t)V);
-    s->sorted = malloc(sizeof(cand) * (size_t)V);
-    s->keep = malloc((size_t)V);
-    if (!s->p || !s->sel || !s->sorted || !s->keep) {
-        sampler_scratch_free(s);
-        err_set("out of memory for a sampler over %lld tokens", (long long)V);
-        return NULL;
-    }
-    return s;
+int64_t sampler_row_key(uint64_t seed, uint64_t step, uint64_t prompt_key, uint64_t index) {
+    uint32_t w[4];
+    rng_philox(seed, step ^ (prompt_key * 0x9E3779B97F4A7C15ull), index, w);
+    return (int64_t)(((uint64_t)w[0] << 32) | w[1]);
 }
 
-void sampler_scratch_free(sampler_scratch *s) {
-    if (!s) return;
-    free(s->p);
-    free(s->sel);
-    free(s->sorted);
-    free(s->keep);
-    free(s);
+/* The candidates of the filters, in the current scope: *vals (R, C) their logits, -inf where a
+ * filter dropped one, in id order, or by value (highest first, ties by id) when top_p is on;
+ * *idx (R, C) i64 their ids, NULL when the candidates are ids 0..n-1 in order. */
+static int filter(const ts_tensor *logits, int64_t n, const sampler_params *p, ts_tensor **vals, ts_tensor **idx) {
+    ts_tensor *x = ts_narrow(logits, 1, 0, n), *v = x, *ix = NULL;
+    if (p->top_k > 0 && p->top_k < n) { /* the k-th value, then every id that reaches it */
+        ts_tensor *kv, *ki, *cv, *ci;
+        int64_t count;
+        TS_CHECK(ts_topk(x, p->top_k, 1, 1, &kv, &ki) == 0);
+        ts_tensor *kth = ts_narrow(kv, 1, p->top_k - 1, 1);
+        TS_CHECK(ts_item_i64(ts_max(ts_sum_dim(ts_ge(x, kth), 1, 0)), &count) == 0);
+        TS_CHECK(ts_topk(x, count, 1, 1, &cv, &ci) == 0);
+        ts_tensor *by_id, *order;
+        TS_CHECK(ts_sort(ci, 1, 0, &by_id, &order) == 0); /* topk leaves ties in no set order */
+        v = ts_masked_fill(ts_gather(cv, 1, order), ts_lt(ts_gather(cv, 1, order), kth), -INFINITY);
+        ix = by_id;
+    }
+    if (p->top_p < 1) {
+        ts_tensor *sv, *si;
+        TS_CHECK(ts_sort(v, 1, 1, &sv, &si) == 0); /* stable: ties stay in id order */
+        ix = ix ? ts_gather(ix, 1, si) : si;
+        v = sv;
+    }
+    if (p->top_p < 1 || p->min_p > 0) {
+        /* probabilities relative to the top one (1), at the sampling temperature */
+        ts_tensor *w = ts_to_dtype(ts_exp(ts_div_scalar(ts_sub(v, ts_amax(v, 1, 1)), p->temperature)), TS_F64);
+        ts_tensor *drop = ts_lt_scalar(w, p->min_p);
+        if (p->top_p < 1) { /* drop a token once the mass before it reaches top_p of the kept mass */
+            ts_tensor *before = ts_sub(ts_cumsum(w, 1), w);
+            ts_tensor *mass = ts_mul_scalar(ts_sum_dim(w, 1, 1), p->top_p);
+            drop = ts_logical_or(drop, ts_ge(before, mass));
+        }
+        v = ts_masked_fill(v, drop, -INFINITY);
+    }
+    int reordered = (p->top_k > 0 && p->top_k < n) || p->top_p < 1;
+    *vals = v;
+    *idx = ix;
+    TS_CHECK(v && (ix || !reordered));
+    return 0;
 }
 
-/* The k-th largest (1-based) of a[0..n), reordering a (Hoare quickselect). */
-static double kth_largest(double *a, int64_t n, int64_t k) {
-    int64_t lo = 0, hi = n - 1, want = k - 1;
-    while (lo < hi) {
-        double pivot = a[lo + (hi - lo) / 2];
-        int64_t i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] > pivot) i++;
-            while (a[j] < pivot) j--;
-            if (i <= j) {
-                double t = a[i];
-                a[i] = a[j];
-                a[j] = t;
-                i++;
-                j--;
-            }
-        }
-        if (want <= j) hi = j;
-        else if (want >= i) lo = i;
-        else return a[want];
+int sampler_sample(const ts_tensor *logits, int64_t n, const sampler_params *p, const ts_tensor *u,
+                   double lp_temperature, ts_tensor **ids, ts_tensor **logprobs) {
+    int filtered = p->temperature > 0 && ((p->top_k > 0 && p->top_k < n) || p->top_p < 1 || p->min_p > 0);
+    if (!filtered) return ts_sample_inverse_cdf(logits, n, p->temperature, u, lp_temperature, ids, logprobs);
+    ts_scope_begin();
+    ts_tensor *vals = NULL, *idx = NULL, *pick = NULL, *unused = NULL, *tok = NULL, *lp = NULL;
+    ts_tensor *x = ts_to_dtype(logits, TS_F32); /* the filters' sums in f32 at least, for bf16 models */
+    if (filter(x, n, p, &vals, &idx) == 0 &&
+        ts_sample_inverse_cdf(vals, ts_size(vals, 1), p->temperature, u, 1, &pick, &unused) == 0) {
+        tok = idx ? ts_squeeze(ts_gather(idx, 1, ts_unsqueeze(pick, 1)), 1) : pick;
+        ts_tensor *xs = ts_div_scalar(x, lp_temperature);
+        lp = ts_sub(ts_squeeze(ts_gather(xs, 1, ts_unsqueeze(tok, 1)), 1), ts_logsumexp(xs, 1, 0));
     }
-    return a[want];
+    *ids = tok ? ts_keep(tok) : NULL;
+    *logprobs = lp ? ts_keep(lp) : NULL;
+    ts_scope_end();
+    TS_CHECK(*ids && *logprobs);
+    return 0;
 }
 
-static int cand_desc(const void *x, const void *y) {
-    const cand *a = x, *b = y;
-    if (a->p != b->p) return a->p > b->p ? -1 : 1;
-    return a->id < b->id ? -1 : a->id > b->id;
-}
-
-int32_t sampler_pick(sampler_scratch *s, const float *logits, int64_t V, const sampler_params *p,
-                     double u, double *logprob) {
-    int32_t best = 0;
-    for (int64_t i = 1; i < V; i++)
-        if (logits[i] > logits[best]) best = (int32_t)i;
-    float m1 = logits[best];
-    double z1 = 0;
-    int32_t tok = best;
-    if (p->temperature == 1) { /* the sampling weights are the temperature-1 ones: one pass */
-        for (int64_t i = 0; i < V; i++) z1 += s->p[i] = expf(logits[i] - m1);
-    } else {
-        for (int64_t i = 0; i < V; i++) z1 += expf(logits[i] - m1);
-    }
-    double log_z = m1 + log(z1);
-    if (p->temperature > 0) {
-        double inv_t = 1.0 / p->temperature, total = 0;
-        for (int64_t i = 0; i < V; i++) {
-            if (p->temperature != 1) s->p[i] = exp(((double)logits[i] - m1) * inv_t); /* top token has 1 */
-            s->keep[i] = 1;
-        }
-        if (p->top_k > 0 && p->top_k < V) {
-            memcpy(s->sel, s->p, sizeof(double) * (size_t)V);
-            double kth = kth_largest(s->sel, V, p->top_k);
-            for (int64_t i = 0; i < V; i++) s->keep[i] = s->p[i] >= kth;
-        }
-        if (p->top_p < 1) {
-            int64_t n = 0;
-            double mass = 0;
-            for (int64_t i = 0; i < V; i++)
-                if (s->keep[i]) {
-                    s->sorted[n++] = (cand){s->p[i], (int32_t)i};
-                    mass += s->p[i];
-                }
-            qsort(s->sorted, (size_t)n, sizeof(cand), cand_desc);
-            double cum = 0;
-            for (int64_t j = 0; j < n; j++) {
-                if (cum >= p->top_p * mass) s->keep[s->sorted[j].id] = 0;
-                cum += s->sorted[j].p;
-            }
-        }
-        for (int64_t i = 0; i < V; i++) {
-            if (s->keep[i] && s->p[i] < p->min_p) s->keep[i] = 0; /* min_p x top probability (1) */
-            if (s->keep[i]) total += s->p[i];
-        }
-        double target = u * total, acc = 0;
-        tok = -1;
-        for (int64_t i = 0; i < V; i++) {
-            if (!s->keep[i]) continue;
-            acc += s->p[i];
-            tok = (int32_t)i;
-            if (acc > target) break;
-        }
-    }
-    *logprob = (double)logits[tok] - log_z;
-    return tok;
+ts_tensor *sampler_repetition_penalty(const ts_tensor *logits, const ts_tensor *ids, double penalty) {
+    ts_scope_begin();
+    ts_tensor *seen = ts_gather(logits, 1, ids);
+    ts_tensor *pen = ts_where(ts_lt_scalar(seen, 0), ts_mul_scalar(seen, penalty), ts_div_scalar(seen, penalty));
+    ts_tensor *out = ts_keep(ts_scatter(logits, 1, ids, pen));
+    ts_scope_end();
+    return out;
 }

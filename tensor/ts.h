@@ -285,6 +285,25 @@ ts_tensor *ts_scaled_dot_product_attention(const ts_tensor *q, const ts_tensor *
 int ts_linear_logprob_entropy(const ts_tensor *x, const ts_tensor *w, const ts_tensor *target, int64_t chunk_rows,
                               int64_t keep_elems, int entropy_grad, ts_tensor **logprob, ts_tensor **entropy);
 
+/* ---- sampling: rlvr's own ops, not ATen's (tensor/ts_sample.cpp) ---- */
+
+/* Uniform numbers in [0, 1) with 53 random bits, one per element of key (any shape, i64), on
+ * key's device: the (counter + 1)-th output of a splitmix64 stream seeded with the key (Steele et
+ * al., OOPSLA 2014), computed with wrapping int64 ops, so a (key, counter) gives the same bits on
+ * every device and whatever else is in the tensor. f64, key's shape. */
+ts_tensor *ts_counter_uniform(const ts_tensor *key, uint64_t counter);
+/* One categorical draw per row of logits (R, V) (f32, bf16 or f16; any device) from the ids
+ * [0, n): with temperature > 0, id j is drawn with probability proportional to
+ * exp(logits[j] / temperature) by inverse CDF: the first id in id order whose cumulative weight
+ * exceeds u[r] x the row's total (u (R) f64 in [0, 1)); -inf logits are never drawn. temperature
+ * 0 is greedy: the first id of the row's largest logit. *ids gets (R) i64, *logprobs (R) f32 the
+ * log-prob of each drawn id under log_softmax(logits / lp_temperature) over all V entries (NaN
+ * when the row has a NaN). On the CPU in f32 a fused kernel, elsewhere ATen ops; the two round
+ * differently, so a uniform within rounding of a boundary between two ids may pick either. Both
+ * outputs owned by the caller. */
+int ts_sample_inverse_cdf(const ts_tensor *logits, int64_t n, double temperature, const ts_tensor *u,
+                          double lp_temperature, ts_tensor **ids, ts_tensor **logprobs);
+
 /* ---- autograd (libtorch's) ---- */
 
 /* A function for ts_checkpoint: inputs borrowed -> a new tensor, or NULL with an error. */

@@ -130,20 +130,31 @@ __attribute__((target("avx2"))) void attend_rows_avx2(const attn_args &a, int64_
 }
 #endif
 
+attend_fn attend_variant() {
+#ifdef TS_HAVE_AVX2_CLONE
+    if (cpu_kernels_avx2()) return attend_rows_avx2;
+#endif
+    return attend_rows_default;
+}
+
+} // namespace
+
 // The variant RLVR_CPU_KERNELS names (unset or "auto": the best this CPU runs); an unknown name or
 // one this CPU cannot run is an error.
-attend_fn attend_variant() {
+bool ts_detail::cpu_kernels_avx2() {
     const char *want = std::getenv("RLVR_CPU_KERNELS");
     bool auto_pick = !want || !*want || !std::strcmp(want, "auto");
 #ifdef TS_HAVE_AVX2_CLONE
     bool avx2 = __builtin_cpu_supports("avx2");
-    if ((auto_pick && avx2) || (want && !std::strcmp(want, "avx2") && avx2)) return attend_rows_avx2;
+    if ((auto_pick && avx2) || (want && !std::strcmp(want, "avx2") && avx2)) return true;
     if (want && !std::strcmp(want, "avx2"))
         throw std::invalid_argument("RLVR_CPU_KERNELS=avx2, but this CPU has no AVX2 (use default or auto)");
 #endif
-    if (auto_pick || !std::strcmp(want, "default")) return attend_rows_default;
+    if (auto_pick || !std::strcmp(want, "default")) return false;
     throw std::invalid_argument(std::string("RLVR_CPU_KERNELS=") + want + ": expected auto, default or avx2");
 }
+
+namespace {
 
 at::Tensor fused(const at::Tensor &q0, const at::Tensor &k0, const at::Tensor &v0, const at::Tensor *mask,
                  double scale) {

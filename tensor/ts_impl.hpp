@@ -1,4 +1,4 @@
-// ts_impl — what the two tensor/ translation units share: the handle struct, conversions between
+// ts_impl — what the tensor/ translation units share: the handle struct, conversions between
 // our enums and ATen's, and the boundary macros that turn every C++ exception into an error
 // message. Private to tensor/.
 #ifndef RLVR_TS_IMPL_HPP
@@ -33,6 +33,9 @@ at::IntArrayRef shape_ref(const int64_t *shape, int ndim);
 // The device check (ts_check_devices): with it on and two of ts (NULLs skipped) on different
 // devices, records the failure of fn and returns true.
 bool devices_differ(const char *fn, std::initializer_list<const ts_tensor *> ts);
+// Whether the CPU kernels built twice (ts_attention.cpp, ts_sample.cpp) run their AVX2 build: the
+// best the CPU runs, or the one RLVR_CPU_KERNELS=default|avx2 forces; throws for a bad value.
+bool cpu_kernels_avx2();
 
 } // namespace ts_detail
 
