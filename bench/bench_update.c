@@ -11,7 +11,7 @@
  * attention FLOPs x 3, recomputation not counted) against the GEMM peak (sgemm of the MLP's
  * shape, 2048 rows), and the peak resident memory of each phase (VmHWM, reset through
  * /proc/self/clear_refs) beside weights + gradients + AdamW state. OpenBLAS's kernels are chosen
- * as rlvr chooses them (ts_blas_coretype_advice), for both sides. Times are CPU-seconds of the
+ * as rlvr chooses them (ts_blas_pick_kernels), for both sides. Times are CPU-seconds of the
  * process, so that other work on a shared machine does not skew the comparison; THREADS threads
  * on a free machine give the same ratio in wall time.
  * Not here: CUDA, bf16, the rollout (bench_rollout.sh), a whole RL step (bench_rl_step.sh). */
@@ -23,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+#include <time.h>
 
 #define GEMM_ROWS 2048 /* rows of the sgemm whose rate is the peak: the MLP's shape, large enough to saturate */
 
@@ -139,8 +139,7 @@ static int measure(const model_config *c, int64_t B, int64_t T, int checkpointin
 }
 
 int main(int argc, char **argv) {
-    const char *core = ts_blas_coretype_advice(); /* as rlvr does; the twin inherits it (ts.h) */
-    if (core && !setenv("OPENBLAS_CORETYPE", core, 1)) execv("/proc/self/exe", argv);
+    ts_blas_pick_kernels(argv); /* as rlvr does; the twin inherits the choice (ts.h) */
     int threads = argc > 1 ? atoi(argv[1]) : 1;
     int64_t B = argc > 2 ? atoll(argv[2]) : 8, T = argc > 3 ? atoll(argv[3]) : 64, L = argc > 4 ? atoll(argv[4]) : 24;
     int repeats = argc > 5 ? atoi(argv[5]) : 2;

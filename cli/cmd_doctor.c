@@ -68,7 +68,7 @@ int cmd_doctor(int argc, char **argv) {
     if (strcmp(e.blas_config, "unknown")) printf("            %s\n", e.blas_config);
     const char *chosen = getenv("RLVR_BLAS_CORE_CHOSEN");
     if (chosen)
-        printf("            OpenBLAS does not know this CPU and would run its Prescott kernels: rlvr chose %s\n"
+        printf("            OpenBLAS picked kernels without AVX2 on this CPU, which has it: rlvr chose %s\n"
                "            (set OPENBLAS_CORETYPE to choose yourself)\n", chosen);
     int all = ts_get_num_threads();
     if (threads == 0) threads = all;

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 int cmd_bench(int argc, char **argv);
 int cmd_config(int argc, char **argv);
@@ -129,8 +128,7 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
-    const char *core = ts_blas_coretype_advice(); /* OpenBLAS's fast kernels: set, start again (ts.h) */
-    if (core && !setenv("OPENBLAS_CORETYPE", core, 1)) execv("/proc/self/exe", argv);
+    ts_blas_pick_kernels(argv); /* OpenBLAS's fast kernels on a CPU it does not know (ts.h) */
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -65,10 +65,11 @@ int ts_get_num_threads(void);
  * to its oldest, SSE3 ones (Prescott) on a model it does not know, as on many virtual machines:
  * sgemm then runs at about a quarter of what AVX-512 kernels reach (docs/PERFORMANCE.md). When
  * OpenBLAS is loaded, OPENBLAS_CORETYPE is unset and the kernels chosen lack AVX2 although the CPU
- * has it, returns the OPENBLAS_CORETYPE that fits ("SkylakeX" with AVX-512, "Haswell" with AVX2
- * and FMA); else NULL. OpenBLAS reads the variable when it loads, so a program sets it and
- * executes itself again (cli/main.c). */
-const char *ts_blas_coretype_advice(void);
+ * has it, sets OPENBLAS_CORETYPE to the kernels that fit ("SkylakeX" with AVX-512, "Haswell" with
+ * AVX2 and FMA), and RLVR_BLAS_CORE_CHOSEN to the same, and executes the program's own file again
+ * with argv (OpenBLAS reads the variable only when it loads). Returns when nothing is to be done
+ * or the exec fails. Call it first in main. */
+void ts_blas_pick_kernels(char **argv);
 size_t ts_dtype_size(ts_dtype dt);
 const char *ts_dtype_name(ts_dtype dt);
 /* Parse "cpu", "cuda", "cuda:N"; -1 with err_set otherwise. */

@@ -22,6 +22,7 @@ extern "C" {
 #include <stdexcept>
 #include <string>
 #include <vector>
+#include <unistd.h>
 
 // ---- errors and conversions ----
 
@@ -222,7 +223,7 @@ void ts_set_num_threads(int n) {
 
 int ts_get_num_threads(void) { return at::get_num_threads(); }
 
-const char *ts_blas_coretype_advice(void) {
+static const char *blas_coretype_advice(void) {
     if (std::getenv("OPENBLAS_CORETYPE")) return nullptr;
     using name_fn = char *(*)(void);
     auto corename = reinterpret_cast<name_fn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
@@ -239,6 +240,19 @@ const char *ts_blas_coretype_advice(void) {
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
 #endif
     return nullptr;
+}
+
+void ts_blas_pick_kernels(char **argv) {
+    const char *core = blas_coretype_advice();
+    char self[PATH_MAX];
+    ssize_t n = core ? readlink("/proc/self/exe", self, sizeof self - 1) : -1;
+    if (n <= 0) return;
+    self[n] = '\0'; /* the file itself, so that the process keeps its name (not "exe") */
+    setenv("OPENBLAS_CORETYPE", core, 1);
+    setenv("RLVR_BLAS_CORE_CHOSEN", core, 1);
+    execv(self, argv);
+    unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("RLVR_BLAS_CORE_CHOSEN");
 }
 
 size_t ts_dtype_size(ts_dtype dt) {

@@ -60,6 +60,20 @@ want=$(sed -n 's/^RLVR_TORCH_VERSION:INTERNAL=//p' "$(dirname "$RLVR")/CMakeCach
 [ -n "$want" ] && [[ "$out" == *"libtorch:   $want, "* ]] && ok || bad "doctor does not name libtorch '$want': $out"
 lib=$(ldd "$RLVR" | sed -n 's/.*libtorch_cpu\.so[^ ]* => \([^ ]*\) .*/\1/p')
 [ -n "$lib" ] && [[ "$out" == *"$(readlink -f "$lib")"* ]] && ok || bad "doctor does not name the loaded '$lib': $out"
+# OpenBLAS's own pick for this CPU; where it lacks AVX2 on a CPU that has it (a CPU newer than the
+# library), rlvr runs with the kernels that fit, under its own name; a user's choice is kept
+plain=$(env -u OPENBLAS_CORETYPE OPENBLAS_VERBOSE=2 $PY -c 'import ctypes; ctypes.CDLL("libblas.so.3")' 2>&1 |
+        sed -n 's/^Core: //p')
+out=$(env -u OPENBLAS_CORETYPE "$RLVR" doctor 2>&1)
+case " Haswell Zen SkylakeX Cooperlake SapphireRapids " in
+  *" $plain "*) [[ "$out" != *"rlvr chose"* ]] && ok || bad "OpenBLAS picks '$plain' here, yet rlvr chose another: $out" ;;
+  *) if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
+       [[ "$out" == *"rlvr chose "* && "$out" != *" $plain MAX_THREADS"* ]] && ok ||
+         bad "OpenBLAS picks '$plain' here, and rlvr kept it: $out"
+     else ok; fi ;;
+esac
+out=$(OPENBLAS_CORETYPE=Nehalem "$RLVR" doctor 2>&1)
+[[ "$out" == *" Nehalem MAX_THREADS"* && "$out" != *"rlvr chose"* ]] && ok || bad "OPENBLAS_CORETYPE=Nehalem not kept: $out"
 expect 2 "unknown option '--bogus'" -- "$RLVR" doctor --bogus
 expect 1 "--threads: expected an integer in [1,1024], got 'x'" -- "$RLVR" score --model "$tmp/none" --threads x
 expect 1 "--prompts: expected an integer in [1,100000], got '0'" -- "$RLVR" bench rollout --model "$tmp/none" --prompts 0

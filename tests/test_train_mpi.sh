@@ -78,7 +78,9 @@ victim=$(pgrep -f "run.dir=$tmp/kill" | while read -r p; do [ "$(ps -o comm= -p 
 [ -n "$victim" ] && kill -9 "$victim"
 t0=$(date +%s)
 timeout 60 tail --pid=$job -f /dev/null
-status=$?; wait $job; jstatus=$?
+status=$?
+[ $status -eq 0 ] || pkill -9 -f "run.dir=$tmp/kill" # never wait on a job that outlived the limit
+wait $job; jstatus=$?
 [ $status -eq 0 ] && [ $jstatus -ne 0 ] && ok || bad "job did not end after a rank was killed (status $status/$jstatus)"
 grep -qiE "exited|killed|signal|abort" "$tmp/kill.log" && ok || bad "no message after a rank was killed: $(tail -3 "$tmp/kill.log")"
 echo "ended $(( $(date +%s) - t0 )) s after the kill" >&2
@@ -92,7 +94,7 @@ for how in usr1-mpirun term-ranks; do
   job=$!
   for _ in $(seq 200); do [ -s "$tmp/$how/metrics.jsonl" ] && break; sleep 0.1; done
   if [ $how = usr1-mpirun ]; then kill -USR1 $job; else kill -TERM $(ranks "$tmp/$how"); fi
-  timeout 60 tail --pid=$job -f /dev/null
+  timeout 60 tail --pid=$job -f /dev/null || pkill -9 -f "run.dir=$tmp/$how"
   wait $job; status=$?
   [ $status -eq 0 ] && grep -q "stopping at step" "$tmp/$how.log" && ls "$tmp/$how"/ckpt-*.h5 >/dev/null 2>&1 && ok \
     || bad "graceful stop by $how: status $status, $(tail -3 "$tmp/$how.log")"

@@ -2,27 +2,12 @@
 # test_train_precision — `rlvr train` end to end on a tiny model and the built-in addition task, for
 # what the real shapes need: bf16 with f32 master weights follows the f32 run (a reward that
 # favours the short mode: both runs learn it at the same pace), resumes bit for bit with the
-# masters in the checkpoint, and exports them; the old log-probs recomputed by the trainer (ratio exactly 1 on the
-# first update), truncated importance sampling's metrics, log-probs at the rollout temperature
-# (lower entropy at 0.6 than at 1 on the same rollouts); and the bad settings refused before any
-# work (no run directory is made). Every run has the device check on (RLVR_TS_CHECK_DEVICES).
-set -u
-RLVR=${RLVR_BIN:?set RLVR_BIN to the rlvr binary}
-PY=/usr/bin/python3
+# masters in the checkpoint, and exports them; the old log-probs recomputed by the trainer (ratio
+# exactly 1 on the first update), truncated importance sampling's metrics, log-probs at the
+# rollout temperature (lower entropy at 0.6 than at 1 on the same rollouts); and the bad settings
+# refused before any work (no run directory is made). Every run has the device check on (RLVR_TS_CHECK_DEVICES).
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export RLVR_TS_CHECK_DEVICES=1
-pass=0 fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAILED: $*" >&2; }
-expect() { # STATUS FRAGMENT -- CMD...
-  local want=$1 frag=$2; shift 3
-  local out status
-  out=$("$@" 2>&1); status=$?
-  if [ "$status" -ne "$want" ]; then bad "'$*' exited $status, expected $want: $(echo "$out" | tail -3)"; return; fi
-  if [[ "$out" != *"$frag"* ]]; then bad "'$*' output lacks '$frag': $(echo "$out" | tail -3)"; return; fi
-  ok
-}
 # the values of one metric over the steps of a run, as a JSON list
 series() { $PY -c "import json, sys; print(json.dumps([json.loads(l)['$2'] for l in open('$1/metrics.jsonl')]))"; }
 check() { $PY -c "import sys; from math import *; a = $1; sys.exit(0 if ($2) else 1)"; }
@@ -125,5 +110,4 @@ check "($(series "$tmp/t-rollout" entropy), $(series "$tmp/t-one" entropy), $(se
   "a[0][0] < a[1][0] and a[2] == a[3]" && ok || bad "entropy at 0.6 $(series "$tmp/t-rollout" entropy) is not below that at 1 $(series "$tmp/t-one" entropy)"
 grep -q '"logprob_gap_max": null' "$tmp/t-rollout/metrics.jsonl" && ok || bad "the gap at temperature 0.6 should be null (the sampler records at 1)"
 
-echo "test_train_precision: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_train_precision
