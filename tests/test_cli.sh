@@ -51,10 +51,14 @@ else bad "docs/CONFIG.md is stale: run \`rlvr config doc > docs/CONFIG.md\`"; he
 # doctor reports the facts it promises
 out=$("$RLVR" doctor 2>&1); status=$?
 [ $status -eq 0 ] && ok || bad "doctor exited $status: $out"
-for key in "libtorch:" "devices:" "blas:" "gemm:" "threads:" "mpi:" "nccl:" "hdf5:"; do
+for key in "libtorch:" "devices:" "cpu:" "blas:" "gemm:" "threads:" "mpi:" "nccl:" "hdf5:" "also:"; do
   [[ "$out" == *"$key"* ]] && ok || bad "doctor output lacks '$key'"
 done
 [[ "$out" == *"GFLOP/s"* ]] && ok || bad "doctor prints no GFLOP/s"
+# the commit is the source tree's at build time ("-dirty" with uncommitted changes, which may
+# differ between the build and this run)
+commit=$(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+[[ "$out" == *"(commit $commit"[-\)]* ]] && ok || bad "doctor does not name commit '$commit': $(head -1 <<< "$out")"
 # doctor names the libtorch this build was configured with and the file the loader resolved for it
 want=$(sed -n 's/^RLVR_TORCH_VERSION:INTERNAL=//p' "$(dirname "$RLVR")/CMakeCache.txt")
 [ -n "$want" ] && [[ "$out" == *"libtorch:   $want, "* ]] && ok || bad "doctor does not name libtorch '$want': $out"
