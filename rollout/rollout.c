@@ -91,13 +91,9 @@ typedef struct batch_ctx {
  * share one prefill row and the cache is then expanded. */
 static ts_tensor *prefill(batch_ctx *b, model_cache **cache, const int *rows, int n_rows,
                           int64_t max_new) {
-    int *uniq = malloc(sizeof(int) * (size_t)n_rows);
-    int64_t *expand = malloc(sizeof(int64_t) * (size_t)n_rows);
+    int *uniq = mem_alloc(sizeof(int) * (size_t)n_rows);
+    int64_t *expand = mem_alloc(sizeof(int64_t) * (size_t)n_rows);
     ts_tensor *logits = NULL;
-    if (!uniq || !expand) {
-        err_set("out of memory");
-        goto out;
-    }
     int n_pre = 0;
     for (int r = 0; r < n_rows; r++) {
         int p = b->out->samples[rows[r]].prompt;
@@ -107,14 +103,8 @@ static ts_tensor *prefill(batch_ctx *b, model_cache **cache, const int *rows, in
     int64_t T = 0;
     for (int i = 0; i < n_pre; i++)
         if (b->prompt_lens[uniq[i]] > T) T = b->prompt_lens[uniq[i]];
-    int64_t *ids = calloc((size_t)(n_pre * T), sizeof *ids);
-    uint8_t *mask = calloc((size_t)(n_pre * T), 1);
-    if (!ids || !mask) {
-        free(ids);
-        free(mask);
-        err_set("out of memory");
-        goto out;
-    }
+    int64_t *ids = mem_calloc((size_t)(n_pre * T), sizeof *ids);
+    uint8_t *mask = mem_calloc((size_t)(n_pre * T), 1);
     for (int i = 0; i < n_pre; i++) {
         int len = b->prompt_lens[uniq[i]];
         for (int t = 0; t < len; t++) {
@@ -312,72 +302,51 @@ static int check_request(const model *m, const rollout_options *o, int P,
     return 0;
 }
 
-int rollout_generate(model *m, const rollout_options *o, int P, const int32_t *const *prompt_ids,
-                     const int *prompt_lens, const uint64_t *prompt_keys, int G,
-                     rollout_result *out) {
-    memset(out, 0, sizeof *out);
-    if (check_request(m, o, P, prompt_ids, prompt_lens, G)) return -1;
-    const model_config *c = model_get_config(m);
-    int n = P * G, rc = -1;
-    batch_ctx b = {.m = m, .o = o, .prompt_ids = prompt_ids, .prompt_lens = prompt_lens,
-                   .prompt_keys = prompt_keys, .G = G, .stop_window = 1, .out = out};
-    int *rows = malloc(sizeof(int) * (size_t)n);
-    b.row_cap = malloc(sizeof(int64_t) * (size_t)n);
-    b.done = malloc((size_t)n);
-    out->samples = calloc((size_t)n, sizeof *out->samples);
-    b.keys = mem_alloc(sizeof(int64_t) * (size_t)n);
-    b.keep = mem_alloc(sizeof(int64_t) * (size_t)n);
-    b.tok = mem_alloc(sizeof(int64_t) * (size_t)n);
-    b.lp = mem_alloc(sizeof(float) * (size_t)n);
-    int need_finished = o->finish_quota > 0;
-    if (need_finished) b.finished = calloc((size_t)P, sizeof *b.finished);
-    int64_t tok_n = o->tok ? tok_vocab_size(o->tok) : c->vocab_size;
-    b.n_valid = tok_n < c->vocab_size ? tok_n : c->vocab_size;
-    b.lp_temperature = o->logprobs_at_temperature && o->sampling.temperature > 0 ? o->sampling.temperature : 1;
-    if (!rows || !b.row_cap || !b.done || !out->samples || (need_finished && !b.finished)) {
-        err_set("rollout: out of memory for %d samples", n);
-        goto out;
-    }
+/* Every sample's slot in out and its room for new tokens (the request's cap, or what the context
+ * leaves); the longest prompt and the longest completion a row may reach. */
+static void alloc_samples(batch_ctx *b, int n, int64_t *longest_prompt, int64_t *longest_new) {
+    const model_config *c = model_get_config(b->m);
+    rollout_result *out = b->out;
+    out->samples = mem_calloc((size_t)n, sizeof *out->samples);
     out->n = n;
-    int64_t longest_prompt = 0, longest_new = 0;
+    *longest_prompt = *longest_new = 0;
     for (int i = 0; i < n; i++) {
         rollout_sample *s = &out->samples[i];
-        s->prompt = i / G;
-        s->index = i % G;
-        int64_t room = c->max_position_embeddings - prompt_lens[s->prompt];
-        b.row_cap[i] = o->max_new_tokens < room ? o->max_new_tokens : room;
-        s->ids = malloc(sizeof(int32_t) * (size_t)b.row_cap[i]);
-        s->logprobs = malloc(sizeof(float) * (size_t)b.row_cap[i]);
-        if (!s->ids || !s->logprobs) {
-            err_set("rollout: out of memory for completions");
-            goto out;
-        }
-        if (prompt_lens[s->prompt] > longest_prompt) longest_prompt = prompt_lens[s->prompt];
-        if (b.row_cap[i] > longest_new) longest_new = b.row_cap[i];
+        s->prompt = i / b->G;
+        s->index = i % b->G;
+        int64_t room = c->max_position_embeddings - b->prompt_lens[s->prompt];
+        b->row_cap[i] = b->o->max_new_tokens < room ? b->o->max_new_tokens : room;
+        s->ids = mem_alloc(sizeof(int32_t) * (size_t)b->row_cap[i]);
+        s->logprobs = mem_alloc(sizeof(float) * (size_t)b->row_cap[i]);
+        if (b->prompt_lens[s->prompt] > *longest_prompt) *longest_prompt = b->prompt_lens[s->prompt];
+        if (b->row_cap[i] > *longest_new) *longest_new = b->row_cap[i];
     }
-    for (int i = 0; i < o->n_stop_strings; i++) {
-        int len = (int)strlen(o->stop_strings[i]) + 1;
-        if (len > b.stop_window) b.stop_window = len;
-    }
-    /* rows per batch from the cache cap: K and V, every layer, every slot */
+}
+
+/* Rows per batch from the cache cap: K and V, every layer, every slot of the longest row. */
+static int rows_per_batch(const model *m, const rollout_options *o, int n, int64_t longest) {
+    const model_config *c = model_get_config(m);
     double row_bytes = 2.0 * (double)c->num_layers * (double)c->num_kv_heads * (double)c->head_dim *
-                       (double)(longest_prompt + longest_new) * (double)ts_dtype_size(model_dtype(m));
-    int per_batch = n;
-    if (o->max_cache_mb > 0) {
-        double fit = o->max_cache_mb * 1048576.0 / row_bytes;
-        if (fit < 1)
-            log_warn("rollout: one row's KV cache (%.1f MB) exceeds rollout.max_cache_mb (%.1f); "
-                     "generating one row at a time", row_bytes / 1048576.0, o->max_cache_mb);
-        per_batch = fit < 1 ? 1 : fit < n ? (int)fit : n;
-    }
-    if (o->repetition_penalty > 0 && o->repetition_penalty != 1)
-        b.seen = mem_alloc(sizeof(int64_t) * (size_t)per_batch * (size_t)(longest_prompt + longest_new));
+                       (double)longest * (double)ts_dtype_size(model_dtype(m));
+    if (o->max_cache_mb <= 0) return n;
+    double fit = o->max_cache_mb * 1048576.0 / row_bytes;
+    if (fit < 1)
+        log_warn("rollout: one row's KV cache (%.1f MB) exceeds rollout.max_cache_mb (%.1f); "
+                 "generating one row at a time", row_bytes / 1048576.0, o->max_cache_mb);
+    return fit < 1 ? 1 : fit < n ? (int)fit : n;
+}
+
+/* The batches of per_batch samples in order; a sample whose prompt met its finish quota in an
+ * earlier batch is cancelled instead of run. */
+static int run_batches(batch_ctx *b, int n, int per_batch, int *rows) {
+    rollout_result *out = b->out;
+    int rc = 0;
     ts_no_grad_begin();
-    for (int start = 0; start < n; start += per_batch) {
+    for (int start = 0; start < n && !rc; start += per_batch) {
         int end = n - start < per_batch ? n : start + per_batch, cnt = 0;
         for (int i = start; i < end; i++) {
             rollout_sample *s = &out->samples[i];
-            if (b.finished && b.finished[s->prompt] >= o->finish_quota) { /* an earlier batch met the quota */
+            if (b->finished && b->finished[s->prompt] >= b->o->finish_quota) {
                 s->finish = ROLLOUT_CANCELLED;
                 out->cancelled++;
             } else {
@@ -386,23 +355,56 @@ int rollout_generate(model *m, const rollout_options *o, int P, const int32_t *c
         }
         if (cnt == 0) continue;
         out->batches++;
-        if (run_batch(&b, rows, cnt)) {
-            ts_no_grad_end();
-            goto out;
-        }
+        rc = run_batch(b, rows, cnt);
     }
     ts_no_grad_end();
-    for (int i = 0; o->tok && i < n; i++) {
+    return rc;
+}
+
+/* Each completion's text, without its final EOS or stop token. */
+static int decode_texts(const rollout_options *o, rollout_result *out) {
+    for (int i = 0; o->tok && i < out->n; i++) {
         rollout_sample *s = &out->samples[i];
         int len = s->len;
         if (len > 0 && (in_list(s->ids[len - 1], o->eos_ids, o->n_eos) ||
                         in_list(s->ids[len - 1], o->stop_ids, o->n_stop_ids)))
             len--;
         s->text = tok_decode(o->tok, s->ids, len, 0);
-        if (!s->text) goto out;
+        if (!s->text) return -1;
     }
-    rc = 0;
-out:
+    return 0;
+}
+
+int rollout_generate(model *m, const rollout_options *o, int P, const int32_t *const *prompt_ids,
+                     const int *prompt_lens, const uint64_t *prompt_keys, int G,
+                     rollout_result *out) {
+    memset(out, 0, sizeof *out);
+    if (check_request(m, o, P, prompt_ids, prompt_lens, G)) return -1;
+    const model_config *c = model_get_config(m);
+    int n = P * G;
+    batch_ctx b = {.m = m, .o = o, .prompt_ids = prompt_ids, .prompt_lens = prompt_lens,
+                   .prompt_keys = prompt_keys, .G = G, .stop_window = 1, .out = out};
+    int *rows = mem_alloc(sizeof(int) * (size_t)n);
+    b.row_cap = mem_alloc(sizeof(int64_t) * (size_t)n);
+    b.done = mem_alloc((size_t)n);
+    b.keys = mem_alloc(sizeof(int64_t) * (size_t)n);
+    b.keep = mem_alloc(sizeof(int64_t) * (size_t)n);
+    b.tok = mem_alloc(sizeof(int64_t) * (size_t)n);
+    b.lp = mem_alloc(sizeof(float) * (size_t)n);
+    if (o->finish_quota > 0) b.finished = mem_calloc((size_t)P, sizeof *b.finished);
+    int64_t tok_n = o->tok ? tok_vocab_size(o->tok) : c->vocab_size;
+    b.n_valid = tok_n < c->vocab_size ? tok_n : c->vocab_size;
+    b.lp_temperature = o->logprobs_at_temperature && o->sampling.temperature > 0 ? o->sampling.temperature : 1;
+    int64_t longest_prompt, longest_new;
+    alloc_samples(&b, n, &longest_prompt, &longest_new);
+    for (int i = 0; i < o->n_stop_strings; i++) {
+        int len = (int)strlen(o->stop_strings[i]) + 1;
+        if (len > b.stop_window) b.stop_window = len;
+    }
+    int per_batch = rows_per_batch(m, o, n, longest_prompt + longest_new);
+    if (o->repetition_penalty > 0 && o->repetition_penalty != 1)
+        b.seen = mem_alloc(sizeof(int64_t) * (size_t)per_batch * (size_t)(longest_prompt + longest_new));
+    int rc = run_batches(&b, n, per_batch, rows) || decode_texts(o, out) ? -1 : 0;
     if (rc) rollout_result_free(out);
     free(rows);
     free(b.row_cap);

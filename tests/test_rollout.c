@@ -121,9 +121,13 @@ static void test_sampler(void) {
     int seen5[5] = {0};
     for (int i = 0; i < 200; i++) seen5[pick(tie5, 5, &k2b, (i + 0.5) / 200, &lp)]++;
     CHECK(seen5[0] > 0 && seen5[1] > 0 && seen5[2] > 0 && seen5[3] > 0 && seen5[4] == 0);
+}
 
-    /* frequencies over a fine grid of u, 1000 rows in one batch, reproduce the distribution
-     * exactly, on both paths */
+/* Frequencies over a fine grid of u, 1000 rows in one batch, reproduce the distribution exactly,
+ * on both paths; log-probs at the sampling temperature; bad parameters and ids; a NaN row. */
+static void test_sampler_batch(void) {
+    float lg[4] = {logf(1), logf(2), logf(3), logf(4)};
+    sampler_params t5 = {0.5, 0, 1, 0};
     enum { N = 1000 };
     static float rows[N * 4];
     static double us[N];
@@ -621,6 +625,7 @@ int main(void) {
     ts_set_num_threads(1);
     test_counter_uniform();
     test_sampler();
+    test_sampler_batch();
     test_sampler_padding();
     test_sampler_paths_agree();
     test_repetition_penalty_op();
