@@ -20,6 +20,9 @@ PROMPTS=${PROMPTS:-8} GROUP=${GROUP:-8} NEW=${NEW:-256} STEPS=${STEPS:-2} THREAD
 LAYERS=${LAYERS:-24} CHECKPOINTING=${CHECKPOINTING:-false} V=${V:-151669}
 PY=/usr/bin/python3
 export OPENBLAS_NUM_THREADS=$THREADS
+# the twin runs on the OpenBLAS kernels rlvr picks for itself (rlvr doctor says when it picks)
+core=$("$BIN" doctor 2> /dev/null | sed -n 's/.*rlvr chose \([A-Za-z0-9]*\).*/\1/p')
+[ -z "${OPENBLAS_CORETYPE:-}" ] && [ -n "$core" ] && export OPENBLAS_CORETYPE=$core
 [ -x "$BIN" ] || { echo "bench_rl_step.sh: no rlvr binary at $BIN" >&2; exit 2; }
 "$PY" -c 'import torch' 2> /dev/null || { echo "bench_rl_step.sh: $PY has no torch (apt-get install python3-torch)" >&2; exit 2; }
 tmp=$(mktemp -d)

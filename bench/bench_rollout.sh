@@ -10,9 +10,10 @@
 # of f32 weights; run with P2_05B x G_05B samples of N_05B tokens, defaults 2 x 8 x 32, to keep it
 # within minutes). Runs each side REPEATS times in one process (the fastest run counts, so both
 # sides are warm) and prints tokens/s per wall second and per CPU second of the process, with the
-# ratio rlvr.c / PyTorch, then rlvr's time split and its decode step's distance to the roofline. OPENBLAS_NUM_THREADS is set
-# to THREADS for both: libtorch's set_num_threads does not reach OpenBLAS's own thread pool, whose
-# spinning workers otherwise steal the one core the measurement runs on.
+# ratio rlvr.c / PyTorch, then rlvr's time split and its decode step's distance to the roofline.
+# OPENBLAS_NUM_THREADS is set to THREADS for both: libtorch's set_num_threads does not reach
+# OpenBLAS's own thread pool, whose spinning workers otherwise steal the one core the measurement
+# runs on; OPENBLAS_CORETYPE is the kernel set rlvr picks, for both.
 # Not here: the KV-cache and prefix-sharing comparisons (build/bench_rollout).
 set -eu
 BIN=${1:-build/rlvr}
@@ -20,6 +21,9 @@ THREADS=${THREADS:-1} REPEATS=${REPEATS:-3} P=${P:-8} G=${G:-8} L=${L:-32} N=${N
 SHAPES=${SHAPES:-small larger vocab qwen0.5b} P2_05B=${P2_05B:-2} G_05B=${G_05B:-8} N_05B=${N_05B:-32}
 PY=/usr/bin/python3
 export OPENBLAS_NUM_THREADS=$THREADS
+# the twin runs on the OpenBLAS kernels rlvr picks for itself (rlvr doctor says when it picks)
+core=$("$BIN" doctor 2> /dev/null | sed -n 's/.*rlvr chose \([A-Za-z0-9]*\).*/\1/p')
+[ -z "${OPENBLAS_CORETYPE:-}" ] && [ -n "$core" ] && export OPENBLAS_CORETYPE=$core
 [ -x "$BIN" ] || { echo "bench_rollout.sh: no rlvr binary at $BIN" >&2; exit 2; }
 "$PY" -c 'import torch' 2> /dev/null || { echo "bench_rollout.sh: $PY has no torch (apt-get install python3-torch)" >&2; exit 2; }
 tmp=$(mktemp -d)
