@@ -188,7 +188,7 @@ static void print_samples(const rollout_result *res, const tok_ids *prompt, int 
             printf("%s\n", r->text);
             continue;
         }
-        tok_ids ids = {(int32_t *)r->ids, r->len - (r->finish == ROLLOUT_EOS), 0};
+        tok_ids ids = {.v = (int32_t *)r->ids, .n = r->len - (r->finish == ROLLOUT_EOS), .cap = 0};
         cJSON *t = cJSON_CreateString(r->text);
         char *ts = cJSON_PrintUnformatted(t);
         putchar('{');

@@ -258,7 +258,7 @@ static int cd_try(rng_stream *g, const int64_t *nums, int k, sb *steps, cd_item 
         if (v <= 0 || v > 100000) return 0; /* zero, negative, a non-exact division or too big */
         const char opc = "+-*/"[op];
         sb_printf(steps, "%lld %c %lld = %lld\n", (long long)x.v, opc, (long long)y.v, (long long)v);
-        cd_item z = {v, 1, ""};
+        cd_item z = {.v = v, .compound = 1, .expr = ""};
         if (strlen(x.expr) > CD_EXPR / 2 - 4 || strlen(y.expr) > CD_EXPR / 2 - 4) return 0;
         snprintf(z.expr, CD_EXPR, "%s%.*s%s %c %s%.*s%s", x.compound ? "(" : "", CD_EXPR / 2 - 4, x.expr,
                  x.compound ? ")" : "", opc, y.compound ? "(" : "", CD_EXPR / 2 - 4, y.expr,

@@ -212,7 +212,7 @@ static int write_all(reward_external *x, const char *s, size_t n, double deadlin
             rc = 1;
             break;
         }
-        struct pollfd pf = {x->to_child, POLLOUT, 0};
+        struct pollfd pf = {.fd = x->to_child, .events = POLLOUT};
         int pr = poll(&pf, 1, (int)(left * 1000) + 1);
         if (pr < 0 && errno == EINTR) continue;
         if (pr <= 0) {
@@ -248,7 +248,7 @@ static long read_line(reward_external *x, double deadline, size_t *consumed) {
         if (x->nbuf >= REPLY_MAX) return -3;
         double left = deadline - now_s();
         if (left <= 0) return -1;
-        struct pollfd pf = {x->from_child, POLLIN, 0};
+        struct pollfd pf = {.fd = x->from_child, .events = POLLIN};
         int pr = poll(&pf, 1, (int)(left * 1000) + 1);
         if (pr < 0 && errno == EINTR) continue;
         if (pr == 0) return -1;

@@ -49,7 +49,7 @@ typedef struct stats {
 } stats;
 
 static stats stats_of(const double *x, int64_t n, int ddof) {
-    stats s = {0, 0, 0, 1};
+    stats s = {.count = 0, .mean = 0, .std = 0, .equal = 1};
     double sum = 0, lo = INFINITY, hi = -INFINITY;
     for (int64_t i = 0; i < n; i++) {
         if (isnan(x[i])) continue;

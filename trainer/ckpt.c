@@ -790,7 +790,7 @@ int ckpt_load_tensors(ckpt_reader *r, const char *prefix, const char *const *nam
     }
     if (path_exists(r->file, prefix)) {
         hid_t g = H5Gopen2(r->file, prefix, H5P_DEFAULT);
-        extra_ctx x = {names, n, ""};
+        extra_ctx x = {.names = names, .n = n, .found = ""};
         herr_t v = g >= 0 ? H5Lvisit(g, H5_INDEX_NAME, H5_ITER_INC, find_extra, &x) : -1;
         if (g >= 0) H5Gclose(g);
         H5Eclear2(H5E_DEFAULT);

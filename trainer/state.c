@@ -34,7 +34,7 @@ int trainer_save(const rlvr_config *c, const trainer_policy *p, optim *o, const 
                  const data_set *ds, int64_t step, int keep_last) {
     char chash[17];
     config_hash(c, chash);
-    ckpt_meta meta = {step, p->arch_hash, chash};
+    ckpt_meta meta = {.step = step, .arch_hash = p->arch_hash, .config_hash = chash};
     ckpt_writer *w = ckpt_writer_open(c->run.dir, &meta);
     if (!w) return -1;
     int rc = -1;
