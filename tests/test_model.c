@@ -202,9 +202,11 @@ static void check_gradients(model *m, const seqs *s, const cJSON *norms, const c
     ts_scope_end();
 }
 
-/* Activation checkpointing gives the gradients of the plain forward within rounding (1e-5 of the
+/* Activation checkpointing gives the gradients of the plain forward within rounding (1e-4 of the
  * largest element of each gradient), for a loss of log-probs and entropies with the entropy's
- * gradient on, over all sequences in one right-padded batch. */
+ * gradient on, over all sequences in one right-padded batch. Not bit for bit: the checkpointed
+ * forward runs without gradients and takes the fused attention kernel, the replay in backward
+ * ATen's composite, and the two round differently; seen: 1.1e-5 on the bf16-valued Qwen2 model. */
 static void check_checkpointing(model *m, const seqs *s, const char *name) {
     int64_t T = max_len(s), B = s->n;
     int64_t *ids = calloc((size_t)(B * T), sizeof *ids), *mask = calloc((size_t)(B * T), sizeof *mask);
@@ -237,7 +239,7 @@ static void check_checkpointing(model *m, const seqs *s, const char *name) {
             double d = 1, scale = 0;
             ts_item_f64(ts_max(ts_abs(ts_sub(g, plain[i]))), &d);
             ts_item_f64(ts_max(ts_abs(plain[i])), &scale);
-            if (!(d <= 1e-5 * scale + 1e-9)) {
+            if (!(d <= 1e-4 * scale + 1e-9)) {
                 fprintf(stderr, "%s: checkpointed gradient of %s differs by %g (largest element %g)\n", name,
                         pt.names[i], d, scale);
                 bad++;

@@ -58,8 +58,11 @@ for run in f32 bf16; do
   check "($r, $t)" "sum(a[0][-3:]) / 3 - a[0][0] > 0.25 and sum(a[1][-3:]) / 3 < 0.5 * a[1][0]" && ok ||
     bad "$run: reward $r and think ratio $t do not show the short mode being learnt"
 done
+# once the weights differ the two runs draw different completions, so a step's mean reward (64
+# samples) differs by sampling noise alone (a standard error near 0.1 each): compared over windows
+# of 3 steps, and over the whole run
 check "($(series "$tmp/f32" reward), $(series "$tmp/bf16" reward))" \
-  "max(abs(x - y) for x, y in zip(*a)) < 0.2 and abs(sum(a[0]) - sum(a[1])) / len(a[0]) < 0.05" && ok ||
+  "max(abs(sum(a[0][i:i + 3]) - sum(a[1][i:i + 3])) / 3 for i in range(len(a[0]) - 2)) < 0.2 and abs(sum(a[0]) - sum(a[1])) / len(a[0]) < 0.05" && ok ||
   bad "bf16 rewards $(series "$tmp/bf16" reward) stray from f32's $(series "$tmp/f32" reward)"
 
 # ---- bf16 resumes exactly: the checkpoint holds the f32 masters ----
