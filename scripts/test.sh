@@ -5,8 +5,9 @@
 # (CMakeLists.txt: the command line's and scripts' end-to-end tests), with the oracle tests
 # (tests/oracle_*.py: transformers, tokenizers, safetensors, Math-Verify, TRL and TensorBoard from
 # the same environment, against our files and numbers); then build with AddressSanitizer +
-# UndefinedBehaviorSanitizer (LeakSanitizer included) and run them there too, "once" aside; last,
-# build every libFuzzer target and replay its corpus. Exits non-zero on any failure.
+# UndefinedBehaviorSanitizer (LeakSanitizer included) and run them there too, "once" and "twice"
+# (three more training runs) aside; last, build every libFuzzer target and replay its corpus.
+# Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
@@ -23,7 +24,7 @@ bash scripts/build.sh build-asan -DRLVR_SANITIZE=address
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_odr_violation=0
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-(cd build-asan && ctest --output-on-failure -j 2 -LE once)
+(cd build-asan && ctest --output-on-failure -j 2 -LE 'once|twice')
 # every libFuzzer target builds (clang) and replays its committed corpus, so none can rot
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DRLVR_FUZZ=ON -DRLVR_TESTS=OFF >/dev/null
 cmake --build build-fuzz -j "$(nproc)" --target fuzz
