@@ -6,7 +6,8 @@
 # (tests/oracle_*.py: transformers, tokenizers, safetensors, Math-Verify, TRL and TensorBoard from
 # the same environment, against our files and numbers); then build with AddressSanitizer +
 # UndefinedBehaviorSanitizer (LeakSanitizer included) and run them there too, "once" and "twice"
-# (three more training runs) aside; last, build every libFuzzer target and replay its corpus.
+# (the training runs but test_train_mpi's) aside; last, build every libFuzzer target and replay its
+# corpus.
 # Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
