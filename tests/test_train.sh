@@ -9,7 +9,6 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cleanup() { umount "$tmp/disk" 2>/dev/null; }
 # metrics lines without the timing fields
-metrics() { sed -E 's/"(gen_tok_s|train_tok_s|rollout_s|reward_s|train_s|step_s|tokens_per_s)": [0-9.e+-]+//g' "$1"; }
 same_weights() { cmp -s "$1/model.safetensors" "$2/model.safetensors"; }
 # XOR 16 bytes in the middle of a checkpoint item's data (as a bad disk or a stray write would)
 flip16() {

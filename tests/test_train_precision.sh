@@ -11,7 +11,6 @@ export RLVR_TS_CHECK_DEVICES=1
 # the values of one metric over the steps of a run, as a JSON list
 series() { $PY -c "import json, sys; print(json.dumps([json.loads(l)['$2'] for l in open('$1/metrics.jsonl')]))"; }
 check() { $PY -c "import sys; from math import *; a = $1; sys.exit(0 if ($2) else 1)"; }
-metrics() { sed -E 's/"(gen_tok_s|train_tok_s|rollout_s|reward_s|train_s|step_s)": [0-9.e+-]+//g' "$1"; }
 
 "$RLVR" init-model --arch qwen2 --out "$tmp/init" --hidden 32 --layers 2 --heads 4 --kv-heads 2 --tie --seed 3 >/dev/null || bad "init-model"
 cat > "$tmp/cfg.json" <<JSON
