@@ -55,7 +55,8 @@ const cfg_key cfg_schema[] = {
     K("train.keep_last", CFG_INT, train.keep_last, "2", "[1,inf)", NULL,
       "Checkpoints kept in the run directory."),
     K("train.eval_every", CFG_INT, train.eval_every, "0", "[0,inf)", NULL,
-      "Evaluate on the test split every N steps; 0 = never during training."),
+      "Evaluate on the test split every N steps, and once before the first step of a fresh run "
+      "(step 0, the baseline); 0 = never during training."),
     K("train.log_every", CFG_INT, train.log_every, "1", "[1,inf)", NULL,
       "Print a metrics line every N steps (metrics.jsonl gets every step)."),
     K("train.resume", CFG_ENUM, train.resume, "auto", NULL, "auto|never",

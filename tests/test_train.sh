@@ -307,15 +307,20 @@ for key in '"pass_at_k"' '"majority_at_k"' '"accuracy"' '"think_ratio"' '"groups
   grep -q "$key" "$tmp/ev.json" && ok || bad "eval report lacks $key"
 done
 
-# ---- train.eval_every appends test-set reports during training ----
+# ---- train.eval_every appends test-set reports during training, from a step-0 baseline ----
 expect 0 "model written" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/ev" --set model.path="$MODEL" \
   --set train.eval_every=2 --set eval.problems=8 --set eval.samples=2
 $PY - "$tmp/ev/eval.jsonl" <<'PYEOF' && ok || bad "eval.jsonl is not one report per 2 steps"
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-assert [r["step"] for r in rows] == [2, 4], rows
+assert [r["step"] for r in rows] == [0, 2, 4], rows
 assert all(r["eval"]["all"]["problems"] == 8 and "1" in r["eval"]["all"]["pass_at_k"] for r in rows)
 PYEOF
+# a resumed run goes on from its checkpoint without a second baseline
+expect 0 "model written" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/ev" --set model.path="$MODEL" \
+  --set train.eval_every=2 --set eval.problems=8 --set eval.samples=2 --set train.steps=6
+steps=$(steps_of "$tmp/ev/eval.jsonl")
+[ "$steps" = "0 2 4 6 " ] && ok || bad "resumed eval.jsonl has steps '$steps', expected '0 2 4 6'"
 
 # ---- a full disk (a real tmpfs, filled to several levels down to 0 bytes free): one clear error
 # naming the file and the cause, exit 1, the earlier checkpoint intact; once space is freed the

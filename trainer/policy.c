@@ -133,7 +133,7 @@ int trainer_run_dir_prepare(const rlvr_config *c, int may_resume) {
     return 0;
 }
 
-/* Cut run.dir/name back to its lines of steps 1..step ({"step": N, ...}, N rising); a line cut
+/* Cut run.dir/name back to its lines of steps 0..step ({"step": N, ...}, N rising); a line cut
  * short by a crash, and every line after it, goes too. A missing file is fine. */
 static int trim_steps(const rlvr_config *c, const char *name, int64_t step) {
     char path[1100];
@@ -144,7 +144,7 @@ static int trim_steps(const rlvr_config *c, const char *name, int64_t step) {
     size_t cap = 0;
     ssize_t n;
     off_t keep = 0;
-    long long s, prev = 0;
+    long long s, prev = -1;
     while ((n = getline(&line, &cap, f)) > 0 && line[n - 1] == '\n' &&
            sscanf(line, "{\"step\": %lld", &s) == 1 && s > prev && s <= step) {
         keep += n;
@@ -158,7 +158,8 @@ static int trim_steps(const rlvr_config *c, const char *name, int64_t step) {
 }
 
 int trainer_run_dir_sync(const rlvr_config *c, int64_t step) {
-    if (trim_steps(c, "metrics.jsonl", step) || trim_steps(c, "eval.jsonl", step)) return -1;
+    /* a fresh start (step 0) drops every evaluation, its own step-0 one included, as it makes that anew */
+    if (trim_steps(c, "metrics.jsonl", step) || trim_steps(c, "eval.jsonl", step ? step : -1)) return -1;
     char *json = cfg_to_json(c);
     char path[1100], tmp[1200];
     snprintf(path, sizeof path, "%s/config.json", c->run.dir);

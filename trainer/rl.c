@@ -1048,6 +1048,8 @@ int trainer_rl(const rlvr_config *c) {
                  (long long)c->train.group_size, j.world, j.world > 1 ? "s" : "",
                  dist_backend_name(dist_get_backend(j.dist)), (long long)step + 1,
                  (long long)c->train.steps, c->run.dir);
+    /* a fresh run's evaluation at step 0 is the baseline the curves in eval.jsonl start from */
+    if (c->train.eval_every && !resumed && periodic_eval(&j, 0)) goto out;
     double t_start = log_now();
     int64_t first = step;
     while (step < c->train.steps) {

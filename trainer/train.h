@@ -48,7 +48,7 @@ int trainer_policy_prompt(const trainer_policy *p, const char *text, tok_ids *ou
 /* Create run.dir (and parents). Refuses a directory that holds checkpoints when resuming is off. */
 int trainer_run_dir_prepare(const rlvr_config *c, int may_resume);
 /* Once a job knows the step it starts from: cut metrics.jsonl and eval.jsonl back to their lines
- * of steps 1..step (a killed run may have logged steps past its last checkpoint), write the
+ * of steps 0..step (eval.jsonl: none on a fresh start, whose step-0 evaluation comes anew) (a killed run may have logged steps past its last checkpoint), write the
  * resolved config as config.json (atomically) and append the build, libraries and machine to
  * environment.jsonl (runenv.h). */
 int trainer_run_dir_sync(const rlvr_config *c, int64_t step);
