@@ -48,9 +48,10 @@ int trainer_policy_prompt(const trainer_policy *p, const char *text, tok_ids *ou
 /* Create run.dir (and parents). Refuses a directory that holds checkpoints when resuming is off. */
 int trainer_run_dir_prepare(const rlvr_config *c, int may_resume);
 /* Once a job knows the step it starts from: cut metrics.jsonl and eval.jsonl back to their lines
- * of steps 0..step (eval.jsonl: none on a fresh start, whose step-0 evaluation comes anew) (a killed run may have logged steps past its last checkpoint), write the
- * resolved config as config.json (atomically) and append the build, libraries and machine to
- * environment.jsonl (runenv.h). */
+ * of steps 0..step (a killed run may have logged steps past its last checkpoint; a fresh start
+ * keeps no evaluation, as it makes its step-0 one anew), write the resolved config as
+ * config.json (atomically) and append the build, libraries and machine to environment.jsonl
+ * (runenv.h). */
 int trainer_run_dir_sync(const rlvr_config *c, int64_t step);
 /* 1 when run.dir/model holds the model of step: it exists (a model directory is put in place
  * whole, so it is complete) and was written after run.dir's checkpoint of step (a model/ from
