@@ -38,7 +38,7 @@ int model_base_fingerprint(const model *m, char out[17]) {
     int rc = 0;
     ts_no_grad_begin();
     for (int i = 0; !rc && i < pt.n; i++) {
-        int64_t n = ts_numel(pt.t[i]), stride = n > FINGERPRINT_SAMPLES ? n / FINGERPRINT_SAMPLES : 1;
+        int64_t n = ts_numel(pt.t[i]), stride = (n + FINGERPRINT_SAMPLES - 1) / FINGERPRINT_SAMPLES;
         int64_t k = (n + stride - 1) / stride, shape[TS_MAX_DIMS];
         int nd = ts_shape(pt.t[i], shape);
         h = fnv1a(fnv1a(h, pt.names[i], strlen(pt.names[i])), shape, sizeof(int64_t) * (size_t)nd);
@@ -201,4 +201,13 @@ int model_lora_load(model *m, const char *dir) {
     if (!rc) rc = load_tensors(m, f, label);
     st_close(f);
     return rc;
+}
+
+model *model_load_adapted(const char *dir, const char *adapter, ts_device dev, ts_dtype dtype) {
+    model *m = model_load(dir, dev, dtype);
+    if (m && adapter && adapter[0] && model_lora_load(m, adapter)) {
+        model_free(m);
+        return NULL;
+    }
+    return m;
 }

@@ -155,6 +155,9 @@ int model_lora_save(const model *m, const char *dir, const char *base_path);
  * (fingerprint, tensor names or shapes), or with options rlvr does not implement (DoRA, rsLoRA,
  * trained biases, rank_pattern): -1 with err_set saying which. */
 int model_lora_load(model *m, const char *dir);
+/* model_load(dir, ...), then the adapter directory `adapter` on it when that is neither NULL nor
+ * empty; NULL with err_set. */
+model *model_load_adapted(const char *dir, const char *adapter, ts_device dev, ts_dtype dtype);
 
 /* ---- full sequence (training, scoring) ---- */
 

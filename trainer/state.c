@@ -1,7 +1,11 @@
 /* state — what a job saves and restores: the trainer's side of checkpoints (which items, under
  * which names), resuming, and exporting a model as a Hugging Face directory. The file format is
  * ckpt.h's. Layout of one checkpoint:
- *   model/<HF name>          every parameter, in its dtype
+ *   model/<HF name>          every trained parameter, in its dtype: with LoRA the adapters alone
+ *                            (PEFT's names), the frozen base staying in model.path
+ *   lora/options, lora/base_fingerprint, lora/base_path   with LoRA: rank, alpha, dropout and
+ *                            targets; the fingerprint of the base weights (model.h), checked on
+ *                            resume and export; the base model directory, which export reads
  *   optim/<state name>       AdamW state (optim.h names: step, <name>.exp_avg, <name>.exp_avg_sq,
  *                            and <name>.master, the f32 master weights of a bf16 run: export
  *                            writes those)
@@ -30,6 +34,30 @@ static void config_hash(const rlvr_config *c, char out[17]) {
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
+/* The LoRA items of a checkpoint: what rebuilds the adapters on their base. */
+static int put_lora(ckpt_writer *w, const trainer_policy *p) {
+    const model_lora_opts *o = model_lora(p->m);
+    char opts[128], fp[17];
+    snprintf(opts, sizeof opts, "%lld %.17g %.17g %u", (long long)o->rank, o->alpha, o->dropout, o->targets);
+    return model_base_fingerprint(p->m, fp) || ckpt_put_string(w, "lora/options", opts) ||
+                   ckpt_put_string(w, "lora/base_fingerprint", fp) || ckpt_put_string(w, "lora/base_path", p->dir)
+               ? -1
+               : 0;
+}
+
+/* With LoRA, the checkpoint's adapters must belong to m's base; a checkpoint of full fine-tuning
+ * (or LoRA on a model without adapters) is refused by the tensors it holds. */
+static int check_lora_base(ckpt_reader *r, const model *m, const char *path) {
+    if (!model_lora(m) || !ckpt_has(r, "lora/base_fingerprint")) return 0;
+    char *want = ckpt_get_string(r, "lora/base_fingerprint"), have[17];
+    int rc = want && !model_base_fingerprint(m, have) ? 0 : -1;
+    if (!rc && strcmp(want, have))
+        rc = err_set("%s: its LoRA adapters were trained on another base model (base fingerprint %s, model.path's %s): "
+                     "resume with the model.path it was started from", path, want, have);
+    free(want);
+    return rc;
+}
+
 int trainer_save(const rlvr_config *c, const trainer_policy *p, optim *o, const data_sampler *s,
                  const data_set *ds, int64_t step, int keep_last) {
     char chash[17];
@@ -48,6 +76,7 @@ int trainer_save(const rlvr_config *c, const trainer_policy *p, optim *o, const 
         snprintf(path, sizeof path, "optim/%s", optim_state_name(o, i));
         if (ckpt_put_tensor(w, path, optim_state_tensor(o, i))) goto out;
     }
+    if (model_lora(p->m) && put_lora(w, p)) goto out;
     uint8_t cur[DATA_CURSOR_BYTES];
     data_sampler_save(s, cur);
     char *json = cfg_to_json(c);
@@ -96,7 +125,7 @@ static int load(const rlvr_config *c, const char *path, trainer_policy *p, optim
                 path, ds->name, (unsigned long long)sum, (unsigned long long)ds->checksum);
         goto out;
     }
-    if (ckpt_load_tensors(r, "model", pt.names, pt.t, pt.n)) goto out;
+    if (check_lora_base(r, p->m, path) || ckpt_load_tensors(r, "model", pt.names, pt.t, pt.n)) goto out;
     if (o) {
         int k = optim_state_count(o);
         for (int i = 0; i < k; i++) {
@@ -213,23 +242,70 @@ static int load_master_or_model(ckpt_reader *r, model_param_table pt) {
     return 0;
 }
 
-int trainer_export_checkpoint(const char *ckpt_path, const char *dir) {
+/* The model of a LoRA checkpoint: its base (lora/base_path, which must still be the base it was
+ * trained on) with the checkpoint's adapters. */
+static model *lora_model(ckpt_reader *r) {
+    char *base = ckpt_get_string(r, "lora/base_path"), *opts = ckpt_get_string(r, "lora/options");
+    char *want = ckpt_get_string(r, "lora/base_fingerprint"), have[17];
+    model_lora_opts o = {0};
+    long long rank = 0;
+    model *m = base && opts && want ? model_load(base, TS_CPU_DEVICE, TS_F32) : NULL;
+    int ok = m && !model_base_fingerprint(m, have);
+    if (ok && strcmp(want, have))
+        ok = !err_set("the base model %s has changed since the run (base fingerprint %s, now %s): the adapters "
+                      "belong to the weights it had then", base, want, have);
+    if (ok && sscanf(opts, "%lld %lf %lf %u", &rank, &o.alpha, &o.dropout, &o.targets) != 4)
+        ok = !err_set("item lora/options '%s': expected rank, alpha, dropout and targets", opts);
+    o.rank = rank;
+    ok = ok && !model_lora_init(m, &o, 0) && !load_master_or_model(r, model_params(m));
+    free(base);
+    free(opts);
+    free(want);
+    if (!ok) {
+        model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* A full fine-tuning checkpoint's model: its architecture, and its weights. */
+static model *full_model(ckpt_reader *r, const char *cfg) {
+    model_config mc;
+    if (model_config_parse(cfg, strlen(cfg), "checkpoint model/config.json", &mc)) return NULL;
+    model *m = model_init_random(&mc, 0, 0.02);
+    if (m && load_master_or_model(r, model_params(m))) {
+        model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* The merged model as a Hugging Face directory into tmp. */
+static int write_merged(ckpt_reader *r, const model *m, const char *cfg, const char *tmp) {
+    char *tj = ckpt_get_string(r, "tokenizer/tokenizer.json"), *tc = NULL;
+    if (tj && ckpt_has(r, "tokenizer/tokenizer_config.json")) tc = ckpt_get_string(r, "tokenizer/tokenizer_config.json");
+    int rc = !tj || model_save(m, tmp, TS_F32, (size_t)5 << 30) || write_text(tmp, "config.json", cfg) ||
+             write_text(tmp, "tokenizer.json", tj) || (tc && write_text(tmp, "tokenizer_config.json", tc));
+    free(tj);
+    free(tc);
+    return rc ? -1 : 0;
+}
+
+int trainer_export_checkpoint(const char *ckpt_path, const char *dir, int peft) {
     ckpt_reader *r = ckpt_open(ckpt_path, NULL);
     if (!r) return -1;
-    int rc = -1;
+    int rc = -1, lora = ckpt_has(r, "lora/options");
+    char *cfg = ckpt_get_string(r, "model_config.json"), tmp[1200];
     model *m = NULL;
-    char *cfg = ckpt_get_string(r, "model_config.json"), *tj = NULL, *tc = NULL;
-    model_config mc;
-    if (!cfg || model_config_parse(cfg, strlen(cfg), "checkpoint model/config.json", &mc)) goto out;
-    if (!(m = model_init_random(&mc, 0, 0.02))) goto out;
-    model_param_table pt = model_params(m);
-    if (load_master_or_model(r, pt)) goto out;
-    if (!(tj = ckpt_get_string(r, "tokenizer/tokenizer.json"))) goto out;
-    tc = ckpt_has(r, "tokenizer/tokenizer_config.json") ? ckpt_get_string(r, "tokenizer/tokenizer_config.json") : NULL;
-    char tmp[1200];
-    if (io_dir_stage(dir, tmp, sizeof tmp)) goto out;
-    if (model_save(m, tmp, TS_F32, (size_t)5 << 30) || write_text(tmp, "config.json", cfg) ||
-        write_text(tmp, "tokenizer.json", tj) || (tc && write_text(tmp, "tokenizer_config.json", tc))) {
+    if (peft && !lora) {
+        err_set("--peft: the checkpoint holds no LoRA adapters (a full fine-tuning run); export the model without it");
+        goto out;
+    }
+    if (!cfg || !(m = lora ? lora_model(r) : full_model(r, cfg)) || io_dir_stage(dir, tmp, sizeof tmp)) goto out;
+    char *base = peft ? ckpt_get_string(r, "lora/base_path") : NULL;
+    int bad = peft ? !base || model_lora_save(m, tmp, base) : write_merged(r, m, cfg, tmp);
+    free(base);
+    if (bad) {
         io_remove_tree(tmp);
         goto out;
     }
@@ -237,9 +313,24 @@ int trainer_export_checkpoint(const char *ckpt_path, const char *dir) {
 out:
     if (rc) err_prefix("export %s", ckpt_path);
     free(cfg);
-    free(tj);
-    free(tc);
     model_free(m);
     ckpt_close(r);
     return rc;
+}
+
+int trainer_export_run(const rlvr_config *c, const trainer_policy *p, const char *job) {
+    char dir[1100], tmp[1200];
+    snprintf(dir, sizeof dir, "%s/model", c->run.dir);
+    if (trainer_export_policy(p, dir)) return -1;
+    log_info("%s: model written to %s%s", job, dir, model_lora(p->m) ? " (merged with the LoRA adapters)" : "");
+    if (!model_lora(p->m)) return 0;
+    snprintf(dir, sizeof dir, "%s/adapter", c->run.dir);
+    if (io_dir_stage(dir, tmp, sizeof tmp)) return -1;
+    if (model_lora_save(p->m, tmp, p->dir)) {
+        io_remove_tree(tmp);
+        return -1;
+    }
+    if (io_dir_commit(tmp, dir)) return -1;
+    log_info("%s: LoRA adapter written to %s", job, dir);
+    return 0;
 }
