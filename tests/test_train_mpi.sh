@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_train_mpi — `rlvr train` under mpirun on this CPU machine: a 2-rank run samples the same
 # rollouts as a 1-rank run with the same global batch and ends with the same weights (within
-# rounding; also with the old log-probs recomputed and TIS), two 2-rank runs are bit-identical, an
+# rounding; also with the old log-probs recomputed and TIS, and with LoRA), two 2-rank runs are bit-identical, an
 # uneven split is a config error, a killed
 # rank ends the whole job with a message instead of a hang, and a graceful stop ends it with 0.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -60,6 +60,17 @@ diff <(metrics "$tmp/one-rc/metrics.jsonl" logprob_gap_max logprob_gap_mean pg_l
   || { bad "recompute + TIS: 1-rank and 2-rank metrics differ"; head -5 "$tmp/d2" >&2; }
 d=$(wdiff "$tmp/one-rc/model" "$tmp/two-rc/model")
 $PY -c "import sys; sys.exit(0 if $d < 1e-5 else 1)" && ok || bad "recompute + TIS: 1-rank vs 2-rank weights differ by $d"
+# LoRA: only the adapters are all-reduced, and 2 ranks still train as 1 (dropout
+# stays off here: each rank draws its own)
+lora=(--set model.lora.targets=q,v,up --set model.lora.rank=4 --set model.lora.alpha=8 --set optim.lr=1e-2)
+"$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/one-lora" "${lora[@]}" > "$tmp/one-lora.log" 2>&1 && ok || bad "1-rank LoRA run: $(tail -2 "$tmp/one-lora.log")"
+"${MPI[@]}" "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/two-lora" "${lora[@]}" > "$tmp/two-lora.log" 2>&1 && ok || bad "2-rank LoRA run: $(tail -3 "$tmp/two-lora.log")"
+diff <(metrics "$tmp/one-lora/metrics.jsonl" logprob_gap_max logprob_gap_mean pg_loss) <(metrics "$tmp/two-lora/metrics.jsonl" logprob_gap_max logprob_gap_mean pg_loss) > "$tmp/d3" && ok \
+  || { bad "LoRA: 1-rank and 2-rank metrics differ"; head -5 "$tmp/d3" >&2; }
+d=$(wdiff "$tmp/one-lora/model" "$tmp/two-lora/model")
+$PY -c "import sys; sys.exit(0 if $d < 1e-5 else 1)" && ok || bad "LoRA: 1-rank vs 2-rank merged weights differ by $d"
+d=$(wdiff "$tmp/init" "$tmp/one-lora/model")
+$PY -c "import sys; sys.exit(0 if $d > 1e-4 else 1)" && ok || bad "LoRA: the adapters did not train (merged weights moved by $d)"
 diff <(timings "$tmp/two/metrics.jsonl") <(timings "$tmp/two2/metrics.jsonl") >/dev/null && ok || bad "two 2-rank runs' metrics differ"
 cmp -s "$tmp/two/model/model.safetensors" "$tmp/two2/model/model.safetensors" && ok || bad "two 2-rank runs' weights differ"
 
