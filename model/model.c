@@ -669,6 +669,11 @@ static ts_tensor *forward_hidden(const model *m, const ts_tensor *ids, const ts_
     ts_tensor *allowed = allowed_mask(valid, off, ts_size(ids, 1), m->device);
     ts_tensor *x = ts_embedding(m->embed, ids);
     if (!allowed || !x) return NULL;
+    /* with LoRA the embeddings are frozen: the layer input takes a gradient of its own (unused) so
+     * that ts_checkpoint records the layer and backward reaches the adapters inside it */
+    if (m->checkpointing && m->nlora && !cache && ts_grad_enabled() && !ts_requires_grad(x) &&
+        ((x = ts_detach(x)) == NULL || ts_set_requires_grad(x, 1)))
+        return NULL;
     for (int i = 0; i < m->cfg.num_layers; i++) {
         layer *l = &m->layers[i];
         ts_scope_begin();

@@ -102,7 +102,7 @@ model_param_table model_params(const model *m);
 model_param_table model_base_params(const model *m);
 /* Activation checkpointing (off at load): a forward with gradients then keeps only each decoder
  * layer's input, and backward runs the layer again; the gradients are the same within rounding.
- * It applies when the layer input takes a gradient (the embeddings are trained). */
+ * It applies when the layer input takes a gradient: the embeddings are trained, or LoRA adapters. */
 void model_set_activation_checkpointing(model *m, int on);
 /* Drop every parameter's gradient (the next backward starts from none, as zero_grad(set_to_none)). */
 void model_zero_grad(const model *m);
