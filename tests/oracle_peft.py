@@ -14,8 +14,6 @@ Models: a tiny Qwen2 (q/k/v biases, GQA, untied) and a tiny Llama (tied, attenti
 import json
 import os
 import struct
-import subprocess
-import sys
 import tempfile
 
 import numpy as np
@@ -23,29 +21,15 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM
 
-BIN = os.environ["RLVR_BIN"]
+from oraclekit import check, finish, rlvr
+
 RTOL = 1e-4
-passes = fails = 0
 
 MODELS = {
     "qwen2-untied-gqa": ["--arch", "qwen2", "--hidden", "48", "--heads", "6", "--kv-heads", "3"],
     "llama-tied-bias": ["--arch", "llama", "--hidden", "64", "--heads", "8", "--kv-heads", "2", "--tie",
                         "--attention-bias"],
 }
-
-
-def check(ok, what):
-    global passes, fails
-    print(("ok: " if ok else "FAILED: ") + what)
-    passes += bool(ok)
-    fails += not ok
-
-
-def rlvr(*args, stdin=None):
-    r = subprocess.run([BIN, *args], input=stdin, capture_output=True, text=True)
-    if r.returncode:
-        sys.exit(f"oracle_peft: rlvr {' '.join(args[:3])}... failed: {r.stderr.strip()}")
-    return r.stdout
 
 
 def sequences(vocab):
@@ -140,8 +124,7 @@ def main():
             rlvr("init-model", *args, "--layers", "2", "--seed", "11", "--out", base)
             check_ours_in_peft(name, tmp, base)
             check_peft_in_ours(name, tmp, base)
-    print(f"oracle_peft: {passes} passed, {fails} failed")
-    sys.exit(1 if fails else 0)
+    finish("oracle_peft")
 
 
 if __name__ == "__main__":

@@ -169,6 +169,12 @@ static void test_gradients_fd(void) {
     model_free(m);
 }
 
+static void remove_dir(const char *dir) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 /* The merged model model_save writes scores as base + adapter; switched off, the base. */
 static void test_merged_and_switch(void) {
     model *m = tiny_lora(3, (1u << MODEL_LORA_Q) | (1u << MODEL_LORA_V) | (1u << MODEL_LORA_DOWN), 8);
@@ -192,9 +198,7 @@ static void test_merged_and_switch(void) {
     CHECK(max_abs_diff(logprobs(m), with) == 0);
     ts_scope_end();
     model_free(merged);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK(system(cmd) == 0);
+    remove_dir(dir);
 out:
     model_free(m);
     model_free(base);
@@ -242,9 +246,7 @@ static void test_peft_dir(void) {
     other = tiny(4);
     CHECK(model_lora_load(other, dir) == -1); /* the file holds k, o and up: not this config's */
     CHECK_CONTAINS(err_msg(), "tensors, expected 4");
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK(system(cmd) == 0);
+    remove_dir(dir);
 out:
     model_free(m);
     model_free(same);
