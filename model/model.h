@@ -89,7 +89,7 @@ const model_config *model_get_config(const model *m);
 ts_device model_device(const model *m);
 ts_dtype model_dtype(const model *m);
 /* The parameter table, lent: n trainable tensors in HF order (a tied lm_head is not listed twice)
- * beside their HF names, valid until model_free. The optimiser, checkpoints, the all-reduce and
+ * beside their HF names, or with LoRA the adapters alone (PEFT's names), valid until model_free. The optimiser, checkpoints, the all-reduce and
  * the replica check all read this one table. */
 typedef struct model_param_table {
     int n;
