@@ -96,9 +96,12 @@ expect 1 "model.lora.rank" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/
 expect 1 "LoRA rank 33 exceeds the width of q_proj (32 x 32)" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/bad" --set model.lora.rank=33
 expect 1 "trained on another base model" -- "$RLVR" score --model "$tmp/other" --adapter "$tmp/peft" < "$tmp/in.jsonl"
 expect 1 "trained on another base model" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/run" --set model.path="$tmp/other" --set train.steps=4
+expect 1 "its LoRA options (rank 4, alpha 8, dropout 0.1, targets q_proj v_proj gate_proj down_proj) differ from model.lora's (rank 2," -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/run" --set model.lora.rank=2 --set train.steps=4
+expect 1 "the run trained LoRA adapters; resume it with its model.lora settings" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/run" --set model.lora.targets=[] --set train.steps=4
 expect 1 "adapter_config.json" -- "$RLVR" score --model "$tmp/base" --adapter "$tmp/nowhere" < "$tmp/in.jsonl"
 expect 0 "model written" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/full" --set model.lora.targets=[] --set train.steps=1
 expect 1 "--peft: the checkpoint holds no LoRA adapters" -- "$RLVR" export "$tmp/full/ckpt-00000001.h5" "$tmp/x" --peft
 [ ! -e "$tmp/full/adapter" ] && ok || bad "a full fine-tuning run wrote an adapter"
+expect 1 "the run fine-tuned every weight; resume it without model.lora.targets" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/full" --set train.steps=2
 
 finish test_lora

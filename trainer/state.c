@@ -34,26 +34,62 @@ static void config_hash(const rlvr_config *c, char out[17]) {
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
+/* The "lora/options" text of m's adapters. */
+static void lora_options(const model_lora_opts *o, char *buf, size_t cap) {
+    snprintf(buf, cap, "%lld %.17g %.17g %u", (long long)o->rank, o->alpha, o->dropout, o->targets);
+}
+
+/* lora_options' text back into *o; -1 with err_set when it is not such a text. */
+static int parse_lora_options(const char *text, model_lora_opts *o) {
+    long long rank;
+    if (sscanf(text, "%lld %lf %lf %u", &rank, &o->alpha, &o->dropout, &o->targets) != 4)
+        return err_set("item lora/options '%s': expected rank, alpha, dropout and targets", text);
+    o->rank = rank;
+    return 0;
+}
+
+/* "rank 4, alpha 8, dropout 0.1, targets q_proj v_proj" into buf; returns buf. */
+static const char *describe_lora(const model_lora_opts *o, char *buf, size_t cap) {
+    size_t n = (size_t)snprintf(buf, cap, "rank %lld, alpha %g, dropout %g, targets", (long long)o->rank, o->alpha, o->dropout);
+    for (int t = 0; t < MODEL_LORA_NTARGETS && n < cap; t++)
+        if (o->targets >> t & 1) n += (size_t)snprintf(buf + n, cap - n, " %s", model_lora_target_names[t]);
+    return buf;
+}
+
 /* The LoRA items of a checkpoint: what rebuilds the adapters on their base. */
 static int put_lora(ckpt_writer *w, const trainer_policy *p) {
-    const model_lora_opts *o = model_lora(p->m);
     char opts[128], fp[17];
-    snprintf(opts, sizeof opts, "%lld %.17g %.17g %u", (long long)o->rank, o->alpha, o->dropout, o->targets);
+    lora_options(model_lora(p->m), opts, sizeof opts);
     return model_base_fingerprint(p->m, fp) || ckpt_put_string(w, "lora/options", opts) ||
                    ckpt_put_string(w, "lora/base_fingerprint", fp) || ckpt_put_string(w, "lora/base_path", p->dir)
                ? -1
                : 0;
 }
 
-/* With LoRA, the checkpoint's adapters must belong to m's base; a checkpoint of full fine-tuning
- * (or LoRA on a model without adapters) is refused by the tensors it holds. */
-static int check_lora_base(ckpt_reader *r, const model *m, const char *path) {
-    if (!model_lora(m) || !ckpt_has(r, "lora/base_fingerprint")) return 0;
-    char *want = ckpt_get_string(r, "lora/base_fingerprint"), have[17];
-    int rc = want && !model_base_fingerprint(m, have) ? 0 : -1;
+/* The checkpoint must be of the policy's kind: full fine-tuning, or LoRA with the same options on
+ * the same base (its fingerprint). */
+static int check_lora(ckpt_reader *r, const model *m) {
+    const model_lora_opts *o = model_lora(m);
+    int had = ckpt_has(r, "lora/options");
+    if (!o && had)
+        return err_set("the run trained LoRA adapters; resume it with its model.lora settings (config.json of "
+                       "run.dir)");
+    if (o && !had)
+        return err_set("the run fine-tuned every weight; resume it without model.lora.targets, or use another "
+                       "run.dir");
+    if (!o) return 0;
+    char *opts = ckpt_get_string(r, "lora/options"), *want = ckpt_get_string(r, "lora/base_fingerprint");
+    char now[128], have[17], a[256], b[256];
+    lora_options(o, now, sizeof now);
+    model_lora_opts then;
+    int rc = opts && want && !model_base_fingerprint(m, have) && !parse_lora_options(opts, &then) ? 0 : -1;
+    if (!rc && strcmp(opts, now))
+        rc = err_set("its LoRA options (%s) differ from model.lora's (%s)", describe_lora(&then, a, sizeof a),
+                     describe_lora(o, b, sizeof b));
     if (!rc && strcmp(want, have))
-        rc = err_set("%s: its LoRA adapters were trained on another base model (base fingerprint %s, model.path's %s): "
-                     "resume with the model.path it was started from", path, want, have);
+        rc = err_set("its LoRA adapters were trained on another base model (base fingerprint %s, model.path's %s): "
+                     "resume with the model.path it was started from", want, have);
+    free(opts);
     free(want);
     return rc;
 }
@@ -125,7 +161,7 @@ static int load(const rlvr_config *c, const char *path, trainer_policy *p, optim
                 path, ds->name, (unsigned long long)sum, (unsigned long long)ds->checksum);
         goto out;
     }
-    if (check_lora_base(r, p->m, path) || ckpt_load_tensors(r, "model", pt.names, pt.t, pt.n)) goto out;
+    if (check_lora(r, p->m) || ckpt_load_tensors(r, "model", pt.names, pt.t, pt.n)) goto out;
     if (o) {
         int k = optim_state_count(o);
         for (int i = 0; i < k; i++) {
@@ -248,16 +284,12 @@ static model *lora_model(ckpt_reader *r) {
     char *base = ckpt_get_string(r, "lora/base_path"), *opts = ckpt_get_string(r, "lora/options");
     char *want = ckpt_get_string(r, "lora/base_fingerprint"), have[17];
     model_lora_opts o = {0};
-    long long rank = 0;
     model *m = base && opts && want ? model_load(base, TS_CPU_DEVICE, TS_F32) : NULL;
     int ok = m && !model_base_fingerprint(m, have);
     if (ok && strcmp(want, have))
         ok = !err_set("the base model %s has changed since the run (base fingerprint %s, now %s): the adapters "
                       "belong to the weights it had then", base, want, have);
-    if (ok && sscanf(opts, "%lld %lf %lf %u", &rank, &o.alpha, &o.dropout, &o.targets) != 4)
-        ok = !err_set("item lora/options '%s': expected rank, alpha, dropout and targets", opts);
-    o.rank = rank;
-    ok = ok && !model_lora_init(m, &o, 0) && !load_master_or_model(r, model_params(m));
+    ok = ok && !parse_lora_options(opts, &o) && !model_lora_init(m, &o, 0) && !load_master_or_model(r, model_params(m));
     free(base);
     free(opts);
     free(want);
