@@ -21,9 +21,11 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 using namespace ts_detail;
 
@@ -34,7 +36,8 @@ namespace {
 #endif
 #define TS_INLINE inline __attribute__((always_inline))
 
-constexpr int64_t GRAIN = 1 << 15; // elements per task: large enough that scheduling is noise
+constexpr int64_t GRAIN = 1 << 16; // elements per task: large enough that scheduling is noise
+constexpr int64_t BLOCK = 1 << 13; // elements per pass over the block: p, m, v, g in 256 KiB of f32
 
 // ATen's rounding of add_(other, alpha) and addcmul_ for one dtype: 1 fused (one rounding of
 // self + alpha * other), 0 unfused (the product rounded, then the sum), -1 mixed or unknown.
@@ -82,37 +85,51 @@ TS_INLINE uint16_t bf16_bits(float f) {
 }
 TS_INLINE uint16_t bf16_bits(double) { return 0; } // never called: a copy has an f32 master
 
-// The op sequence of optim.c's adamw_update, one element at a time, in its order and rounding.
-template <typename T, bool FMA, bool COPY> TS_INLINE void adamw_elems(const adamw_args<T> &a, int64_t begin, int64_t end) {
+// ATen's sqrt of n elements at v into out. Not IEEE's on every build: libtorch 2.x with MKL takes
+// MKL's vector sqrt, which differs from the correctly rounded one in the last bit of about one
+// element in 170 (docs/PERFORMANCE.md); asking ATen gives its rounding whatever it is.
+template <typename T> __attribute__((noinline)) void aten_sqrt(const T *v, T *out, int64_t n) {
+    at::TensorOptions f = at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);
+    at::Tensor dst = at::from_blob(out, {n}, f);
+    at::sqrt_out(dst, at::from_blob(const_cast<T *>(v), {n}, f));
+}
+
+// The op sequence of optim.c's adamw_ops over elements [begin, end), a block small enough to stay
+// in cache: the moments, ATen's sqrt of v into root, then the parameter, in the ops' order and
+// rounding.
+template <typename T, bool FMA, bool COPY>
+TS_INLINE void adamw_elems(const adamw_args<T> &a, int64_t begin, int64_t end, T *__restrict root) {
     T *__restrict pp = a.p, *__restrict mp = a.m, *__restrict vp = a.v;
     const T *__restrict gp = a.g;
     uint16_t *__restrict cp = a.copy;
     for (int64_t i = begin; i < end; i++) {
         T g = gp[i] * a.scale;                                    // clip: g.mul_(scale)
-        T p = pp[i] * a.decay;                                    // p.mul_(1 - lr wd)
+        pp[i] = pp[i] * a.decay;                                  // p.mul_(1 - lr wd)
         T m = mp[i] * a.beta1;                                    // m.mul_(beta1)
-        m = FMA ? std::fma(g, a.alpha1, m) : m + a.alpha1 * g;    //   .add_(g, 1 - beta1)
+        mp[i] = FMA ? std::fma(g, a.alpha1, m) : m + a.alpha1 * g; //   .add_(g, 1 - beta1)
         T v = vp[i] * a.beta2, ag = a.alpha2 * g;                 // v.mul_(beta2)
-        v = FMA ? std::fma(ag, g, v) : v + ag * g;                //   .addcmul_(g, g, 1 - beta2)
-        T denom = std::sqrt(v) / a.bias2 + a.eps;                 // sqrt(v) / sqrt(bc2) + eps
-        p = p + a.step * m / denom;                               // p.addcdiv_(m, denom, -lr / bc1)
+        vp[i] = FMA ? std::fma(ag, g, v) : v + ag * g;            //   .addcmul_(g, g, 1 - beta2)
+    }
+    aten_sqrt(vp + begin, root, end - begin);                     // sqrt(v)
+    for (int64_t i = begin; i < end; i++) {
+        T denom = root[i - begin] / a.bias2 + a.eps;              // / sqrt(bc2) + eps
+        T p = pp[i] + a.step * mp[i] / denom;                     // p.addcdiv_(m, denom, -lr / bc1)
         pp[i] = p;
-        mp[i] = m;
-        vp[i] = v;
         if (COPY) cp[i] = bf16_bits(p);
     }
 }
 
-template <typename T> using adamw_fn = void (*)(const adamw_args<T> &, int64_t, int64_t);
+template <typename T> using adamw_fn = void (*)(const adamw_args<T> &, int64_t, int64_t, T *);
 
-template <typename T, bool FMA, bool COPY> void adamw_default(const adamw_args<T> &a, int64_t begin, int64_t end) {
-    adamw_elems<T, FMA, COPY>(a, begin, end);
+template <typename T, bool FMA, bool COPY>
+void adamw_default(const adamw_args<T> &a, int64_t begin, int64_t end, T *root) {
+    adamw_elems<T, FMA, COPY>(a, begin, end, root);
 }
 
 #ifdef TS_HAVE_AVX2_CLONE
 template <typename T, bool FMA, bool COPY>
-__attribute__((target("avx2,fma"))) void adamw_avx2(const adamw_args<T> &a, int64_t begin, int64_t end) {
-    adamw_elems<T, FMA, COPY>(a, begin, end);
+__attribute__((target("avx2,fma"))) void adamw_avx2(const adamw_args<T> &a, int64_t begin, int64_t end, T *root) {
+    adamw_elems<T, FMA, COPY>(a, begin, end, root);
 }
 #endif
 
@@ -127,7 +144,10 @@ template <typename T, bool FMA, bool COPY> adamw_fn<T> adamw_variant() {
 template <typename T> void adamw_run(const adamw_args<T> &a, int64_t n, bool fma) {
     adamw_fn<T> fn = fma ? (a.copy ? adamw_variant<T, true, true>() : adamw_variant<T, true, false>())
                          : (a.copy ? adamw_variant<T, false, true>() : adamw_variant<T, false, false>());
-    at::parallel_for(0, n, GRAIN, [&](int64_t begin, int64_t end) { fn(a, begin, end); });
+    at::parallel_for(0, n, GRAIN, [&](int64_t begin, int64_t end) {
+        std::vector<T> root(BLOCK);
+        for (int64_t b = begin; b < end; b += BLOCK) fn(a, b, std::min(end, b + BLOCK), root.data());
+    });
 }
 
 template <typename T> void adamw(at::Tensor &p, at::Tensor &m, at::Tensor &v, const at::Tensor &g, at::Tensor *copy,
