@@ -50,14 +50,22 @@ PHASES = Phases()
 
 
 def answer_of(text):
-    """The addition task's answer in a completion, as rewards/reward_math.c reads it for this task:
-    the text after the last </think> (none while a <think> is open), its last number."""
+    """The addition task's answer in a completion, as rewards/reward_math.c's fallback reads it: the
+    text after the last </think> (none while a <think> is open), its last number, a number starting
+    at a digit that no ASCII letter or _ precedes (its math spans and whole-text answers aside)."""
     if "</think>" in text:
         text = text[text.rindex("</think>") + 8:]
     elif "<think>" in text:
         return None
-    nums = re.findall(r"-?[0-9]+(?:\.[0-9]+)?", text)
-    return float(nums[-1]) if nums else None
+    last = None
+    for m in re.finditer(r"[0-9]+(?:\.[0-9]+)?", text):
+        i = m.start()
+        while i < m.end() and i > 0 and ((text[i - 1].isascii() and text[i - 1].isalpha()) or text[i - 1] == "_"):
+            i += 1  # "a12" reads as 2: the scan starts again after the letter's digit
+        if i < m.end():
+            neg = i > 0 and text[i - 1] == "-" and (i == 1 or not text[i - 2].isalnum())
+            last = float(text[i:m.end()]) * (-1 if neg else 1)
+    return last
 
 
 SCORED = []  # every (prompt, completion, answer, metadata, score), checked against `rlvr reward` at the end
@@ -81,9 +89,11 @@ def check_rewards(rlvr, config):
     if res.returncode:
         sys.exit(f"trl_grpo: {rlvr} reward failed: {res.stderr.strip()}")
     theirs = [json.loads(l)["score"] for l in res.stdout.splitlines()]
-    differ = sum(t != s[4] for t, s in zip(theirs, SCORED))
+    differ = [(s[1], s[2], s[4], t) for t, s in zip(theirs, SCORED) if t != s[4]]
+    for c, a, ours, t in differ[:3]:
+        print(f"trl_grpo: completion {c!r} (answer {a}): Python {ours}, rlvr {t}")
     print(f"trl_grpo: rewards of {len(SCORED)} completions, {sum(theirs):.0f} correct by `rlvr reward`, "
-          f"{differ} scored otherwise by the Python reward")
+          f"{len(differ)} scored otherwise by the Python reward")
     if len(theirs) != len(SCORED):
         sys.exit(f"trl_grpo: {rlvr} reward gave {len(theirs)} scores for {len(SCORED)} completions")
 
