@@ -2,12 +2,14 @@
 
   peers.py data OUT N SEED        N prompts of the demo's addition task as JSONL (prompt, answer,
                                   metadata), the file both sides train on in the same order
-  peers.py run SIDE OUT -- CMD    run CMD, then write its wall and CPU seconds, its peak resident
-                                  memory (getrusage of the child) and the load average to OUT
+  peers.py run SIDE OUT STEPS -- CMD
+                                  run CMD, then write its wall and CPU seconds, its peak resident
+                                  memory (getrusage of the child), the load average and its CPU
+                                  seconds at the end of each step (STEPS gains a line a step) to OUT
   peers.py table DIR              the runs under DIR as a table: per side, the mean over the steps
                                   after each run's first (its warm-up) of step, rollout and update
-                                  seconds, rollout tokens/s, steps per hour, peak memory; ratios
-                                  rlvr / TRL
+                                  seconds, rollout tokens/s, steps per hour, CPU seconds per step
+                                  and steps per CPU-hour, peak memory; ratios rlvr / TRL
 
 The prompts follow data/data_tasks.c's addition task (docs/DATA.md): even rows easy (1-digit
 operands), odd rows hard (2-4 digits, at least one operand that long), operands zero-padded to four
@@ -37,17 +39,43 @@ def make_data(out, n, seed):
             f.write(json.dumps({"prompt": "%04d+%04d=" % (a, b), "answer": str(a + b), "metadata": meta}) + "\n")
 
 
-def run(side, out, cmd):
+def proc_cpu(pid):
+    """CPU seconds a live process has used (user + system), from /proc; None once it is gone."""
+    try:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def lines(path):
+    try:
+        return sum(1 for _ in open(path))
+    except OSError:
+        return 0
+
+
+def run(side, out, steps_file, cmd):
+    """Runs cmd; while it runs, notes its CPU seconds each time steps_file (one line per finished
+    step) grows, polled every 0.1 s: the CPU seconds of each step, whatever the load."""
     load = os.getloadavg()[0]
     t0 = time.time()
-    rc = subprocess.run(cmd).returncode
+    p = subprocess.Popen(cmd)
+    marks, seen = [], 0
+    while p.poll() is None:
+        n, cpu = lines(steps_file), proc_cpu(p.pid)
+        if n > seen and cpu is not None:
+            marks += [cpu] * (n - seen)
+            seen = n
+        time.sleep(0.1)
     wall = time.time() - t0
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    rec = {"side": side, "rc": rc, "wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime,
-           "peak_gib": ru.ru_maxrss / 1024.0 ** 2, "load_before": load, "load_after": os.getloadavg()[0]}
+    rec = {"side": side, "rc": p.returncode, "wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime,
+           "peak_gib": ru.ru_maxrss / 1024.0 ** 2, "load_before": load, "load_after": os.getloadavg()[0],
+           "step_end_cpu_s": marks}
     json.dump(rec, open(out, "w"))
-    if rc:
-        sys.exit(f"peers.py: {side} exited with status {rc}: {' '.join(cmd)}")
+    if p.returncode:
+        sys.exit(f"peers.py: {side} exited with status {p.returncode}: {' '.join(cmd)}")
 
 
 def steps_of(run_json):
@@ -73,7 +101,12 @@ def table(root):
     for rj in sorted(glob.glob(os.path.join(root, "*", "run.json"))):
         rec = json.load(open(rj))
         rows = steps_of(rj)
-        s = sides.setdefault(rec["side"], {"runs": 0, "steps": [], "peak": 0.0, "cpu": 0.0, "wall": 0.0, "load": []})
+        s = sides.setdefault(rec["side"], {"runs": 0, "steps": [], "peak": 0.0, "cpu": 0.0, "wall": 0.0, "load": [],
+                                           "step_cpu": [0.0, 0]})
+        m = rec["step_end_cpu_s"]  # CPU per step from the first step's end on: past the warm-up
+        if len(m) > 1:
+            s["step_cpu"][0] += m[-1] - m[0]
+            s["step_cpu"][1] += len(m) - 1
         s["runs"] += 1
         s["steps"] += rows[1:] if len(rows) > 1 else rows
         s["peak"] = max(s["peak"], rec["peak_gib"])
@@ -91,12 +124,15 @@ def table(root):
                       "update_s": mean([r["update_s"] for r in st]),
                       "tok_s": sum(r["gen_tokens"] for r in st) / sum(r["rollout_s"] for r in st),
                       "tokens": mean([r["gen_tokens"] for r in st]), "peak": s["peak"],
-                      "cpu_per_wall": s["cpu"] / s["wall"], "load": (min(s["load"]), max(s["load"]))}
+                      "cpu_per_wall": s["cpu"] / s["wall"], "load": (min(s["load"]), max(s["load"])),
+                      "step_cpu": s["step_cpu"][0] / s["step_cpu"][1],
+                      "per_cpu_hour": 3600.0 * s["step_cpu"][1] / s["step_cpu"][0]}
     cols = [("steps measured", "steps", "%d"), ("step s", "step_s", "%.2f"), ("steps/hour", "per_hour", "%.0f"),
+            ("CPU s/step", "step_cpu", "%.2f"), ("steps/CPU-hour", "per_cpu_hour", "%.0f"),
             ("rollout s", "rollout_s", "%.2f"), ("rollout tok/s", "tok_s", "%.0f"), ("reward s", "reward_s", "%.3f"),
             ("update s", "update_s", "%.2f"), ("tokens/step", "tokens", "%.0f"), ("peak GiB", "peak", "%.2f"),
             ("CPU/wall", "cpu_per_wall", "%.2f")]
-    better_low = {"step_s", "rollout_s", "reward_s", "update_s", "peak"}
+    better_low = {"step_s", "step_cpu", "rollout_s", "reward_s", "update_s", "peak"}
     print("| | " + " | ".join(c[0] for c in cols) + " |")
     print("|---|" + "---:|" * len(cols))
     for name, label in (("rlvr", "rlvr train"), ("trl", "TRL GRPOTrainer")):
@@ -118,8 +154,8 @@ def main():
     a = sys.argv[1:]
     if len(a) == 4 and a[0] == "data":
         make_data(a[1], int(a[2]), int(a[3]))
-    elif len(a) >= 5 and a[0] == "run" and a[3] == "--":
-        run(a[1], a[2], a[4:])
+    elif len(a) >= 6 and a[0] == "run" and a[4] == "--":
+        run(a[1], a[2], a[3], a[5:])
     elif len(a) == 2 and a[0] == "table":
         table(a[1])
     else:

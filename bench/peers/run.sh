@@ -59,10 +59,10 @@ print("trl", trl.__version__, "transformers", transformers.__version__, "torch",
 for r in $(seq 1 "$ROUNDS"); do
     echo "peers/run.sh: round $r: rlvr train"
     mkdir -p "$OUT/$r-rlvr" "$OUT/$r-trl"
-    "$VPY" $HERE/peers.py run rlvr "$OUT/$r-rlvr/run.json" -- \
+    "$VPY" $HERE/peers.py run rlvr "$OUT/$r-rlvr/run.json" "$OUT/$r-rlvr/rlvr-run/metrics.jsonl" -- \
         "$BIN" train "$OUT/cfg.json" --set run.dir="$OUT/$r-rlvr/rlvr-run"
     echo "peers/run.sh: round $r: TRL GRPOTrainer"
-    "$VPY" $HERE/peers.py run trl "$OUT/$r-trl/run.json" -- \
+    "$VPY" $HERE/peers.py run trl "$OUT/$r-trl/run.json" "$OUT/$r-trl/trl-steps.jsonl" -- \
         "$VPY" $HERE/trl_grpo.py --model "$OUT/model" --data "$OUT/prompts.jsonl" --config "$OUT/cfg.json" \
         --rlvr "$BIN" --out "$OUT/$r-trl/trl-steps.jsonl" --workdir "$OUT/$r-trl/work" --steps "$STEPS" \
         --prompts "$PROMPTS" --group "$GROUP" --new "$NEW" --temperature 1.0 --lr "$LR" --threads "$THREADS" --seed 1
