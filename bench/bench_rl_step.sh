@@ -7,12 +7,10 @@
 # Usage: bench/bench_rl_step.sh [RLVR_BINARY]   (run from the repository root; default build/rlvr)
 # Environment: PROMPTS (8), GROUP (8), NEW (256) new tokens at most, STEPS (2), THREADS (1),
 # LAYERS (24), CHECKPOINTING (false: train.activation_checkpointing), V (151669).
-# The body is Qwen2.5-0.5B's (D 896, H 14, Hkv 2, F 4864, tied, q/k/v biases; LAYERS layers); the
-# tokenizer is Qwen3's from tests/tokenizer/qwen3 (151,669 ids with the added tokens), and the
-# embedding has V rows: Qwen2.5's 151,936 needs a sampler that never draws a row the tokenizer
-# lacks. Prompts are the built-in addition task, rewards the math verifier, no KL reference. A
-# random model rarely stops, so completions run to NEW tokens. The run's final checkpoint is
-# written after the last step and is not part of any step's time.
+# The model is bench/qwen05b_model.sh's (the 0.5B body, LAYERS layers, the Qwen tokenizer, V
+# embedding rows). Prompts are the built-in addition task, rewards the math verifier, no KL
+# reference. A random model rarely stops, so completions run to NEW tokens. The run's final
+# checkpoint is written after the last step and is not part of any step's time.
 # Not here: the PyTorch twin of a step (bench_update and bench_rollout.sh compare the two halves).
 set -eu
 BIN=${1:-build/rlvr}
@@ -24,50 +22,10 @@ export OPENBLAS_NUM_THREADS=$THREADS
 core=$("$BIN" doctor 2> /dev/null | sed -n 's/.*rlvr chose \([A-Za-z0-9]*\).*/\1/p')
 [ -z "${OPENBLAS_CORETYPE:-}" ] && [ -n "$core" ] && export OPENBLAS_CORETYPE=$core
 [ -x "$BIN" ] || { echo "bench_rl_step.sh: no rlvr binary at $BIN" >&2; exit 2; }
-"$PY" -c 'import torch' 2> /dev/null || { echo "bench_rl_step.sh: $PY has no torch (apt-get install python3-torch)" >&2; exit 2; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-"$BIN" init-model --arch qwen2 --out "$tmp/m" --hidden 896 --layers "$LAYERS" --heads 14 --kv-heads 2 \
-    --intermediate 4864 --tie --max-pos 32768 > /dev/null
-# The real tokenizer, and an embedding with a row for each of its ids (random, std 0.02).
-zcat tests/tokenizer/qwen3/tokenizer.json.gz > "$tmp/m/tokenizer.json"
-cp tests/tokenizer/qwen3/tokenizer_config.json "$tmp/m/"
-"$PY" - "$tmp/m" "$V" <<'PY'
-import json, os, struct, sys
-import torch
-d, V = sys.argv[1], int(sys.argv[2])
-raw = open(os.path.join(d, "model.safetensors"), "rb").read()
-n = struct.unpack("<Q", raw[:8])[0]
-head = json.loads(raw[8:8 + n])
-meta = head.pop("__metadata__", None)
-out, blobs, off = {}, [], 0
-for name in sorted(head, key=lambda k: head[k]["data_offsets"][0]):
-    h = head[name]
-    a, b = h["data_offsets"]
-    blob = raw[8 + n + a:8 + n + b]
-    if name == "model.embed_tokens.weight":
-        torch.manual_seed(0)
-        blob = (torch.randn(V, h["shape"][1]) * 0.02).numpy().tobytes()
-        h = dict(h, shape=[V, h["shape"][1]])
-    out[name] = dict(h, data_offsets=[off, off + len(blob)])
-    blobs.append(blob)
-    off += len(blob)
-if meta:
-    out["__metadata__"] = meta
-hj = json.dumps(out).encode()
-hj += b" " * (-len(hj) % 8)
-with open(os.path.join(d, "model.safetensors"), "wb") as f:
-    f.write(struct.pack("<Q", len(hj)) + hj)
-    for blob in blobs:
-        f.write(blob)
-for fn in ("config.json", "generation_config.json"):
-    c = json.load(open(os.path.join(d, fn)))
-    if "vocab_size" in c:
-        c["vocab_size"] = V
-    c["bos_token_id"], c["eos_token_id"] = 151643, [151645, 151643]
-    json.dump(c, open(os.path.join(d, fn), "w"))
-PY
+bench/qwen05b_model.sh "$BIN" "$tmp/m" "$LAYERS" "$V"
 cat > "$tmp/cfg.json" <<JSON
 {"run": {"log_level": "warn", "threads": $THREADS}, "model": {"path": "$tmp/m", "chat_template": "none"},
  "data": {"source": "addition"}, "rollout": {"max_new_tokens": $NEW},
