@@ -22,7 +22,7 @@ echo "thinkless: SFT warm-up, $SFT_STEPS steps"
 "$RLVR" init-model --arch qwen2 --out "$out/init" --hidden 64 --layers 2 --heads 4 --tie --seed 1 > /dev/null
 "$RLVR" sft "$cfg" --set run.dir="$out/sft" --set model.path="$out/init" \
   --set sft.steps="$SFT_STEPS" --set run.threads=2 > "$out/sft.log" 2>&1
-"$RLVR" eval "$cfg" --set model.path="$out/sft/model" --set run.threads=2 --out "$out/eval-sft.json" > /dev/null
+"$RLVR" eval "$cfg" --set model.path="$out/sft/model" --set run.threads=2 --out "$out/eval-sft.json" >> "$out/sft.log" 2>&1
 
 : > "$out/jobs.txt"
 for m in "${methods[@]}"; do
@@ -31,7 +31,7 @@ for m in "${methods[@]}"; do
     run=$out/$name-s$seed
     echo "\"$RLVR\" train $cfg --set run.dir=$run --set model.path=$out/sft/model --set run.seed=$seed" \
       "--set train.steps=$STEPS --set train.eval_every=25 --set eval.problems=128 $sets > $run.log 2>&1 &&" \
-      "\"$RLVR\" eval $cfg --set model.path=$run/model --out $run/eval-final.json > /dev/null" >> "$out/jobs.txt"
+      "\"$RLVR\" eval $cfg --set model.path=$run/model --out $run/eval-final.json >> $run.log 2>&1" >> "$out/jobs.txt"
   done
 done
 echo "thinkless: $(wc -l < "$out/jobs.txt") RL runs of $STEPS steps, $JOBS at a time ($(elapsed) so far)"
@@ -66,7 +66,8 @@ for name in ("degrpo", "grpo"):
                   pick(r, "easy", "think_ratio") <= 0.10 and pick(r, "hard", "think_ratio") >= 0.95
                   for r in finals]
 print()
-print("Early think ratio on the hard problems (eval.jsonl, mean over seeds), the collapse test:")
+print("Think ratio on the test problems over training (eval.jsonl, mean over seeds): a collapse "
+      "toward one mode shows as both difficulties moving together; the U as a rise, then a fall on easy:")
 print()
 print("| step | " + " | ".join("%s easy | %s hard" % (n, n) for n in ("degrpo", "grpo")) + " |")
 print("|---|---|---|---|---|")
