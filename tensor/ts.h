@@ -250,11 +250,12 @@ typedef struct ts_adamw_step {
 /* One AdamW update of param, exp_avg and exp_avg_sq (same shape and dtype, f32 or f64, contiguous,
  * on the CPU) from grad, in one pass that rounds every element as the op sequence mul_, add_,
  * mul_, addcmul_, sqrt, div, add, addcdiv_ on this libtorch and CPU does (ATen is asked once how it
- * rounds add_ and addcmul_; tensor/ts_optim.cpp). copy, when not NULL, is a bf16 tensor of the
- * same size that gets param rounded to nearest even (ts_copy_'s rounding). grad is read, not
- * changed. Returns 0 when done; 1 when it cannot promise the op sequence's rounding (another
- * device, dtype or layout, or an ATen whose kernels round add_ differently from one element to
- * another), having changed nothing, so that the caller runs the ops; -1 on error. */
+ * rounds add_ and addcmul_, and computes the square roots; tensor/ts_optim.cpp). copy, when not
+ * NULL, is a bf16 tensor of the same size that gets param rounded to nearest even (ts_copy_'s
+ * rounding). grad is read, not changed. Returns 0 when done; 1 when it cannot promise the op
+ * sequence's rounding (another device, dtype or layout, or an ATen whose kernels round add_
+ * differently from one element to another), having changed nothing, so that the caller runs the
+ * ops; -1 on error. */
 int ts_adamw_(ts_tensor *param, ts_tensor *exp_avg, ts_tensor *exp_avg_sq, const ts_tensor *grad, ts_tensor *copy,
               const ts_adamw_step *s);
 

@@ -4,16 +4,17 @@
 //
 // The op sequence reads and writes every tensor several times (mul_, add_, mul_, addcmul_, sqrt,
 // div, add, addcdiv_, copy_), and makes three temporaries as large as the parameter; this pass
-// reads p, g, m, v once and writes p, m, v (and the rounded copy) once.
+// reads p, g, m, v once and writes p, m, v (and the rounded copy) once, a block at a time.
 //
-// Equality with the op sequence: every op of the sequence is one IEEE operation per element, so a
-// correctly rounded C++ expression of the same operations in the same order matches it, except
-// where ATen fuses a multiply and an add into one rounding: add_(g, alpha) and addcmul_ do on the
-// AVX2 and AVX-512 kernels (vector and scalar loops alike), not on the baseline ones
-// (docs/PERFORMANCE.md, "AdamW step"). Rather than guess ATen's kernel choice, the first call asks
-// ATen: it runs both ops on inputs where a fused and an unfused result differ, and mirrors what it
-// sees. Where ATen's answer is mixed (some elements fused, some not) or the tensors are not plain
-// contiguous CPU f32/f64, ts_adamw_ declines and the caller runs the op sequence.
+// Equality with the op sequence: the ops but sqrt are one IEEE operation per element, so a correctly
+// rounded C++ expression of the same operations in the same order matches them, except where ATen
+// fuses a multiply and an add into one rounding: add_(g, alpha) and addcmul_ do on the AVX2 and
+// AVX-512 kernels (vector and scalar loops alike), not on the baseline ones (docs/PERFORMANCE.md,
+// "The fused AdamW step"). Rather than guess ATen's kernel choice, the first call asks ATen: it
+// runs both ops on inputs where a fused and an unfused result differ, and mirrors what it sees.
+// The square root is ATen's own, called on cache-sized blocks (aten_sqrt). Where ATen's answer is
+// mixed (some elements fused, some not) or the tensors are not plain contiguous CPU f32/f64,
+// ts_adamw_ declines and the caller runs the op sequence.
 // This file is built with -ffp-contract=off: the compiler fuses nothing; std::fma fuses explicitly.
 // Deliberately not here: CUDA (the op sequence runs there), moments in a precision other than the
 // master's, AMSGrad.
@@ -37,7 +38,7 @@ namespace {
 #define TS_INLINE inline __attribute__((always_inline))
 
 constexpr int64_t GRAIN = 1 << 16; // elements per task: large enough that scheduling is noise
-constexpr int64_t BLOCK = 1 << 13; // elements per pass over the block: p, m, v, g in 256 KiB of f32
+constexpr int64_t BLOCK = 1 << 14; // elements per block: p, m, v, g and the roots in 320 KiB of f32
 
 // ATen's rounding of add_(other, alpha) and addcmul_ for one dtype: 1 fused (one rounding of
 // self + alpha * other), 0 unfused (the product rounded, then the sum), -1 mixed or unknown.
