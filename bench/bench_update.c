@@ -6,8 +6,9 @@
  * Run from the repository root (the twin is found there). The update is the trainer's: log-probs
  * of ROWS x TOKENS tokens and their entropies (no gradient, for the metric), the loss
  * -mean(logprob x advantage), backward, AdamW. It runs REPEATS times without and then with
- * activation checkpointing, each in a process of its own; the fastest update counts. Printed:
- * seconds of forward + backward and of the AdamW step, model GFLOP/s (the forward's matmul and
+ * activation checkpointing, then without it and with AdamW op by op (optim_opts.op_by_op, the
+ * sequence the fused step replaces), each in a process of its own; the fastest update counts.
+ * Printed: seconds of forward + backward and of the AdamW step, model GFLOP/s (the forward's matmul and
  * attention FLOPs x 3, recomputation not counted) against the GEMM peak (sgemm of the MLP's
  * shape, 2048 rows), and the peak resident memory of each phase (VmHWM, reset through
  * /proc/self/clear_refs) beside weights + gradients + AdamW state. OpenBLAS's kernels are chosen
@@ -107,14 +108,15 @@ static int update(model *m, optim *o, const ts_tensor *ids, const ts_tensor *adv
 
 /* The model, optimiser and batch built afresh, then `repeats` updates, the fastest kept. In a
  * process of its own (the caller forks), so that each setting's peak memory is its own. */
-static int measure(const model_config *c, int64_t B, int64_t T, int checkpointing, int repeats, timing *best) {
+static int measure(const model_config *c, int64_t B, int64_t T, int checkpointing, int op_by_op, int repeats,
+                   timing *best) {
     model *m = model_init_random(c, 1, 0.02);
     if (!m) return -1;
     model_set_activation_checkpointing(m, checkpointing);
     model_param_table pt = model_params(m);
     for (int i = 0; i < pt.n; i++) ts_set_requires_grad(pt.t[i], 1);
     optim_opts oo = {.lr = 1e-6, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01, .grad_clip = 1.0,
-                     .schedule = OPTIM_SCHED_CONSTANT, .total_steps = 1};
+                     .schedule = OPTIM_SCHED_CONSTANT, .total_steps = 1, .op_by_op = op_by_op};
     optim *o = optim_init(pt.t, pt.names, pt.n, &oo);
     ts_scope_begin();
     ts_tensor *ids = ts_randint(0, c->vocab_size, (int64_t[]){B, T}, 2, NULL);
@@ -155,14 +157,14 @@ int main(int argc, char **argv) {
                       .tie_word_embeddings = 1, .qkv_bias = 1, .bos_token_id = -1};
     double peak = gemm_peak(GEMM_ROWS, c.hidden_size, c.intermediate_size);
     double flops = 3 * forward_flops(&c, B, T - 1);
-    timing best[2];
-    for (int ck = 0; ck < 2; ck++) {
+    timing best[3]; /* plain, checkpointed, AdamW op by op */
+    for (int ck = 0; ck < 3; ck++) {
         int fd[2];
         if (pipe(fd)) return 1;
         pid_t pid = fork();
         if (pid == 0) {
             close(fd[0]);
-            int rc = measure(&c, B, T, ck, repeats, &best[ck]);
+            int rc = measure(&c, B, T, ck == 1, ck == 2, repeats, &best[ck]);
             if (rc) fprintf(stderr, "bench_update: %s\n", err_msg());
             _exit(rc || write(fd[1], &best[ck], sizeof best[ck]) != (ssize_t)sizeof best[ck] ? 1 : 0);
         }
@@ -172,7 +174,7 @@ int main(int argc, char **argv) {
         if (pid > 0) waitpid(pid, &status, 0);
         close(fd[0]);
         if (got != (ssize_t)sizeof best[ck] || status) {
-            fprintf(stderr, "bench_update: the %s update failed\n", ck ? "checkpointed" : "plain");
+            fprintf(stderr, "bench_update: the %s update failed\n", (const char *[]){"plain", "checkpointed", "op-by-op"}[ck]);
             return 1;
         }
     }
@@ -195,17 +197,21 @@ int main(int argc, char **argv) {
     printf("weights + gradients + AdamW state: %.2f GiB\n\n", state_gib);
     printf("%-22s %10s %8s %8s %10s %9s %9s   %s\n", "update", "fwd+bwd s", "AdamW s", "GFLOP/s", "% of peak",
            "rest GiB", "peak GiB", "(peak in fwd+bwd, in AdamW)");
-    const char *label[3] = {"rlvr.c", "rlvr.c checkpointed", "PyTorch eager"};
-    timing rows[3] = {best[0], best[1], {.fwd_bwd = py[0], .optim = py[1], .peak_gib = py[2], .rest_gib = py[3]}};
-    for (int i = 0; i < 3; i++) {
+    const char *label[4] = {"rlvr.c", "rlvr.c checkpointed", "rlvr.c AdamW op by op", "PyTorch eager"};
+    timing rows[4] = {best[0], best[1], best[2], {.fwd_bwd = py[0], .optim = py[1], .peak_gib = py[2], .rest_gib = py[3]}};
+    for (int i = 0; i < 4; i++) {
         double total = rows[i].fwd_bwd + rows[i].optim, g = total > 0 ? flops / total * 1e-9 : 0;
         printf("%-22s %10.2f %8.2f %8.1f %9.0f%% %9.2f %9.2f", label[i], rows[i].fwd_bwd, rows[i].optim, g,
                100 * g / peak, rows[i].rest_gib, rows[i].peak_gib);
-        if (i < 2) printf("   (%.2f, %.2f)", rows[i].peak_fb_gib, rows[i].peak_opt_gib);
+        if (i < 3) printf("   (%.2f, %.2f)", rows[i].peak_fb_gib, rows[i].peak_opt_gib);
         printf("\n");
     }
+    printf("\nAdamW step: fused %.2f s, op by op %.2f s (fused %.2fx faster)", best[0].optim, best[2].optim,
+           best[2].optim / best[0].optim);
+    if (py[1] > 0) printf(", torch.optim.AdamW %.2f s (fused %.2fx faster)", py[1], py[1] / best[0].optim);
+    printf("\n");
     if (py[0] > 0)
-        printf("\nspeed-up over PyTorch eager (update time): %.2fx, checkpointed %.2fx; peak memory %.2fx, %.2fx of it\n",
+        printf("speed-up over PyTorch eager (update time): %.2fx, checkpointed %.2fx; peak memory %.2fx, %.2fx of it\n",
                (py[0] + py[1]) / (best[0].fwd_bwd + best[0].optim), (py[0] + py[1]) / (best[1].fwd_bwd + best[1].optim),
                best[0].peak_gib / py[2], best[1].peak_gib / py[2]);
     return 0;

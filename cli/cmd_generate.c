@@ -44,6 +44,7 @@ static const char usage[] =
     "  --raw               no chat template: the prompt is the text to continue\n"
     "  --json              print {\"prompt_ids\", \"ids\", \"text\", \"finish\"} per sample, one a line,\n"
     "                      instead of the texts\n"
+    "  --adapter DIR       a LoRA adapter directory (PEFT's layout) applied to the model\n"
     "  --device D          cpu or cuda:N (cpu)\n";
 
 /* Sample n completions of prompt; EOS ids are the model's, the tokenizer's and
@@ -97,7 +98,7 @@ static void print_ids(const char *key, const tok_ids *ids) {
 
 /* The command line. */
 typedef struct gen_args {
-    const char *dir, *prompt, *system, *chat, *device;
+    const char *dir, *adapter, *prompt, *system, *chat, *device;
     rollout_sampling smp;
     int64_t max_new, seed, n;
     int raw, json, think, greedy, use_gen_config;
@@ -108,6 +109,7 @@ static int take_value(gen_args *g, const char *a, const char *v) {
     sampler_params *s = &g->smp.p;
     int *given = g->smp.given;
     if (!strcmp(a, "--model")) g->dir = v;
+    else if (!strcmp(a, "--adapter")) g->adapter = v;
     else if (!strcmp(a, "--prompt")) g->prompt = v;
     else if (!strcmp(a, "--system")) g->system = v;
     else if (!strcmp(a, "--chat")) g->chat = v;
@@ -216,7 +218,7 @@ int cmd_generate(int argc, char **argv) {
     if (!g.use_gen_config)
         for (int i = 0; i < ROLLOUT_GEN_N; i++) smp->from[i] = smp->given[i] ? ROLLOUT_FROM_USER : ROLLOUT_FROM_DEFAULT;
     tok_tokenizer *tok = tok_load(g.dir);
-    model *m = tok ? model_load(g.dir, dev, TS_F32) : NULL;
+    model *m = tok ? model_load_adapted(g.dir, g.adapter, dev, TS_F32) : NULL;
     char line[512];
     rollout_sampling_describe(smp, "command line", line, sizeof line);
     if (m) log_info("sampling: %s", line);

@@ -18,9 +18,10 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: rlvr score --model DIR [--device cpu|cuda:N] [--threads N] < in.jsonl > out.jsonl\n\n"
+    "usage: rlvr score --model DIR [--adapter DIR] [--device cpu|cuda:N] [--threads N] < in.jsonl > out.jsonl\n\n"
     "Reads {\"ids\": [...]} or {\"text\": ...} lines and writes {\"logprobs\": [...], \"total\": x}:\n"
-    "the log-probability of each token after the first given the ones before it, and their sum.\n";
+    "the log-probability of each token after the first given the ones before it, and their sum.\n"
+    "--adapter: a LoRA adapter directory (PEFT's layout, `rlvr export --peft`) applied to the model.\n";
 
 /* ids of one line into out; -1 with err_set. */
 static int line_ids(const cJSON *j, tok_tokenizer *tok, const char *tok_err, int64_t vocab, tok_ids *out) {
@@ -78,7 +79,7 @@ static int score_line(model *m, tok_tokenizer *tok, const char *tok_err, const c
 }
 
 int cmd_score(int argc, char **argv) {
-    const char *dir = NULL, *device = "cpu";
+    const char *dir = NULL, *adapter = NULL, *device = "cpu";
     int64_t threads = 0;
     if (cli_wants_help(argc, argv)) {
         fputs(usage, stdout);
@@ -86,6 +87,7 @@ int cmd_score(int argc, char **argv) {
     }
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc) dir = argv[++i];
+        else if (!strcmp(argv[i], "--adapter") && i + 1 < argc) adapter = argv[++i];
         else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             if (cli_parse_int("--threads", argv[++i], 1, 1024, &threads)) return cli_fail(NULL);
@@ -102,7 +104,7 @@ int cmd_score(int argc, char **argv) {
     ts_device dev;
     if (ts_device_parse(device, &dev)) return cli_fail(NULL);
     if (threads > 0) ts_set_num_threads((int)threads);
-    model *m = model_load(dir, dev, TS_F32);
+    model *m = model_load_adapted(dir, adapter, dev, TS_F32);
     if (!m) return cli_fail(NULL);
     tok_tokenizer *tok = tok_load(dir); /* optional: only {"text"} lines need it */
     char tok_err[ERR_MSG_MAX];

@@ -32,10 +32,13 @@ static const char eval_usage[] =
     "difficulty. --out also writes it to FILE.\n";
 
 static const char export_usage[] =
-    "usage: rlvr export CHECKPOINT.h5 DIR [--force]\n\n"
+    "usage: rlvr export CHECKPOINT.h5 DIR [--peft] [--force]\n\n"
     "Writes the checkpoint's model as a Hugging Face directory: config.json,\n"
     "model.safetensors, generation_config.json and the tokenizer files. DIR must be empty or\n"
-    "missing; --force replaces a non-empty DIR whole (no file of the old one is kept).\n";
+    "missing; --force replaces a non-empty DIR whole (no file of the old one is kept).\n"
+    "A LoRA run's checkpoint is read onto its base model (model.path of the run) and written\n"
+    "merged (W + alpha/r B A); --peft writes the adapters instead as a PEFT adapter directory\n"
+    "(adapter_model.safetensors, adapter_config.json) for --adapter, model.adapter or PEFT.\n";
 
 /* Load the config and run a job; unknown arguments are an error. */
 static int run_job(int argc, char **argv, const char *usage, int (*job)(const rlvr_config *)) {
@@ -127,8 +130,13 @@ int cmd_export(int argc, char **argv) {
         fputs(export_usage, stdout);
         return 0;
     }
-    int force = argc == 4 && !strcmp(argv[3], "--force");
-    if (argc != 3 && !force) {
+    int force = 0, peft = 0, bad = argc < 3;
+    for (int i = 3; i < argc; i++) {
+        if (!strcmp(argv[i], "--force")) force = 1;
+        else if (!strcmp(argv[i], "--peft")) peft = 1;
+        else bad = 1;
+    }
+    if (bad) {
         fputs(export_usage, stderr);
         return 2;
     }
@@ -138,7 +146,7 @@ int cmd_export(int argc, char **argv) {
         err_set("export: '%s' is not empty: pass --force to replace it whole", argv[2]);
         return cli_fail(NULL);
     }
-    if (trainer_export_checkpoint(argv[1], argv[2])) return cli_fail(NULL);
+    if (trainer_export_checkpoint(argv[1], argv[2], peft)) return cli_fail(NULL);
     printf("exported %s to %s\n", argv[1], argv[2]);
     return 0;
 }

@@ -111,6 +111,8 @@ typedef struct cfg_model {
     int chat_template; /* auto none chatml qwen2 qwen2.5 qwen3 llama3 */
     int dtype;         /* f32 bf16 */
     char *device;
+    char *adapter;     /* PEFT LoRA adapter directory loaded on top of path */
+    struct { int64_t rank; double alpha, dropout; cfg_strlist targets; } lora;
 } cfg_model;
 
 typedef struct cfg_train {

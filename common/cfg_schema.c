@@ -33,6 +33,21 @@ const cfg_key cfg_schema[] = {
       "Weight dtype in memory (bf16 computes in bf16 on CUDA; the CPU upcasts)."),
     K("model.device", CFG_STRING, model.device, "cpu", NULL, NULL,
       "cpu, cuda or cuda:N (under MPI each rank takes the GPU of its node-local rank)."),
+    K("model.adapter", CFG_STRING, model.adapter, NULL, NULL, NULL,
+      "A LoRA adapter directory (adapter_config.json, adapter_model.safetensors, as PEFT and "
+      "`rlvr export --peft` write them) applied on top of model.path: score, generate and eval "
+      "use base + adapter; a LoRA run starts from it. Its base must match model.path."),
+    K("model.lora.targets", CFG_STRLIST, model.lora.targets, NULL, NULL, NULL,
+      "LoRA: the projections given adapters, among q k v o gate up down (or PEFT's q_proj .. "
+      "down_proj), as a list or one comma-separated string; empty = LoRA off (full fine-tuning). "
+      "With LoRA the base weights are frozen and only the adapters train."),
+    K("model.lora.rank", CFG_INT, model.lora.rank, "8", "[1,65536]", NULL,
+      "LoRA rank r: A (r, in), B (out, r); at most the smaller side of every targeted layer."),
+    K("model.lora.alpha", CFG_FLOAT, model.lora.alpha, "8", "(0,inf)", NULL,
+      "LoRA alpha: the update is (alpha / r) B A x (PEFT's lora_alpha)."),
+    K("model.lora.dropout", CFG_FLOAT, model.lora.dropout, "0", "[0,1)", NULL,
+      "Dropout on the adapters' input during training updates (PEFT's lora_dropout), drawn from "
+      "the run's counter-based streams, so a resumed run repeats it."),
 
     K("train.steps", CFG_INT, train.steps, "100", "[1,inf)", NULL,
       "RL steps (one rollout batch each) the run ends at, counting resumed steps."),

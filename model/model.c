@@ -27,11 +27,14 @@
 
 typedef struct layer {
     const struct model *owner;                  /* for ts_checkpoint's callback */
+    int index;                                  /* in the stack: names, dropout streams */
     ts_tensor *input_norm, *post_norm;          /* (D) */
     ts_tensor *wq, *wk, *wv, *wo;               /* (H*E, D), (Hkv*E, D), (Hkv*E, D), (D, H*E) */
     ts_tensor *bq, *bk, *bv, *bo;               /* (H*E), (Hkv*E), (Hkv*E), (D); NULL when absent */
     ts_tensor *q_norm, *k_norm;                 /* (E), Qwen3 only */
     ts_tensor *gate, *up, *down;                /* (F, D), (F, D), (D, F) */
+    ts_tensor *lora_a[MODEL_LORA_NTARGETS];     /* (r, in) per targeted projection, else NULL */
+    ts_tensor *lora_b[MODEL_LORA_NTARGETS];     /* (out, r) */
 } layer;
 
 struct model {
@@ -48,6 +51,13 @@ struct model {
     char **names;          /* owned */
     ts_tensor *inv_freq;   /* (E/2) f32 on device, RoPE frequencies after scaling */
     int checkpointing;     /* recompute each layer in backward (model_set_activation_checkpointing) */
+    model_lora_opts lora;  /* rank 0: no adapters */
+    double lora_scale;     /* alpha / r */
+    int lora_off;          /* model_lora_set_enabled(m, 0): the base model */
+    uint64_t dropout_key;  /* model_lora_set_dropout_key; 0: no dropout */
+    int nlora;             /* adapter tensors: A and B per targeted projection and layer */
+    ts_tensor **lora_params; /* owned, layer by layer, targets in model_lora_target order, A then B */
+    char **lora_names;     /* owned, PEFT's names */
 };
 
 typedef enum { P_MATRIX, P_NORM, P_BIAS } param_kind;
@@ -106,6 +116,17 @@ static int param_specs(model *m, param_spec *s) {
     return n;
 }
 
+/* The base weight a LoRA target adapts in layer l. */
+static ts_tensor *target_weight(const layer *l, int t) {
+    ts_tensor *w[MODEL_LORA_NTARGETS] = {l->wq, l->wk, l->wv, l->wo, l->gate, l->up, l->down};
+    return w[t];
+}
+
+/* HF module paths of the targets under model.layers.N, in model_lora_target order. */
+static const char *const target_module[MODEL_LORA_NTARGETS] = {
+    "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+    "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
+
 /* Inverse RoPE frequencies theta^(-2i/E), i < E/2, with Llama-3.1's scaling: wavelengths longer
  * than original/low_freq_factor are divided by factor, shorter than original/high_freq_factor
  * kept, those between interpolated (HF _compute_llama3_parameters). */
@@ -157,7 +178,10 @@ static model *model_alloc(const model_config *c, ts_device dev, ts_dtype dtype) 
     m->dtype = dtype;
     m->logprob_temp = 1;
     m->layers = mem_calloc((size_t)c->num_layers, sizeof *m->layers);
-    for (int i = 0; i < c->num_layers; i++) m->layers[i].owner = m;
+    for (int i = 0; i < c->num_layers; i++) {
+        m->layers[i].owner = m;
+        m->layers[i].index = i;
+    }
     m->nparams = param_specs(m, NULL);
     m->params = mem_calloc((size_t)m->nparams, sizeof *m->params);
     m->names = mem_calloc((size_t)m->nparams, sizeof *m->names);
@@ -279,11 +303,30 @@ void model_free(model *m) {
         ts_free(m->params[i]);
         free(m->names[i]);
     }
+    for (int i = 0; i < m->nlora; i++) {
+        ts_free(m->lora_params[i]);
+        free(m->lora_names[i]);
+    }
     free(m->params);
     free(m->names);
+    free(m->lora_params);
+    free(m->lora_names);
     free(m->layers);
     ts_free(m->inv_freq);
     free(m);
+}
+
+/* w, or w + (alpha / r) B A computed in f32 when w is a projection with an adapter (in scope). */
+static ts_tensor *merged_weight(const model *m, const ts_tensor *w) {
+    for (int i = 0; m->nlora && i < m->cfg.num_layers; i++)
+        for (int t = 0; t < MODEL_LORA_NTARGETS; t++) {
+            const layer *l = &m->layers[i];
+            if (l->lora_a[t] && target_weight(l, t) == w) {
+                ts_tensor *ba = ts_matmul(ts_to_dtype(l->lora_b[t], TS_F32), ts_to_dtype(l->lora_a[t], TS_F32));
+                return ts_add(ts_to_dtype(w, TS_F32), ts_mul_scalar(ba, m->lora_scale));
+            }
+        }
+    return ts_alias(w);
 }
 
 int model_save(const model *m, const char *dir, ts_dtype dtype, size_t shard_bytes) {
@@ -299,7 +342,7 @@ int model_save(const model *m, const char *dir, ts_dtype dtype, size_t shard_byt
         void *buf = mem_alloc(t->nbytes);
         t->data = buf;
         ts_scope_begin();
-        rc = ts_to_host(ts_to_dtype(m->params[i], dtype), buf, t->nbytes);
+        rc = ts_to_host(ts_to_dtype(merged_weight(m, m->params[i]), dtype), buf, t->nbytes);
         ts_scope_end();
     }
     static const char *const meta[] = {"format", "pt", NULL};
@@ -313,19 +356,157 @@ const model_config *model_get_config(const model *m) { return &m->cfg; }
 ts_device model_device(const model *m) { return m->device; }
 ts_dtype model_dtype(const model *m) { return m->dtype; }
 model_param_table model_params(const model *m) {
+    if (m->nlora)
+        return (model_param_table){.n = m->nlora, .t = m->lora_params, .names = (const char *const *)m->lora_names};
+    return model_base_params(m);
+}
+model_param_table model_base_params(const model *m) {
     return (model_param_table){.n = m->nparams, .t = m->params, .names = (const char *const *)m->names};
 }
 
 void model_set_activation_checkpointing(model *m, int on) { m->checkpointing = on != 0; }
 
 void model_zero_grad(const model *m) {
-    for (int i = 0; i < m->nparams; i++) ts_grad_clear(m->params[i]);
+    model_param_table pt = model_params(m);
+    for (int i = 0; i < pt.n; i++) ts_grad_clear(pt.t[i]);
 }
 
 int64_t model_num_elements(const model *m) {
     int64_t n = 0;
     for (int i = 0; i < m->nparams; i++) n += ts_numel(m->params[i]);
     return n;
+}
+
+/* ---------------------------------------------------------------- LoRA */
+
+const char *const model_lora_target_names[MODEL_LORA_NTARGETS] = {"q_proj", "k_proj", "v_proj", "o_proj",
+                                                                  "gate_proj", "up_proj", "down_proj"};
+
+/* "q" or "q_proj" (any target) -> its index; -1 when none. */
+static int target_index(const char *name, size_t len) {
+    for (int t = 0; t < MODEL_LORA_NTARGETS; t++) {
+        const char *full = model_lora_target_names[t];
+        size_t short_len = strlen(full) - strlen("_proj");
+        if ((len == strlen(full) && !strncmp(name, full, len)) || (len == short_len && !strncmp(name, full, len)))
+            return t;
+    }
+    return -1;
+}
+
+int model_lora_parse_targets(const char *const *names, int n, unsigned *mask) {
+    *mask = 0;
+    for (int i = 0; i < n; i++) {
+        const char *p = names[i];
+        while (*p) { /* each name may itself be a comma-separated list */
+            size_t len = strcspn(p, ",");
+            while (len && p[0] == ' ') p++, len--;
+            while (len && p[len - 1] == ' ') len--;
+            int t = target_index(p, len);
+            if (len && t < 0)
+                return err_set("LoRA target '%.*s' names no layer: expected q, k, v, o, gate, up, down or "
+                               "q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj", (int)len, p);
+            if (len) *mask |= 1u << t;
+            p += strcspn(p, ",");
+            if (*p == ',') p++;
+        }
+    }
+    return 0;
+}
+
+/* A (r, in) as PEFT initialises it (kaiming_uniform_ with a = sqrt(5)): U(-1/sqrt(in), 1/sqrt(in)),
+ * drawn from its own stream of seed, in f32 on the CPU like model_init_random, then placed. */
+static ts_tensor *lora_a_init(const model *m, int64_t r, int64_t in, uint64_t seed, uint64_t stream) {
+    int64_t n = r * in, shape[2] = {r, in};
+    float *v = mem_alloc(sizeof(float) * (size_t)n);
+    double bound = 1 / sqrt((double)in);
+    rng_stream st;
+    rng_stream_init(&st, seed, stream);
+    for (int64_t k = 0; k < n; k++) v[k] = (float)(bound * (2 * rng_next_double(&st) - 1));
+    ts_scope_begin();
+    ts_tensor *t = ts_unscope(ts_to_device(ts_to_dtype(ts_from_data(v, shape, 2, TS_F32), m->dtype), m->device));
+    ts_scope_end();
+    free(v);
+    return t;
+}
+
+static int lora_check(const model *m, const model_lora_opts *o) {
+    if (m->nlora) return err_set("LoRA: the model has adapters already");
+    if (o->targets == 0 || o->targets >> MODEL_LORA_NTARGETS)
+        return err_set("LoRA targets name no layer: expected some of q, k, v, o, gate, up, down");
+    if (o->rank < 1) return err_set("LoRA rank %lld: expected at least 1", (long long)o->rank);
+    if (!(o->alpha > 0)) return err_set("LoRA alpha %g: expected > 0", o->alpha);
+    if (!(o->dropout >= 0 && o->dropout < 1)) return err_set("LoRA dropout %g: expected in [0, 1)", o->dropout);
+    for (int t = 0; t < MODEL_LORA_NTARGETS; t++) {
+        if (!(o->targets >> t & 1)) continue;
+        int64_t out = ts_size(target_weight(&m->layers[0], t), 0), in = ts_size(target_weight(&m->layers[0], t), 1);
+        int64_t width = out < in ? out : in;
+        if (o->rank > width)
+            return err_set("LoRA rank %lld exceeds the width of %s (%lld x %lld): expected at most %lld",
+                           (long long)o->rank, model_lora_target_names[t], (long long)out, (long long)in,
+                           (long long)width);
+    }
+    return 0;
+}
+
+int model_lora_init(model *m, const model_lora_opts *o, uint64_t seed) {
+    if (lora_check(m, o)) return -1;
+    int per = __builtin_popcount(o->targets), L = (int)m->cfg.num_layers, n = 0;
+    m->lora_params = mem_calloc((size_t)(2 * per * L), sizeof *m->lora_params);
+    m->lora_names = mem_calloc((size_t)(2 * per * L), sizeof *m->lora_names);
+    int ok = 1;
+    for (int i = 0; ok && i < L; i++)
+        for (int t = 0; ok && t < MODEL_LORA_NTARGETS; t++) {
+            if (!(o->targets >> t & 1)) continue;
+            layer *l = &m->layers[i];
+            int64_t out = ts_size(target_weight(l, t), 0), in = ts_size(target_weight(l, t), 1);
+            l->lora_a[t] = lora_a_init(m, o->rank, in, seed, (uint64_t)n);
+            l->lora_b[t] = ts_unscope(ts_zeros((int64_t[]){out, o->rank}, 2, m->dtype, m->device));
+            for (int ab = 0; ab < 2; ab++) {
+                char name[128];
+                snprintf(name, sizeof name, "base_model.model.model.layers.%d.%s.lora_%c.weight", i, target_module[t],
+                         ab ? 'B' : 'A');
+                m->lora_params[n] = ab ? l->lora_b[t] : l->lora_a[t];
+                m->lora_names[n++] = mem_strdup(name);
+            }
+            ok = l->lora_a[t] && l->lora_b[t];
+        }
+    m->nlora = n;
+    m->lora = *o;
+    m->lora_scale = o->alpha / (double)o->rank;
+    return ok ? 0 : err_prefix("LoRA adapters");
+}
+
+const model_lora_opts *model_lora(const model *m) { return m->nlora ? &m->lora : NULL; }
+void model_lora_set_enabled(model *m, int on) { m->lora_off = !on; }
+void model_lora_set_dropout_key(model *m, uint64_t key) { m->dropout_key = key; }
+
+/* Inverted dropout of x (..., in) with the run's counter-based draws: element k of the call's x
+ * keeps its value / (1 - p) when the uniform of key k at a counter mixed from the dropout key and
+ * stream is at least p, so a replay of the forward (activation checkpointing, a resumed run)
+ * drops the same elements. */
+static ts_tensor *lora_dropout(const model *m, const ts_tensor *x, uint64_t stream) {
+    int64_t shape[TS_MAX_DIMS];
+    int nd = ts_shape(x, shape);
+    ts_tensor *key = ts_view(ts_arange(0, (double)ts_numel(x), 1, TS_I64, m->device), shape, nd);
+    rng_stream st;
+    rng_stream_init(&st, m->dropout_key, stream);
+    double p = m->lora.dropout;
+    ts_tensor *mask = ts_to_dtype(ts_logical_not(ts_lt_scalar(ts_counter_uniform(key, rng_next_u64(&st)), p)),
+                                  ts_get_dtype(x));
+    return ts_mul(x, ts_mul_scalar(mask, 1 / (1 - p)));
+}
+
+/* A projection of layer l: linear(x, w, b) plus, with an adapter on target t that is enabled,
+ * (alpha / r) B A dropout(x) (Hu et al. 2021, eq. 3; PEFT's Linear.forward). Dropout applies in
+ * updates only: with gradients recorded and a dropout key set. */
+static ts_tensor *proj(const model *m, const layer *l, int t, const ts_tensor *x, const ts_tensor *w, const ts_tensor *b) {
+    ts_tensor *y = ts_linear(x, w, b);
+    if (!l->lora_a[t] || m->lora_off) return y;
+    const ts_tensor *xd = x;
+    if (m->lora.dropout > 0 && m->dropout_key && ts_grad_enabled())
+        xd = lora_dropout(m, x, (uint64_t)(l->index * MODEL_LORA_NTARGETS + t));
+    ts_tensor *ba = ts_linear(ts_linear(xd, l->lora_a[t], NULL), l->lora_b[t], NULL);
+    return ts_add(y, ts_mul_scalar(ba, m->lora_scale));
 }
 
 /* ---------------------------------------------------------------- forward pieces */
@@ -379,9 +560,9 @@ static int qkv(const model *m, const layer *l, const ts_tensor *x, const ts_tens
                ts_tensor **q, ts_tensor **k, ts_tensor **v) {
     const model_config *c = &m->cfg;
     int64_t B = ts_size(x, 0), T = ts_size(x, 1), H = c->num_heads, Hkv = c->num_kv_heads, E = c->head_dim;
-    ts_tensor *qh = ts_view(ts_linear(x, l->wq, l->bq), (int64_t[]){B, T, H, E}, 4);
-    ts_tensor *kh = ts_view(ts_linear(x, l->wk, l->bk), (int64_t[]){B, T, Hkv, E}, 4);
-    ts_tensor *vh = ts_view(ts_linear(x, l->wv, l->bv), (int64_t[]){B, T, Hkv, E}, 4);
+    ts_tensor *qh = ts_view(proj(m, l, MODEL_LORA_Q, x, l->wq, l->bq), (int64_t[]){B, T, H, E}, 4);
+    ts_tensor *kh = ts_view(proj(m, l, MODEL_LORA_K, x, l->wk, l->bk), (int64_t[]){B, T, Hkv, E}, 4);
+    ts_tensor *vh = ts_view(proj(m, l, MODEL_LORA_V, x, l->wv, l->bv), (int64_t[]){B, T, Hkv, E}, 4);
     if (c->arch == MODEL_QWEN3) {
         qh = rms_norm(qh, l->q_norm, c->rms_norm_eps);
         kh = rms_norm(kh, l->k_norm, c->rms_norm_eps);
@@ -409,12 +590,13 @@ static ts_tensor *attention(const model *m, const layer *l, const ts_tensor *x, 
     }
     ts_tensor *a = ts_scaled_dot_product_attention(q, k, v, allowed, 1.0 / sqrt((double)E)); /* (B, H, T, E) */
     ts_tensor *o = ts_reshape(ts_transpose(a, 1, 2), (int64_t[]){B, T, m->cfg.num_heads * E}, 3);
-    return ts_linear(o, l->wo, l->bo);
+    return proj(m, l, MODEL_LORA_O, o, l->wo, l->bo);
 }
 
 /* SwiGLU: down(silu(gate(x)) * up(x)). */
-static ts_tensor *mlp(const layer *l, const ts_tensor *x) {
-    return ts_linear(ts_mul(ts_silu(ts_linear(x, l->gate, NULL)), ts_linear(x, l->up, NULL)), l->down, NULL);
+static ts_tensor *mlp(const model *m, const layer *l, const ts_tensor *x) {
+    ts_tensor *g = ts_silu(proj(m, l, MODEL_LORA_GATE, x, l->gate, NULL));
+    return proj(m, l, MODEL_LORA_DOWN, ts_mul(g, proj(m, l, MODEL_LORA_UP, x, l->up, NULL)), l->down, NULL);
 }
 
 /* The decoder layer, for training, prefill and decode alike: x (B, T, D) ->
@@ -424,7 +606,7 @@ static ts_tensor *layer_forward(const model *m, const layer *l, const ts_tensor 
                                 int64_t off) {
     double eps = m->cfg.rms_norm_eps;
     ts_tensor *h = ts_add(x, attention(m, l, rms_norm(x, l->input_norm, eps), cos, sin, allowed, kc, vc, off));
-    return ts_add(h, mlp(l, rms_norm(h, l->post_norm, eps)));
+    return ts_add(h, mlp(m, l, rms_norm(h, l->post_norm, eps)));
 }
 
 struct model_cache {
@@ -487,6 +669,11 @@ static ts_tensor *forward_hidden(const model *m, const ts_tensor *ids, const ts_
     ts_tensor *allowed = allowed_mask(valid, off, ts_size(ids, 1), m->device);
     ts_tensor *x = ts_embedding(m->embed, ids);
     if (!allowed || !x) return NULL;
+    /* with LoRA the embeddings are frozen: the layer input takes a gradient of its own (unused) so
+     * that ts_checkpoint records the layer and backward reaches the adapters inside it */
+    if (m->checkpointing && m->nlora && !cache && ts_grad_enabled() && !ts_requires_grad(x) &&
+        ((x = ts_detach(x)) == NULL || ts_set_requires_grad(x, 1)))
+        return NULL;
     for (int i = 0; i < m->cfg.num_layers; i++) {
         layer *l = &m->layers[i];
         ts_scope_begin();

@@ -89,7 +89,7 @@ const model_config *model_get_config(const model *m);
 ts_device model_device(const model *m);
 ts_dtype model_dtype(const model *m);
 /* The parameter table, lent: n trainable tensors in HF order (a tied lm_head is not listed twice)
- * beside their HF names, valid until model_free. The optimiser, checkpoints, the all-reduce and
+ * beside their HF names, or with LoRA the adapters alone (PEFT's names), valid until model_free. The optimiser, checkpoints, the all-reduce and
  * the replica check all read this one table. */
 typedef struct model_param_table {
     int n;
@@ -97,13 +97,67 @@ typedef struct model_param_table {
     const char *const *names;
 } model_param_table;
 model_param_table model_params(const model *m);
+/* The base weights' table (HF names), whatever model_params lists: what model_save writes
+ * (merged with the adapters) and what identifies the base an adapter was trained on. */
+model_param_table model_base_params(const model *m);
 /* Activation checkpointing (off at load): a forward with gradients then keeps only each decoder
  * layer's input, and backward runs the layer again; the gradients are the same within rounding.
- * It applies when the layer input takes a gradient (the embeddings are trained). */
+ * It applies when the layer input takes a gradient: the embeddings are trained, or LoRA adapters. */
 void model_set_activation_checkpointing(model *m, int on);
 /* Drop every parameter's gradient (the next backward starts from none, as zero_grad(set_to_none)). */
 void model_zero_grad(const model *m);
 int64_t model_num_elements(const model *m);
+
+/* ---- LoRA (Hu et al. 2021, as Hugging Face PEFT lays it out) ----
+ * A targeted projection y = W x + b becomes y = W x + b + (alpha / r) B A dropout(x), A (r, in)
+ * initialised as PEFT does (uniform in +-1/sqrt(in)), B (out, r) zero, so a fresh adapter leaves
+ * the model unchanged. With adapters, model_params lists them alone (PEFT's tensor names,
+ * base_model.model.model.layers.N.self_attn.q_proj.lora_A.weight ...): the base weights are
+ * frozen, and the optimiser, checkpoints and the all-reduce see only the adapters. model_save
+ * writes the merged weights W + (alpha / r) B A. */
+
+typedef enum {
+    MODEL_LORA_Q, MODEL_LORA_K, MODEL_LORA_V, MODEL_LORA_O, MODEL_LORA_GATE, MODEL_LORA_UP, MODEL_LORA_DOWN,
+    MODEL_LORA_NTARGETS
+} model_lora_target;
+/* PEFT's module names of the targets: "q_proj" ... "down_proj". */
+extern const char *const model_lora_target_names[MODEL_LORA_NTARGETS];
+
+typedef struct model_lora_opts {
+    int64_t rank;     /* r >= 1, at most the smaller side of every targeted weight */
+    double alpha;     /* > 0; the update is scaled by alpha / r */
+    double dropout;   /* [0, 1), on the adapters' input in updates */
+    unsigned targets; /* bit model_lora_target set for each adapted projection */
+} model_lora_opts;
+
+/* Target names, short (q, k, v, o, gate, up, down) or PEFT's (q_proj ...), each element possibly
+ * a comma-separated list, -> a bit set. A name that is neither is an error naming it. */
+int model_lora_parse_targets(const char *const *names, int n, unsigned *targets);
+/* Give m adapters (in its dtype and on its device; A drawn from seed). An empty target set, a rank
+ * of 0 or above a targeted layer's smaller side: -1 with err_set saying which. */
+int model_lora_init(model *m, const model_lora_opts *o, uint64_t seed);
+/* The adapters' options, NULL when m has none. */
+const model_lora_opts *model_lora(const model *m);
+/* Off: forwards ignore the adapters, giving the base model (the KL reference without a second copy
+ * of the weights). On at model_lora_init. */
+void model_lora_set_enabled(model *m, int on);
+/* The key of the adapters' dropout draws of the next forwards with gradients (each update sets its
+ * own, so that a replay draws the same); 0: no dropout. */
+void model_lora_set_dropout_key(model *m, uint64_t key);
+/* Hex FNV-1a of the base weights (names, shapes and a strided sample of each, at bf16
+ * resolution): the same for a base loaded in f32 or bf16, another for another base. */
+int model_base_fingerprint(const model *m, char out[17]);
+/* Write m's adapters as a PEFT adapter directory into dir (which exists): adapter_model.safetensors
+ * (f32, PEFT's names, the base fingerprint in its metadata) and adapter_config.json naming
+ * base_path as base_model_name_or_path. */
+int model_lora_save(const model *m, const char *dir, const char *base_path);
+/* Give m (without adapters) those of the PEFT adapter directory dir. An adapter of another base
+ * (fingerprint, tensor names or shapes), or with options rlvr does not implement (DoRA, rsLoRA,
+ * trained biases, rank_pattern): -1 with err_set saying which. */
+int model_lora_load(model *m, const char *dir);
+/* model_load(dir, ...), then the adapter directory `adapter` on it when that is neither NULL nor
+ * empty; NULL with err_set. */
+model *model_load_adapted(const char *dir, const char *adapter, ts_device dev, ts_dtype dtype);
 
 /* ---- full sequence (training, scoring) ---- */
 

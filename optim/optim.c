@@ -1,7 +1,9 @@
 /* optim — AdamW, gradient clipping and learning-rate schedules, with f32 master weights for
  * lower-precision parameters. See optim.h.
- * Deliberately not here: fused or multi-tensor kernels (the per-tensor ops mirror torch's
- * single-tensor AdamW so results can be compared exactly), AMSGrad, maximise mode. */
+ * The update of a CPU parameter runs as one fused pass (ts_adamw_), rounded element for element as
+ * the per-tensor ops that mirror torch's single-tensor AdamW (adamw_ops), which run where the pass
+ * declines (CUDA, other dtypes) and when opts.op_by_op asks for them.
+ * Deliberately not here: multi-tensor kernels, AMSGrad, maximise mode. */
 #include "optim/optim.h"
 
 #include "common/err.h"
@@ -88,12 +90,14 @@ double optim_lr_at(const optim_opts *o, int64_t step) {
     return o->min_lr + (o->lr - o->min_lr) * shape;
 }
 
-/* clip_grad_norm_ over the n gradients grads (NULL entries skipped), inside the caller's scope and
- * no-grad region. */
-static int clip_grads(ts_tensor *const *grads, int n, double max_norm, double *norm) {
+/* clip_grad_norm_'s norm over the n gradients grads (NULL entries skipped) and the coefficient
+ * min(1, max_norm / (norm + 1e-6)) it scales them by (1: no clipping), inside the caller's scope
+ * and no-grad region. The gradients are not changed. */
+static int clip_scale(ts_tensor *const *grads, int n, double max_norm, double *norm, double *scale) {
     ts_tensor **norms = mem_calloc((size_t)n, sizeof *norms), *first = NULL;
     int k = 0, rc = -1;
     *norm = 0;
+    *scale = 1;
     for (int i = 0; i < n; i++) {
         if (!grads[i]) continue;
         if (!first) first = grads[i];
@@ -109,10 +113,7 @@ static int clip_grads(ts_tensor *const *grads, int n, double max_norm, double *n
     if (!total || ts_item_f64(total, norm)) goto done;
     if (max_norm > 0 && isfinite(*norm)) {
         ts_tensor *coef = ts_clamp_max(ts_div(ts_full_like(total, max_norm), ts_add_scalar(total, 1e-6)), 1.0);
-        double c;
-        if (!coef || ts_item_f64(coef, &c)) goto done;
-        for (int i = 0; i < n && c < 1; i++)
-            if (grads[i] && ts_mul_scalar_(grads[i], c)) goto done;
+        if (!coef || ts_item_f64(coef, scale)) goto done;
     }
     rc = 0;
 done:
@@ -139,7 +140,10 @@ int optim_clip_grad_norm(ts_tensor *const *params, int n, double max_norm, doubl
     ts_tensor **grads = mem_calloc((size_t)n, sizeof *grads);
     ts_scope_begin();
     ts_no_grad_begin();
-    int rc = gather_grads(params, NULL, n, grads) || clip_grads(grads, n, max_norm, norm) ? -1 : 0;
+    double scale;
+    int rc = gather_grads(params, NULL, n, grads) || clip_scale(grads, n, max_norm, norm, &scale) ? -1 : 0;
+    for (int i = 0; !rc && i < n && scale < 1; i++)
+        if (grads[i] && ts_mul_scalar_(grads[i], scale)) rc = -1;
     ts_no_grad_end();
     ts_scope_end();
     free(grads);
@@ -229,20 +233,42 @@ optim *optim_init(ts_tensor *const *params, const char *const *names, int n, con
     return NULL;
 }
 
-/* torch 1.13 _single_tensor_adamw for parameter i, whose step count is now `step`, with gradient
- * g; on the master copy, which the parameter then takes rounded, where there is one. */
-static int adamw_update(optim *o, int i, const ts_tensor *g, int64_t step, double lr) {
-    const optim_opts *p = &o->opts;
-    ts_tensor *param = o->master[i] ? o->master[i] : o->params[i], *m = o->exp_avg[i], *v = o->exp_avg_sq[i];
+/* The scalars of torch 1.13 _single_tensor_adamw's update at step count `step` (1 for the first),
+ * after clipping by grad_scale. */
+static ts_adamw_step adamw_scalars(const optim_opts *p, double lr, int64_t step, double grad_scale) {
     double bc1 = 1 - pow(p->beta1, (double)step), bc2 = 1 - pow(p->beta2, (double)step);
-    double step_size = lr / bc1;
-    if (ts_mul_scalar_(param, 1 - lr * p->weight_decay) || ts_mul_scalar_(m, p->beta1) ||
-        ts_add_(m, g, 1 - p->beta1) || ts_mul_scalar_(v, p->beta2) ||
-        ts_addcmul_(v, g, g, 1 - p->beta2))
+    return (ts_adamw_step){.grad_scale = grad_scale, .decay = 1 - lr * p->weight_decay, .beta1 = p->beta1,
+                           .alpha1 = 1 - p->beta1, .beta2 = p->beta2, .alpha2 = 1 - p->beta2,
+                           .bias2_sqrt = sqrt(bc2), .eps = p->eps, .step = -(lr / bc1)};
+}
+
+/* The update of parameter i with gradient g (scaled in place first when clipped), op by op as
+ * torch's single-tensor AdamW; on the master copy, which the parameter then takes rounded, where
+ * there is one. The reference the fused step (ts_adamw_) is held to, and its path where that
+ * declines. */
+static int adamw_ops(optim *o, int i, ts_tensor *g, const ts_adamw_step *s) {
+    ts_tensor *param = o->master[i] ? o->master[i] : o->params[i], *m = o->exp_avg[i], *v = o->exp_avg_sq[i];
+    if ((s->grad_scale != 1 && ts_mul_scalar_(g, s->grad_scale)) || ts_mul_scalar_(param, s->decay) ||
+        ts_mul_scalar_(m, s->beta1) || ts_add_(m, g, s->alpha1) || ts_mul_scalar_(v, s->beta2) ||
+        ts_addcmul_(v, g, g, s->alpha2))
         return -1;
-    ts_tensor *denom = ts_add_scalar(ts_div_scalar(ts_sqrt(v), sqrt(bc2)), p->eps);
-    if (!denom || ts_addcdiv_(param, m, denom, -step_size)) return -1;
+    ts_tensor *denom = ts_add_scalar(ts_div_scalar(ts_sqrt(v), s->bias2_sqrt), s->eps);
+    if (!denom || ts_addcdiv_(param, m, denom, s->step)) return -1;
     return o->master[i] ? ts_copy_(o->params[i], o->master[i]) : 0;
+}
+
+/* The update of parameter i: fused in one pass where ts_adamw_ can round as the ops do (*fused
+ * counts it), else op by op. */
+static int adamw_update(optim *o, int i, ts_tensor *g, const ts_adamw_step *s, int *fused) {
+    if (!o->opts.op_by_op) {
+        ts_tensor *param = o->master[i] ? o->master[i] : o->params[i];
+        int rc = ts_adamw_(param, o->exp_avg[i], o->exp_avg_sq[i], g, o->master[i] ? o->params[i] : NULL, s);
+        if (rc <= 0) {
+            *fused += rc == 0;
+            return rc;
+        }
+    }
+    return adamw_ops(o, i, g, s);
 }
 
 int optim_step(optim *o, double lr, optim_step_info *info) {
@@ -257,7 +283,9 @@ int optim_step(optim *o, double lr, optim_step_info *info) {
     int rc = -1;
     ts_scope_begin();
     ts_no_grad_begin();
-    if (gather_grads(o->params, o->master, o->n, grads) || clip_grads(grads, o->n, o->opts.grad_clip, &info->grad_norm))
+    double scale;
+    if (gather_grads(o->params, o->master, o->n, grads) ||
+        clip_scale(grads, o->n, o->opts.grad_clip, &info->grad_norm, &scale))
         goto done;
     if (!isfinite(info->grad_norm)) {
         info->skipped = 1;
@@ -268,7 +296,8 @@ int optim_step(optim *o, double lr, optim_step_info *info) {
     for (int i = 0; i < o->n; i++) {
         if (!grads[i]) continue;
         steps[i]++;
-        if (adamw_update(o, i, grads[i], steps[i], lr)) {
+        ts_adamw_step s = adamw_scalars(&o->opts, lr, steps[i], scale < 1 ? scale : 1);
+        if (adamw_update(o, i, grads[i], &s, &info->fused)) {
             err_prefix("optim_step: parameter '%.*s'",
                        (int)(strlen(o->state_names[1 + 2 * i]) - strlen(".exp_avg")),
                        o->state_names[1 + 2 * i]);

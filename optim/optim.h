@@ -4,7 +4,8 @@
  *
  * The update is torch.optim.AdamW's (torch 1.13, single-tensor path, amsgrad off) op for op, and
  * the clipping is torch.nn.utils.clip_grad_norm_'s, so the same gradients give the same weights
- * (tests/test_optim.c checks this against fixtures written by tests/optim_ref.py). A step whose
+ * (tests/test_optim.c checks this against fixtures written by tests/optim_ref.py). On the CPU the
+ * ops run fused, one pass per parameter, with the ops' rounding (tensor/ts_optim.cpp). A step whose
  * gradients hold a NaN or an infinity is skipped: no weight, moment or step count changes, and
  * the caller is told. The state (per-parameter step counts, first and second moments) is a list
  * of named tensors that a checkpoint saves and restores bit for bit.
@@ -41,6 +42,8 @@ typedef struct optim_opts {
     int64_t total_steps;  /* step at which cosine/linear decay reaches min_lr */
     double min_lr;
     int master_weights;   /* f32 master copies of lower-precision parameters (see above) */
+    int op_by_op;         /* 1: the per-tensor op sequence even where the fused step runs (the
+                             reference that tests and bench_update hold the fused one to) */
 } optim_opts;
 
 /* The optim.* settings, checked, except that total_steps 0 is left for the caller to replace with
@@ -79,13 +82,14 @@ typedef struct optim_step_info {
     double grad_norm; /* before clipping */
     double lr;        /* the rate applied */
     int skipped;      /* 1: a gradient was not finite, nothing changed */
+    int fused;        /* parameters updated by the fused step (ts_adamw_), the others op by op */
 } optim_step_info;
 
 /* One update with learning rate lr: clip (opts.grad_clip), then AdamW on every parameter that
- * has a gradient (a parameter without one is left alone, as torch does). Gradients are read and,
- * when clipped, scaled in place; the caller clears them. info may be NULL. Returns 0 (applied or
- * skipped, see info->skipped), or -1 with err_set (a failure of the tensor library itself, such
- * as running out of memory, after which the parameters may be partly updated). */
+ * has a gradient (a parameter without one is left alone, as torch does). Gradients are read (and,
+ * when clipped, may be scaled in place); the caller clears them. info may be NULL. Returns 0
+ * (applied or skipped, see info->skipped), or -1 with err_set (a failure of the tensor library
+ * itself, such as running out of memory, after which the parameters may be partly updated). */
 int optim_step(optim *o, double lr, optim_step_info *info);
 
 /* ---- state, for checkpoints ----

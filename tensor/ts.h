@@ -9,8 +9,8 @@
  *
  * Ops are named after the ATen op they wrap and follow its semantics (broadcasting, negative
  * dims counting from the end), so C reads line for line against a PyTorch reference.
- * Deliberately not here: modules, optimisers, data loading, anything with state beyond a handle;
- * ops the project does not use. */
+ * Deliberately not here: modules, optimisers (ts_adamw_ is only an update's arithmetic), data
+ * loading, anything with state beyond a handle; ops the project does not use. */
 #ifndef RLVR_TS_H
 #define RLVR_TS_H
 
@@ -234,6 +234,29 @@ int ts_mul_scalar_(ts_tensor *t, double s);
 int ts_addcmul_(ts_tensor *t, const ts_tensor *a, const ts_tensor *b, double value);
 int ts_addcdiv_(ts_tensor *t, const ts_tensor *a, const ts_tensor *b, double value);
 int ts_lerp_(ts_tensor *t, const ts_tensor *end, double weight);
+
+/* ---- AdamW's arithmetic in one pass (the optimiser itself is optim/'s) ---- */
+
+/* The scalars of one AdamW update, as doubles: what optim.c's op sequence hands ATen. */
+typedef struct ts_adamw_step {
+    double grad_scale;    /* g = grad * grad_scale: the clipping coefficient, 1 for none */
+    double decay;         /* p = p * decay: 1 - lr * weight_decay */
+    double beta1, alpha1; /* m = m * beta1 + alpha1 * g: alpha1 = 1 - beta1 */
+    double beta2, alpha2; /* v = v * beta2 + alpha2 * g * g: alpha2 = 1 - beta2 */
+    double bias2_sqrt;    /* sqrt(1 - beta2^t) at the parameter's step count t */
+    double eps;
+    double step;          /* p = p + step * m / (sqrt(v) / bias2_sqrt + eps): -lr / (1 - beta1^t) */
+} ts_adamw_step;
+/* One AdamW update of param, exp_avg and exp_avg_sq (same shape and dtype, f32 or f64, contiguous,
+ * on the CPU) from grad, in one pass that rounds every element as the op sequence mul_, add_,
+ * mul_, addcmul_, sqrt, div, add, addcdiv_ on this libtorch and CPU does (ATen is asked once how it
+ * rounds add_ and addcmul_; tensor/ts_optim.cpp). copy, when not NULL, is a bf16 tensor of the
+ * same size that gets param rounded to nearest even (ts_copy_'s rounding). grad is read, not
+ * changed. Returns 0 when done; 1 when it cannot promise the op sequence's rounding (another
+ * device, dtype or layout, or an ATen whose kernels round add_ differently from one element to
+ * another), having changed nothing, so that the caller runs the ops; -1 on error. */
+int ts_adamw_(ts_tensor *param, ts_tensor *exp_avg, ts_tensor *exp_avg_sq, const ts_tensor *grad, ts_tensor *copy,
+              const ts_adamw_step *s);
 
 /* ---- reductions; dim may be negative ---- */
 

@@ -21,18 +21,16 @@ import gzip
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from oraclekit import check, finish, rlvr
+
 SRC = os.environ.get("RLVR_SRC", ".")
-BIN = os.environ["RLVR_BIN"]
 RTOL = 1e-4
 NEW = 12  # new tokens of each greedy continuation
-passes = fails = 0
 
 # name: init-model arguments (each with --layers 2 --seed and a weight scale that keeps the
 # greedy choices clear of ties)
@@ -47,20 +45,6 @@ MODELS = {
     "qwen3-tied-gqa": ["--arch", "qwen3", "--hidden", "64", "--heads", "4", "--kv-heads", "2", "--tie"],
 }
 PROMPTS = ["12+35=", "The quick brown fox"]
-
-
-def check(ok, what):
-    global passes, fails
-    print(("ok: " if ok else "FAILED: ") + what)
-    passes += bool(ok)
-    fails += not ok
-
-
-def rlvr(*args, stdin=None):
-    r = subprocess.run([BIN, *args], input=stdin, capture_output=True, text=True)
-    if r.returncode:
-        sys.exit(f"oracle_transformers: rlvr {' '.join(args[:3])}... failed: {r.stderr.strip()}")
-    return r.stdout
 
 
 def check_logprobs(name, d, model):
@@ -166,8 +150,7 @@ def main():
         check_chat_templates(tmp, dirs["llama3-scaled-untied-gqa"])
     finally:
         shutil.rmtree(tmp)
-    print(f"{passes} passed, {fails} failed")
-    sys.exit(1 if fails else 0)
+    finish("oracle_transformers")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_train_mpi — `rlvr train` under mpirun on this CPU machine: a 2-rank run samples the same
 # rollouts as a 1-rank run with the same global batch and ends with the same weights (within
-# rounding; also with the old log-probs recomputed and TIS), two 2-rank runs are bit-identical, an
+# rounding; also with the old log-probs recomputed and TIS, and with LoRA), two 2-rank runs are bit-identical, an
 # uneven split is a config error, a killed
 # rank ends the whole job with a message instead of a hang, and a graceful stop ends it with 0.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -52,14 +52,25 @@ PYEOF
 }
 d=$(wdiff "$tmp/one/model" "$tmp/two/model")
 $PY -c "import sys; sys.exit(0 if $d < 1e-5 else 1)" && ok || bad "1-rank vs 2-rank weights differ by $d"
+# one_vs_two TAG WHAT --set ...: a 1-rank and a 2-rank run with these settings give the same
+# metrics and weights within 1e-5
+one_vs_two() {
+  local tag=$1 what=$2 d
+  shift 2
+  "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/one-$tag" "$@" > "$tmp/one-$tag.log" 2>&1 && ok || bad "1-rank $what run: $(tail -2 "$tmp/one-$tag.log")"
+  "${MPI[@]}" "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/two-$tag" "$@" > "$tmp/two-$tag.log" 2>&1 && ok || bad "2-rank $what run: $(tail -3 "$tmp/two-$tag.log")"
+  diff <(metrics "$tmp/one-$tag/metrics.jsonl" logprob_gap_max logprob_gap_mean pg_loss) <(metrics "$tmp/two-$tag/metrics.jsonl" logprob_gap_max logprob_gap_mean pg_loss) > "$tmp/d-$tag" && ok \
+    || { bad "$what: 1-rank and 2-rank metrics differ"; head -5 "$tmp/d-$tag" >&2; }
+  d=$(wdiff "$tmp/one-$tag/model" "$tmp/two-$tag/model")
+  $PY -c "import sys; sys.exit(0 if $d < 1e-5 else 1)" && ok || bad "$what: 1-rank vs 2-rank weights differ by $d"
+}
 # old log-probs recomputed by the trainer and truncated importance sampling keep the contract
-rc=(--set algo.old_logprobs=recompute --set algo.tis_cap=2)
-"$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/one-rc" "${rc[@]}" > "$tmp/one-rc.log" 2>&1 && ok || bad "1-rank recompute run: $(tail -2 "$tmp/one-rc.log")"
-"${MPI[@]}" "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/two-rc" "${rc[@]}" > "$tmp/two-rc.log" 2>&1 && ok || bad "2-rank recompute run: $(tail -3 "$tmp/two-rc.log")"
-diff <(metrics "$tmp/one-rc/metrics.jsonl" logprob_gap_max logprob_gap_mean pg_loss) <(metrics "$tmp/two-rc/metrics.jsonl" logprob_gap_max logprob_gap_mean pg_loss) > "$tmp/d2" && ok \
-  || { bad "recompute + TIS: 1-rank and 2-rank metrics differ"; head -5 "$tmp/d2" >&2; }
-d=$(wdiff "$tmp/one-rc/model" "$tmp/two-rc/model")
-$PY -c "import sys; sys.exit(0 if $d < 1e-5 else 1)" && ok || bad "recompute + TIS: 1-rank vs 2-rank weights differ by $d"
+one_vs_two rc "recompute + TIS" --set algo.old_logprobs=recompute --set algo.tis_cap=2
+# LoRA: only the adapters are all-reduced, and 2 ranks still train as 1 (dropout stays off here:
+# each rank draws its own)
+one_vs_two lora LoRA --set model.lora.targets=q,v,up --set model.lora.rank=4 --set model.lora.alpha=8 --set optim.lr=1e-2
+d=$(wdiff "$tmp/init" "$tmp/one-lora/model")
+$PY -c "import sys; sys.exit(0 if $d > 1e-4 else 1)" && ok || bad "LoRA: the adapters did not train (merged weights moved by $d)"
 diff <(timings "$tmp/two/metrics.jsonl") <(timings "$tmp/two2/metrics.jsonl") >/dev/null && ok || bad "two 2-rank runs' metrics differ"
 cmp -s "$tmp/two/model/model.safetensors" "$tmp/two2/model/model.safetensors" && ok || bad "two 2-rank runs' weights differ"
 

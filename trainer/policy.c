@@ -51,6 +51,7 @@ const cfg_choice trainer_dtype_choices[] = {{"f32", TS_F32}, {"bf16", TS_BF16}, 
 
 int trainer_policy_load(trainer_policy *p, const rlvr_config *c, const char *dir, const ts_device *pick) {
     memset(p, 0, sizeof *p);
+    const char *adapter = dir ? NULL : c->model.adapter; /* model.adapter belongs to model.path */
     if (!dir) dir = c->model.path;
     if (!dir || !dir[0]) return err_set("model.path is not set: the model directory to start from");
     snprintf(p->dir, sizeof p->dir, "%s", dir);
@@ -62,7 +63,7 @@ int trainer_policy_load(trainer_policy *p, const rlvr_config *c, const char *dir
     if (!(p->config_json = io_read_file(path, 1 << 20, NULL))) goto fail;
     int dtype;
     if (cfg_choice_value(c, "model.dtype", trainer_dtype_choices, &dtype)) goto fail;
-    if (!(p->m = model_load(dir, dev, (ts_dtype)dtype))) goto fail;
+    if (!(p->m = model_load_adapted(dir, adapter, dev, (ts_dtype)dtype))) goto fail;
     if (!(p->tok = tok_load(dir))) goto fail;
     const model_config *mc = model_get_config(p->m);
     if (tok_vocab_size(p->tok) > mc->vocab_size) {
@@ -106,7 +107,34 @@ void trainer_policy_free(trainer_policy *p) {
     memset(p, 0, sizeof *p);
 }
 
-int trainer_policy_trainable(trainer_policy *p) {
+int trainer_lora_opts(const rlvr_config *c, model_lora_opts *o) {
+    *o = (model_lora_opts){.rank = c->model.lora.rank, .alpha = c->model.lora.alpha, .dropout = c->model.lora.dropout};
+    const cfg_strlist *t = &c->model.lora.targets;
+    return model_lora_parse_targets((const char *const *)t->v, t->n, &o->targets) ? err_prefix("model.lora.targets") : 0;
+}
+
+/* model.lora.targets given: the adapters the run trains. A policy that came with an adapter
+ * (model.adapter) trains that one, with its own rank and targets. */
+static int add_adapters(trainer_policy *p, const rlvr_config *c) {
+    model_lora_opts o;
+    if (trainer_lora_opts(c, &o)) return -1;
+    if (model_lora(p->m)) {
+        if (o.targets) log_info("LoRA: training the adapter of model.adapter %s with its own rank and targets", c->model.adapter);
+        return 0;
+    }
+    if (!o.targets) return 0;
+    if (model_lora_init(p->m, &o, (uint64_t)c->run.seed)) return err_prefix("model.lora");
+    model_param_table pt = model_params(p->m);
+    int64_t n = 0;
+    for (int i = 0; i < pt.n; i++) n += ts_numel(pt.t[i]);
+    log_info("LoRA: rank %lld, alpha %g, %d adapter tensors, %lld trained parameters of %lld (%.3f%%)",
+             (long long)o.rank, o.alpha, pt.n, (long long)n, (long long)model_num_elements(p->m),
+             100.0 * (double)n / (double)model_num_elements(p->m));
+    return 0;
+}
+
+int trainer_policy_trainable(trainer_policy *p, const rlvr_config *c) {
+    if (add_adapters(p, c)) return -1;
     model_param_table pt = model_params(p->m);
     for (int i = 0; i < pt.n; i++)
         if (ts_set_requires_grad(pt.t[i], 1)) return -1;

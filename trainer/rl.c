@@ -20,6 +20,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/rng.h"
 #include "dist/dist.h"
 #include "loss.h"
 #include "rewards/reward.h"
@@ -66,8 +67,9 @@ static void step_data_free(step_data *d) {
 
 typedef struct rl_job {
     const rlvr_config *c;
-    trainer_policy pol, ref;   /* ref loaded only when algo.kl.coef > 0 */
+    trainer_policy pol, ref;   /* ref loaded only when algo.kl.coef > 0, and not with LoRA */
     int have_ref;
+    int ref_is_base;           /* LoRA: the reference is the policy with its adapters off */
     reward *rw;
     adv_opts ao;
     loss_opts lo;
@@ -452,6 +454,16 @@ static int control_positions(rl_job *j, const step_data *d, int first, micro *m)
     return 0;
 }
 
+/* The reference's log-probs: the frozen copy's or, with LoRA, the base model's (the policy with its
+ * adapters switched off: no second copy of the weights). */
+static ts_tensor *ref_logp(rl_job *j, const micro *m) {
+    if (!j->ref_is_base) return scored_logp(j->ref.m, m);
+    model_lora_set_enabled(j->pol.m, 0);
+    ts_tensor *lp = scored_logp(j->pol.m, m);
+    model_lora_set_enabled(j->pol.m, 1);
+    return lp;
+}
+
 static int micro_build(rl_job *j, const step_data *d, int first, int n, micro *m) {
     memset(m, 0, sizeof *m);
     m->n = n;
@@ -475,7 +487,7 @@ static int micro_build(rl_job *j, const step_data *d, int first, int n, micro *m
     if (completion_tensors(j, d, first, m) || (j->lo.agg == LOSS_AGG_DEGRPO && control_positions(j, d, first, m)))
         return -1;
     m->old_logp = j->recompute_old ? scored_logp(j->pol.m, m) : ts_keep(ts_alias(m->sampler_logp));
-    if (!m->old_logp || (j->have_ref && !(m->ref_logp = scored_logp(j->ref.m, m)))) return -1;
+    if (!m->old_logp || (j->have_ref && !(m->ref_logp = ref_logp(j, m)))) return -1;
     return 0;
 }
 
@@ -589,13 +601,23 @@ static int add_gap(step_metrics *sm, const micro *m, const ts_tensor *trainer_lp
     return 0;
 }
 
+/* The key of the LoRA dropout of micro-batch k of optimiser update update_index on this rank: a
+ * function of run.seed and those indices, so a resumed run draws the same. Never 0 (no dropout). */
+static uint64_t dropout_key(const rl_job *j, int64_t update_index, int k) {
+    rng_stream s;
+    rng_stream_init(&s, (uint64_t)j->c->run.seed, ((uint64_t)update_index * (uint64_t)j->world + (uint64_t)j->rank) << 24 | (uint64_t)k);
+    return rng_next_u64(&s) | 1;
+}
+
 /* Forward and backward of one mini-batch, accumulating gradients over its micro-batches; the
  * first epoch also measures the gap between the trainer's log-probs (the recomputed old ones, or
  * this forward's) and the sampler's, when they are at the same temperature. */
-static int minibatch_backward(rl_job *j, const minibatch *b, int first_epoch, loss_metrics *lm, step_metrics *sm) {
+static int minibatch_backward(rl_job *j, const minibatch *b, int64_t update_index, int first_epoch, loss_metrics *lm,
+                              step_metrics *sm) {
     int ent_grad = j->lo.entropy_coef != 0; /* entropy is always computed, for the metric */
     for (int k = 0; k < b->nm; k++) {
         const micro *m = &b->ms[k];
+        model_lora_set_dropout_key(j->pol.m, dropout_key(j, update_index, k));
         ts_scope_begin();
         ts_tensor *lp = NULL, *ent = NULL;
         int bad = completion_logp(j->pol.m, m, ent_grad, &lp, &ent);
@@ -634,7 +656,7 @@ static int update(rl_job *j, const step_data *d, int64_t step, step_metrics *sm)
             loss_metrics lm;
             memset(&lm, 0, sizeof lm);
             model_zero_grad(j->pol.m);
-            if (minibatch_backward(j, &mbs[mb], ep == 0, &lm, sm)) goto out;
+            if (minibatch_backward(j, &mbs[mb], (step * epochs + ep) * nmb + mb, ep == 0, &lm, sm)) goto out;
             if (j->world > 1 && allreduce_grads(j)) goto out;
             int64_t at = j->lr_per_rl_step ? step : (step * epochs + ep) * nmb + mb;
             double lr = optim_lr_at(&j->oo, at);
@@ -897,10 +919,12 @@ static int job_init(rl_job *j, const rlvr_config *c) {
     /* rank 0 prepares the run directory; the others wait, then check it the same way */
     if (j->rank == 0 && trainer_run_dir_prepare(c, !strcmp(cfg_enum_name(c, "train.resume"), "auto"))) return -1;
     if (dist_barrier(j->dist)) return -1;
-    if (trainer_policy_load(&j->pol, c, NULL, pick) || trainer_policy_trainable(&j->pol)) return -1;
+    if (trainer_policy_load(&j->pol, c, NULL, pick) || trainer_policy_trainable(&j->pol, c)) return -1;
     model_set_logprob_temperature(j->pol.m, j->lp_temp);
     model_set_activation_checkpointing(j->pol.m, c->train.activation_checkpointing);
-    if (j->lo.kl_coef > 0) {
+    if (j->lo.kl_coef > 0 && model_lora(j->pol.m)) {
+        j->have_ref = j->ref_is_base = 1;
+    } else if (j->lo.kl_coef > 0) {
         if (trainer_policy_load(&j->ref, c, NULL, pick)) return -1;
         model_set_logprob_temperature(j->ref.m, j->lp_temp);
         j->have_ref = 1;
@@ -922,7 +946,7 @@ static void job_free(rl_job *j) {
     data_sampler_free(j->smp);
     data_set_free(j->ds);
     trainer_policy_free(&j->pol);
-    if (j->have_ref) trainer_policy_free(&j->ref);
+    if (j->have_ref && !j->ref_is_base) trainer_policy_free(&j->ref);
     free(j->owner);
     dist_free(j->dist);
 }
@@ -1068,9 +1092,7 @@ int trainer_rl(const rlvr_config *c) {
     if (stop && j.rank == 0) log_warn("stopping at step %lld on a signal", (long long)step);
     if (step != saved && save(&j, step)) goto out;
     if (!stop && j.rank == 0) {
-        snprintf(path, sizeof path, "%s/model", c->run.dir);
-        if (trainer_export_policy(&j.pol, path)) goto out;
-        log_info("train: model written to %s", path);
+        if (trainer_export_run(c, &j.pol, "train")) goto out;
     }
     rc = 0;
 out:

@@ -125,11 +125,7 @@ static int sft_finish(const rlvr_config *c, trainer_policy *p, optim *o, data_sa
                       int64_t step, int64_t saved) {
     if (step != saved && trainer_save(c, p, o, smp, ds, step, (int)c->train.keep_last)) return -1;
     if (trainer_stop_requested) return 0;
-    char dir[1100];
-    snprintf(dir, sizeof dir, "%s/model", c->run.dir);
-    if (trainer_export_policy(p, dir)) return -1;
-    log_info("sft: model written to %s", dir);
-    return 0;
+    return trainer_export_run(c, p, "sft");
 }
 
 /* The training loop from step to sft.steps (or a signal); *step and *saved follow it. */
@@ -184,7 +180,7 @@ int trainer_sft(const rlvr_config *c) {
     if (trainer_run_dir_prepare(c, !strcmp(cfg_enum_name(c, "train.resume"), "auto"))) return -1;
     if (trainer_policy_load(&p, c, NULL, NULL)) return -1;
     optim_opts oo;
-    if (trainer_policy_trainable(&p) || sft_optim_opts(c, &oo)) goto out;
+    if (trainer_policy_trainable(&p, c) || sft_optim_opts(c, &oo)) goto out;
     model_param_table pt = model_params(p.m);
     if (!(o = optim_init(pt.t, pt.names, pt.n, &oo))) goto out;
     if (!(ds = data_open(c, DATA_SPLIT_TRAIN)) || !(smp = data_sampler_open(c, ds->n))) goto out;

@@ -1,7 +1,11 @@
 /* state — what a job saves and restores: the trainer's side of checkpoints (which items, under
  * which names), resuming, and exporting a model as a Hugging Face directory. The file format is
  * ckpt.h's. Layout of one checkpoint:
- *   model/<HF name>          every parameter, in its dtype
+ *   model/<HF name>          every trained parameter, in its dtype: with LoRA the adapters alone
+ *                            (PEFT's names), the frozen base staying in model.path
+ *   lora/options, lora/base_fingerprint, lora/base_path   with LoRA: rank, alpha, dropout and
+ *                            targets; the fingerprint of the base weights (model.h), checked on
+ *                            resume and export; the base model directory, which export reads
  *   optim/<state name>       AdamW state (optim.h names: step, <name>.exp_avg, <name>.exp_avg_sq,
  *                            and <name>.master, the f32 master weights of a bf16 run: export
  *                            writes those)
@@ -30,6 +34,66 @@ static void config_hash(const rlvr_config *c, char out[17]) {
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
+/* The "lora/options" text of m's adapters. */
+static void lora_options(const model_lora_opts *o, char *buf, size_t cap) {
+    snprintf(buf, cap, "%lld %.17g %.17g %u", (long long)o->rank, o->alpha, o->dropout, o->targets);
+}
+
+/* lora_options' text back into *o; -1 with err_set when it is not such a text. */
+static int parse_lora_options(const char *text, model_lora_opts *o) {
+    long long rank;
+    if (sscanf(text, "%lld %lf %lf %u", &rank, &o->alpha, &o->dropout, &o->targets) != 4)
+        return err_set("item lora/options '%s': expected rank, alpha, dropout and targets", text);
+    o->rank = rank;
+    return 0;
+}
+
+/* "rank 4, alpha 8, dropout 0.1, targets q_proj v_proj" into buf; returns buf. */
+static const char *describe_lora(const model_lora_opts *o, char *buf, size_t cap) {
+    size_t n = (size_t)snprintf(buf, cap, "rank %lld, alpha %g, dropout %g, targets", (long long)o->rank, o->alpha, o->dropout);
+    for (int t = 0; t < MODEL_LORA_NTARGETS && n < cap; t++)
+        if (o->targets >> t & 1) n += (size_t)snprintf(buf + n, cap - n, " %s", model_lora_target_names[t]);
+    return buf;
+}
+
+/* The LoRA items of a checkpoint: what rebuilds the adapters on their base. */
+static int put_lora(ckpt_writer *w, const trainer_policy *p) {
+    char opts[128], fp[17];
+    lora_options(model_lora(p->m), opts, sizeof opts);
+    return model_base_fingerprint(p->m, fp) || ckpt_put_string(w, "lora/options", opts) ||
+                   ckpt_put_string(w, "lora/base_fingerprint", fp) || ckpt_put_string(w, "lora/base_path", p->dir)
+               ? -1
+               : 0;
+}
+
+/* The checkpoint must be of the policy's kind: full fine-tuning, or LoRA with the same options on
+ * the same base (its fingerprint). */
+static int check_lora(ckpt_reader *r, const model *m) {
+    const model_lora_opts *o = model_lora(m);
+    int had = ckpt_has(r, "lora/options");
+    if (!o && had)
+        return err_set("the run trained LoRA adapters; resume it with its model.lora settings (config.json of "
+                       "run.dir)");
+    if (o && !had)
+        return err_set("the run fine-tuned every weight; resume it without model.lora.targets, or use another "
+                       "run.dir");
+    if (!o) return 0;
+    char *opts = ckpt_get_string(r, "lora/options"), *want = ckpt_get_string(r, "lora/base_fingerprint");
+    char now[128], have[17], a[256], b[256];
+    lora_options(o, now, sizeof now);
+    model_lora_opts then;
+    int rc = opts && want && !model_base_fingerprint(m, have) && !parse_lora_options(opts, &then) ? 0 : -1;
+    if (!rc && strcmp(opts, now))
+        rc = err_set("its LoRA options (%s) differ from model.lora's (%s)", describe_lora(&then, a, sizeof a),
+                     describe_lora(o, b, sizeof b));
+    if (!rc && strcmp(want, have))
+        rc = err_set("its LoRA adapters were trained on another base model (base fingerprint %s, model.path's %s): "
+                     "resume with the model.path it was started from", want, have);
+    free(opts);
+    free(want);
+    return rc;
+}
+
 int trainer_save(const rlvr_config *c, const trainer_policy *p, optim *o, const data_sampler *s,
                  const data_set *ds, int64_t step, int keep_last) {
     char chash[17];
@@ -48,6 +112,7 @@ int trainer_save(const rlvr_config *c, const trainer_policy *p, optim *o, const 
         snprintf(path, sizeof path, "optim/%s", optim_state_name(o, i));
         if (ckpt_put_tensor(w, path, optim_state_tensor(o, i))) goto out;
     }
+    if (model_lora(p->m) && put_lora(w, p)) goto out;
     uint8_t cur[DATA_CURSOR_BYTES];
     data_sampler_save(s, cur);
     char *json = cfg_to_json(c);
@@ -96,7 +161,7 @@ static int load(const rlvr_config *c, const char *path, trainer_policy *p, optim
                 path, ds->name, (unsigned long long)sum, (unsigned long long)ds->checksum);
         goto out;
     }
-    if (ckpt_load_tensors(r, "model", pt.names, pt.t, pt.n)) goto out;
+    if (check_lora(r, p->m) || ckpt_load_tensors(r, "model", pt.names, pt.t, pt.n)) goto out;
     if (o) {
         int k = optim_state_count(o);
         for (int i = 0; i < k; i++) {
@@ -213,23 +278,66 @@ static int load_master_or_model(ckpt_reader *r, model_param_table pt) {
     return 0;
 }
 
-int trainer_export_checkpoint(const char *ckpt_path, const char *dir) {
+/* The model of a LoRA checkpoint: its base (lora/base_path, which must still be the base it was
+ * trained on) with the checkpoint's adapters. */
+static model *lora_model(ckpt_reader *r) {
+    char *base = ckpt_get_string(r, "lora/base_path"), *opts = ckpt_get_string(r, "lora/options");
+    char *want = ckpt_get_string(r, "lora/base_fingerprint"), have[17];
+    model_lora_opts o = {0};
+    model *m = base && opts && want ? model_load(base, TS_CPU_DEVICE, TS_F32) : NULL;
+    int ok = m && !model_base_fingerprint(m, have);
+    if (ok && strcmp(want, have))
+        ok = !err_set("the base model %s has changed since the run (base fingerprint %s, now %s): the adapters "
+                      "belong to the weights it had then", base, want, have);
+    ok = ok && !parse_lora_options(opts, &o) && !model_lora_init(m, &o, 0) && !load_master_or_model(r, model_params(m));
+    free(base);
+    free(opts);
+    free(want);
+    if (!ok) {
+        model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* A full fine-tuning checkpoint's model: its architecture, and its weights. */
+static model *full_model(ckpt_reader *r, const char *cfg) {
+    model_config mc;
+    if (model_config_parse(cfg, strlen(cfg), "checkpoint model/config.json", &mc)) return NULL;
+    model *m = model_init_random(&mc, 0, 0.02);
+    if (m && load_master_or_model(r, model_params(m))) {
+        model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* The merged model as a Hugging Face directory into tmp. */
+static int write_merged(ckpt_reader *r, const model *m, const char *cfg, const char *tmp) {
+    char *tj = ckpt_get_string(r, "tokenizer/tokenizer.json"), *tc = NULL;
+    if (tj && ckpt_has(r, "tokenizer/tokenizer_config.json")) tc = ckpt_get_string(r, "tokenizer/tokenizer_config.json");
+    int rc = !tj || model_save(m, tmp, TS_F32, (size_t)5 << 30) || write_text(tmp, "config.json", cfg) ||
+             write_text(tmp, "tokenizer.json", tj) || (tc && write_text(tmp, "tokenizer_config.json", tc));
+    free(tj);
+    free(tc);
+    return rc ? -1 : 0;
+}
+
+int trainer_export_checkpoint(const char *ckpt_path, const char *dir, int peft) {
     ckpt_reader *r = ckpt_open(ckpt_path, NULL);
     if (!r) return -1;
-    int rc = -1;
+    int rc = -1, lora = ckpt_has(r, "lora/options");
+    char *cfg = ckpt_get_string(r, "model_config.json"), tmp[1200];
     model *m = NULL;
-    char *cfg = ckpt_get_string(r, "model_config.json"), *tj = NULL, *tc = NULL;
-    model_config mc;
-    if (!cfg || model_config_parse(cfg, strlen(cfg), "checkpoint model/config.json", &mc)) goto out;
-    if (!(m = model_init_random(&mc, 0, 0.02))) goto out;
-    model_param_table pt = model_params(m);
-    if (load_master_or_model(r, pt)) goto out;
-    if (!(tj = ckpt_get_string(r, "tokenizer/tokenizer.json"))) goto out;
-    tc = ckpt_has(r, "tokenizer/tokenizer_config.json") ? ckpt_get_string(r, "tokenizer/tokenizer_config.json") : NULL;
-    char tmp[1200];
-    if (io_dir_stage(dir, tmp, sizeof tmp)) goto out;
-    if (model_save(m, tmp, TS_F32, (size_t)5 << 30) || write_text(tmp, "config.json", cfg) ||
-        write_text(tmp, "tokenizer.json", tj) || (tc && write_text(tmp, "tokenizer_config.json", tc))) {
+    if (peft && !lora) {
+        err_set("--peft: the checkpoint holds no LoRA adapters (a full fine-tuning run); export the model without it");
+        goto out;
+    }
+    if (!cfg || !(m = lora ? lora_model(r) : full_model(r, cfg)) || io_dir_stage(dir, tmp, sizeof tmp)) goto out;
+    char *base = peft ? ckpt_get_string(r, "lora/base_path") : NULL;
+    int bad = peft ? !base || model_lora_save(m, tmp, base) : write_merged(r, m, cfg, tmp);
+    free(base);
+    if (bad) {
         io_remove_tree(tmp);
         goto out;
     }
@@ -237,9 +345,24 @@ int trainer_export_checkpoint(const char *ckpt_path, const char *dir) {
 out:
     if (rc) err_prefix("export %s", ckpt_path);
     free(cfg);
-    free(tj);
-    free(tc);
     model_free(m);
     ckpt_close(r);
     return rc;
+}
+
+int trainer_export_run(const rlvr_config *c, const trainer_policy *p, const char *job) {
+    char dir[1100], tmp[1200];
+    snprintf(dir, sizeof dir, "%s/model", c->run.dir);
+    if (trainer_export_policy(p, dir)) return -1;
+    log_info("%s: model written to %s%s", job, dir, model_lora(p->m) ? " (merged with the LoRA adapters)" : "");
+    if (!model_lora(p->m)) return 0;
+    snprintf(dir, sizeof dir, "%s/adapter", c->run.dir);
+    if (io_dir_stage(dir, tmp, sizeof tmp)) return -1;
+    if (model_lora_save(p->m, tmp, p->dir)) {
+        io_remove_tree(tmp);
+        return -1;
+    }
+    if (io_dir_commit(tmp, dir)) return -1;
+    log_info("%s: LoRA adapter written to %s", job, dir);
+    return 0;
 }

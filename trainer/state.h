@@ -21,5 +21,8 @@ int trainer_resume(const rlvr_config *c, trainer_policy *p, optim *o, data_sampl
 /* The policy's weights, config and tokenizer as a Hugging Face directory, which replaces dir
  * whole (io_dir_commit). */
 int trainer_export_policy(const trainer_policy *p, const char *dir);
+/* At the end of a job: the policy in run.dir/model (merged with its LoRA adapters, if any) and the
+ * adapters as a PEFT adapter directory in run.dir/adapter; job names the job in the log lines. */
+int trainer_export_run(const rlvr_config *c, const trainer_policy *p, const char *job);
 
 #endif

@@ -39,8 +39,11 @@ int trainer_policy_load(trainer_policy *p, const rlvr_config *c, const char *dir
 extern const cfg_choice trainer_dtype_choices[];
 void trainer_policy_free(trainer_policy *p);
 /* Make every parameter a leaf that requires grad (the policy being trained; a frozen reference
- * stays without). */
-int trainer_policy_trainable(trainer_policy *p);
+ * stays without). With LoRA (model.lora.targets, or an adapter from model.adapter) the
+ * parameters are the adapters, created here when model.adapter gave none; the base stays frozen. */
+int trainer_policy_trainable(trainer_policy *p, const rlvr_config *c);
+/* model.lora.* as model_lora_opts (targets empty: LoRA off); -1 with err_set naming the key. */
+int trainer_lora_opts(const rlvr_config *c, model_lora_opts *o);
 /* Prompt text to token ids: the chat template's user turn with the generation prompt, or the
  * text itself. */
 int trainer_policy_prompt(const trainer_policy *p, const char *text, tok_ids *out);
@@ -88,7 +91,9 @@ char *trainer_eval(const rlvr_config *c, trainer_policy *p, struct reward *rw);
  * NULL). */
 int trainer_eval_job(const rlvr_config *c, const char *out_path);
 /* `rlvr export`: a checkpoint's model as a Hugging Face directory, which replaces dir whole. The
- * checkpoint's seal and every item read are checked against their CRC-32. */
-int trainer_export_checkpoint(const char *ckpt_path, const char *dir);
+ * checkpoint's seal and every item read are checked against their CRC-32. A LoRA checkpoint is
+ * read onto its base model (lora/base_path, whose fingerprint must still match) and written
+ * merged, or with peft as a PEFT adapter directory. */
+int trainer_export_checkpoint(const char *ckpt_path, const char *dir, int peft);
 
 #endif
