@@ -49,7 +49,7 @@ cat > "$OUT/cfg.json" <<JSON
 JSON
 {
     echo "shape $SHAPE: $PROMPTS prompts x $GROUP samples, up to $NEW new tokens, $STEPS steps x $ROUNDS rounds, $THREADS thread(s), lr $LR"
-    "$BIN" doctor 2>&1 | grep -i -E "^(rlvr|libtorch|cpu|blas)" || true
+    "$BIN" doctor 2>&1 | grep -i -E "^(rlvr|libtorch|cpu|blas)|chose" || true
     "$VPY" -c 'import trl, transformers, torch
 print("trl", trl.__version__, "transformers", transformers.__version__, "torch", torch.__version__,
       "(BLAS: MKL)" if torch.backends.mkl.is_available() else "")'
