@@ -36,11 +36,6 @@ namespace {
 // alike within one reduction order), and chosen once per process by the CPU's features. The
 // environment variable RLVR_CPU_KERNELS=default|avx2 forces one, so that the tests run each
 // variant on any machine that has it (tests/test_cpu_variants.sh).
-#if defined(__x86_64__) && defined(__GNUC__)
-#define TS_HAVE_AVX2_CLONE 1
-#endif
-#define TS_INLINE inline __attribute__((always_inline))
-
 typedef float vec8 __attribute__((vector_size(32)));
 
 TS_INLINE float dot(const float *a, const float *b, int64_t n) {
@@ -141,17 +136,21 @@ attend_fn attend_variant() {
 
 // The variant RLVR_CPU_KERNELS names (unset or "auto": the best this CPU runs); an unknown name or
 // one this CPU cannot run is an error.
-bool ts_detail::cpu_kernels_avx2() {
+ts_detail::ts_kernels ts_detail::cpu_kernels() {
     const char *want = std::getenv("RLVR_CPU_KERNELS");
     bool auto_pick = !want || !*want || !std::strcmp(want, "auto");
 #ifdef TS_HAVE_AVX2_CLONE
-    bool avx2 = __builtin_cpu_supports("avx2");
-    if ((auto_pick && avx2) || (want && !std::strcmp(want, "avx2") && avx2)) return true;
-    if (want && !std::strcmp(want, "avx2"))
-        throw std::invalid_argument("RLVR_CPU_KERNELS=avx2, but this CPU has no AVX2 (use default or auto)");
+    bool avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
+    if (auto_pick) return avx512 ? TS_KERNELS_AVX512 : avx2 ? TS_KERNELS_AVX2 : TS_KERNELS_DEFAULT;
+    if (!std::strcmp(want, "avx512") || !std::strcmp(want, "avx2")) {
+        bool wide = want[3] == '5';
+        if (wide ? avx512 : avx2) return wide ? TS_KERNELS_AVX512 : TS_KERNELS_AVX2;
+        throw std::invalid_argument(std::string("RLVR_CPU_KERNELS=") + want + ", but this CPU has no " +
+                                    (wide ? "AVX-512" : "AVX2") + " (use default or auto)");
+    }
 #endif
-    if (auto_pick || !std::strcmp(want, "default")) return false;
-    throw std::invalid_argument(std::string("RLVR_CPU_KERNELS=") + want + ": expected auto, default or avx2");
+    if (auto_pick || !std::strcmp(want, "default")) return TS_KERNELS_DEFAULT;
+    throw std::invalid_argument(std::string("RLVR_CPU_KERNELS=") + want + ": expected auto, default, avx2 or avx512");
 }
 
 namespace {

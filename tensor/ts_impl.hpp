@@ -33,9 +33,20 @@ at::IntArrayRef shape_ref(const int64_t *shape, int ndim);
 // The device check (ts_check_devices): with it on and two of ts (NULLs skipped) on different
 // devices, records the failure of fn and returns true.
 bool devices_differ(const char *fn, std::initializer_list<const ts_tensor *> ts);
-// Whether the CPU kernels built twice (ts_attention.cpp, ts_sample.cpp) run their AVX2 build: the
-// best the CPU runs, or the one RLVR_CPU_KERNELS=default|avx2 forces; throws for a bad value.
-bool cpu_kernels_avx2();
+// The builds of our CPU kernels (ts_attention.cpp, ts_sample.cpp, ts_optim.cpp, ts_linear.cpp)
+// that run: the best this CPU runs, or the one RLVR_CPU_KERNELS=default|avx2|avx512 forces; throws
+// for a bad value or one the CPU cannot run. Kernels without an AVX-512 build run their AVX2 one
+// under avx512. TS_HAVE_AVX2_CLONE says whether this compiler and target build the clones at all.
+enum ts_kernels { TS_KERNELS_DEFAULT, TS_KERNELS_AVX2, TS_KERNELS_AVX512 };
+ts_kernels cpu_kernels();
+inline bool cpu_kernels_avx2() { return cpu_kernels() >= TS_KERNELS_AVX2; }
+// y = x W^T (+ b) by ts_linear.cpp's kernel into out, when x has few rows, nothing needs a gradient
+// and everything is f32 on the CPU; false (out untouched) when the kernel does not apply.
+bool linear_few_rows(const at::Tensor &x, const at::Tensor &w, const at::Tensor *b, at::Tensor &out);
+#if defined(__x86_64__) && defined(__GNUC__)
+#define TS_HAVE_AVX2_CLONE 1
+#endif
+#define TS_INLINE inline __attribute__((always_inline))
 
 } // namespace ts_detail
 

@@ -51,6 +51,13 @@ static std::vector<at::Tensor> unwrap_list(ts_tensor *const *ts, int n) {
     return v;
 }
 
+// ts_linear's product: our kernel where it applies (ts_linear.cpp), else ATen's.
+static at::Tensor linear(const at::Tensor &x, const at::Tensor &w, const at::Tensor *b) {
+    at::Tensor y;
+    if (ts_detail::linear_few_rows(x, w, b, y)) return y;
+    return b ? at::linear(x, w, *b) : at::linear(x, w);
+}
+
 static bool list_devices_differ(const char *fn, ts_tensor *const *ts, int n) {
     for (int i = 1; ts && i < n; i++)
         if (devices_differ(fn, {ts[0], ts[i]})) return true;
@@ -314,7 +321,7 @@ ts_tensor *ts_linear(const ts_tensor *x, const ts_tensor *w, const ts_tensor *b)
     TS_NEED(x);
     TS_NEED(w);
     SAME_DEVICE(x, w, b);
-    TS_RETURN_TENSOR(b ? at::linear(x->t, w->t, b->t) : at::linear(x->t, w->t));
+    TS_RETURN_TENSOR(linear(x->t, w->t, b ? &b->t : nullptr));
 }
 ts_tensor *ts_embedding(const ts_tensor *weight, const ts_tensor *ids) {
     TS_NEED(weight);

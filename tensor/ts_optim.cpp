@@ -32,11 +32,6 @@ using namespace ts_detail;
 
 namespace {
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define TS_HAVE_AVX2_CLONE 1
-#endif
-#define TS_INLINE inline __attribute__((always_inline))
-
 constexpr int64_t GRAIN = 1 << 16; // elements per task: large enough that scheduling is noise
 constexpr int64_t BLOCK = 1 << 14; // elements per block: p, m, v, g and the roots in 320 KiB of f32
 

@@ -49,11 +49,6 @@ at::Tensor counter_uniform(const at::Tensor &key, uint64_t counter) {
 
 // ---- the draw: fused CPU kernel ----
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define TS_HAVE_AVX2_CLONE 1
-#endif
-#define TS_INLINE inline __attribute__((always_inline))
-
 typedef float vec8 __attribute__((vector_size(32)));
 typedef int32_t vec8i __attribute__((vector_size(32)));
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # test_cpu_variants — the numeric tests on every CPU code path this machine can run, so that a
 # tolerance that holds only for the kernels one CPU picks cannot hide: OpenBLAS's GEMM kernels
-# (OPENBLAS_CORETYPE), ATen's vectorised kernels (ATEN_CPU_CAPABILITY) and the fused attention
-# kernel's clones (RLVR_CPU_KERNELS, tensor/ts_attention.cpp). Every supported pair of BLAS and
-# ATen paths runs the tensor, loss, optimiser and rollout tests, our clones alternating; the model
+# (OPENBLAS_CORETYPE), ATen's vectorised kernels (ATEN_CPU_CAPABILITY) and the clones of our own
+# kernels (RLVR_CPU_KERNELS: tensor/ts_attention.cpp, ts_sample.cpp, ts_optim.cpp, ts_linear.cpp).
+# Every supported pair of BLAS and ATen paths runs the tensor, loss, optimiser and rollout tests, our clones alternating; the model
 # test runs once per BLAS path and once per ATen path. A path the CPU lacks is skipped and named.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin=$(dirname "$RLVR")
@@ -20,7 +20,8 @@ has avx2 fma && aten+=(avx2)
 has avx512f avx512bw avx512vl avx512dq && aten+=(avx512)
 ours=(default)
 has avx2 && ours+=(avx2)
-echo "test_cpu_variants: BLAS ${blas[*]}; ATen ${aten[*]}; fused attention ${ours[*]}"
+has avx512f && ours+=(avx512)
+echo "test_cpu_variants: BLAS ${blas[*]}; ATen ${aten[*]}; our kernels ${ours[*]}"
 
 # run NAME ENV...: one test program under the given environment
 run() {

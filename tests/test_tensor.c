@@ -410,8 +410,91 @@ static void test_attention_variants(const ts_tensor *q, const ts_tensor *k, cons
     }
     setenv("RLVR_CPU_KERNELS", "sse9", 1);
     CHECK(ts_scaled_dot_product_attention(q, k, v, m, scale) == NULL);
-    CHECK_CONTAINS(ts_last_error(), "RLVR_CPU_KERNELS=sse9: expected auto, default or avx2");
+    CHECK_CONTAINS(ts_last_error(), "RLVR_CPU_KERNELS=sse9: expected auto, default, avx2 or avx512");
     ts_no_grad_end();
+    if (was) setenv("RLVR_CPU_KERNELS", saved, 1);
+    else unsetenv("RLVR_CPU_KERNELS");
+}
+
+/* What ts_linear.cpp's kernel computes for one output of `lanes` lanes: lane l accumulates
+ * x[k] w[k] for k = l, l + lanes, ... with fused multiply-adds, then the lanes are summed pairwise,
+ * halves first (the fixed tree of its vsum). */
+static float few_rows_dot(const float *x, const float *w, int64_t K, int lanes) {
+    float a[16] = {0};
+    for (int64_t k = 0; k < K; k++) a[k % lanes] = fmaf(x[k], w[k], a[k % lanes]);
+    for (int half = lanes / 2; half >= 1; half /= 2)
+        for (int l = 0; l < half; l++) a[l] = a[l] + a[l + half];
+    return a[0];
+}
+
+/* ts_linear with few rows and no gradients (tensor/ts_linear.cpp): under each of our kernel builds
+ * every output equals the emulation above bit for bit (so the kernel ran, and a row's result cannot
+ * depend on the other rows, the thread count or the N and K tails), and it agrees with the f64
+ * product; the default build, more than 24 rows and a weight that needs its gradient take ATen's
+ * path, also checked against the f64 product. */
+static void test_linear_few_rows(void) {
+    const char *was = getenv("RLVR_CPU_KERNELS");
+    char saved[64] = "";
+    if (was) snprintf(saved, sizeof saved, "%s", was);
+    ts_generator *g = ts_generator_init(11);
+    const int64_t shapes[][3] = {{1, 37, 5}, {7, 100, 13}, {24, 33, 9}, {16, 896, 6}, {25, 64, 8}};
+    const char *variants[] = {"default", "avx2", "avx512"};
+    int lanes[] = {0, 8, 16};
+    int have[] = {1, __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"),
+                  __builtin_cpu_supports("avx512f")};
+    for (int v = 0; v < 3; v++) {
+        if (!have[v]) continue;
+        setenv("RLVR_CPU_KERNELS", variants[v], 1);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            int64_t M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+            ts_scope_begin();
+            ts_tensor *x = ts_randn((int64_t[]){M, 1, K}, 3, g, TS_F32);
+            ts_tensor *w = ts_randn((int64_t[]){N, K}, 2, g, TS_F32);
+            ts_tensor *b = ts_randn((int64_t[]){N}, 1, g, TS_F32);
+            for (int threads = 1; threads <= 2; threads++) {
+                ts_set_num_threads(threads);
+                ts_no_grad_begin();
+                ts_tensor *y = ts_linear(x, w, b);
+                ts_no_grad_end();
+                CHECK(y && ts_ndim(y) == 3 && ts_size(y, 0) == M && ts_size(y, 2) == N);
+                ts_tensor *ref = ts_add(ts_matmul(ts_to_dtype(ts_reshape(x, (int64_t[]){M, K}, 2), TS_F64),
+                                                  ts_transpose(ts_to_dtype(w, TS_F64), 0, 1)),
+                                        ts_to_dtype(b, TS_F64));
+                double err = 1, scale = 1;
+                ts_tensor *y64 = ts_to_dtype(ts_reshape(y, (int64_t[]){M, N}, 2), TS_F64);
+                CHECK(ts_item_f64(ts_max(ts_abs(ts_sub(y64, ref))), &err) == 0 &&
+                      ts_item_f64(ts_max(ts_abs(ref)), &scale) == 0 && err <= 1e-5 * scale);
+                if (lanes[v] && M <= 24) {
+                    float *xs = malloc((size_t)(M * K + N * K + N + M * N) * sizeof(float));
+                    float *ws = xs + M * K, *bs = ws + N * K, *ys = bs + N;
+                    CHECK(ts_to_host(x, xs, (size_t)(M * K) * sizeof(float)) == 0 &&
+                          ts_to_host(w, ws, (size_t)(N * K) * sizeof(float)) == 0 &&
+                          ts_to_host(b, bs, (size_t)N * sizeof(float)) == 0 &&
+                          ts_to_host(y, ys, (size_t)(M * N) * sizeof(float)) == 0);
+                    int same = 1;
+                    for (int64_t i = 0; i < M; i++)
+                        for (int64_t j = 0; j < N; j++)
+                            same &= ys[i * N + j] == few_rows_dot(xs + i * K, ws + j * K, K, lanes[v]) + bs[j];
+                    CHECK(same);
+                    free(xs);
+                }
+            }
+            ts_set_num_threads(1);
+            /* a weight that needs its gradient: ATen's path, differentiable */
+            CHECK(ts_set_requires_grad(w, 1) == 0);
+            ts_tensor *yg = ts_linear(x, w, NULL);
+            CHECK(yg && ts_requires_grad(yg) == 1);
+            ts_scope_end();
+        }
+    }
+    setenv("RLVR_CPU_KERNELS", "sse9", 1);
+    ts_tensor *x = ts_ones((int64_t[]){2, 4}, 2, TS_F32, TS_CPU_DEVICE);
+    ts_no_grad_begin();
+    CHECK(ts_linear(x, x, NULL) == NULL);
+    ts_no_grad_end();
+    CHECK_CONTAINS(ts_last_error(), "RLVR_CPU_KERNELS=sse9: expected auto, default, avx2 or avx512");
+    ts_free(x);
+    ts_generator_free(g);
     if (was) setenv("RLVR_CPU_KERNELS", saved, 1);
     else unsetenv("RLVR_CPU_KERNELS");
 }
@@ -738,6 +821,7 @@ int main(void) {
     test_generators();
     test_gradients();
     test_attention();
+    test_linear_few_rows();
     test_autograd_api();
     test_linear_logprob_entropy();
     test_checkpoint();
