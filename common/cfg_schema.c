@@ -119,7 +119,8 @@ const cfg_key cfg_schema[] = {
       "RL rollouts never use one (it would change the policy's log-probs)."),
 
     K("rollout.temperature", CFG_FLOAT, rollout.temperature, "1.0", "[0,100]", NULL,
-      "Sampling temperature; 0 = greedy. Log-probs for the trainer are always at temperature 1."),
+      "Sampling temperature; 0 = greedy. The sampler records its log-probs at the trainer's "
+      "temperature (algo.logprob_temperature)."),
     K("rollout.top_k", CFG_INT, rollout.top_k, "0", "[0,inf)", NULL,
       "Sample among the k most likely tokens (ties with the k-th kept); 0 = off."),
     K("rollout.top_p", CFG_FLOAT, rollout.top_p, "1.0", "(0,1]", NULL,
@@ -292,7 +293,8 @@ const cfg_key cfg_schema[] = {
       "recompute. 0 = off."),
     K("algo.logprob_temperature", CFG_ENUM, algo.logprob_temperature, "rollout", NULL, "rollout|one",
       "Temperature of the trainer's log-probs, entropy and KL: the rollout's (softmax(logits / "
-      "rollout.temperature), as TRL and verl; greedy counts as 1) or 1."),
+      "rollout.temperature), as TRL and verl; greedy counts as 1) or 1. The sampler's recorded "
+      "log-probs are at the same temperature."),
 
     K("optim.lr", CFG_FLOAT, optim.lr, "1e-6", "(0,inf)", NULL,
       "Peak learning rate of AdamW."),

@@ -1,7 +1,8 @@
 /* test_rollout — the sampler's filters and the generation engine on a tiny random Qwen2 model:
  * greedy output equals argmax over full-sequence logits, a completion does not depend on its
  * batch (other prompts, prefix sharing, cache-cap splits), rollout log-probs equal the trainer's
- * recomputed ones within the fp32 rounding bound derived below, every stop condition, and every
+ * recomputed ones, at temperature 1 and at 0.6, within the fp32 rounding bound derived below,
+ * every stop condition, and every
  * bad request. */
 #include "check.h"
 
@@ -396,12 +397,17 @@ static void test_batch_independence(void) {
     rollout_result_free(&other);
 }
 
-/* The trainer's full-sequence log-probs of prompt + completion equal the rollout's. */
-static void test_logprobs_agree_with_trainer(void) {
+/* The trainer's full-sequence log-probs of prompt + completion, at temperature t, equal the
+ * rollout's recorded at t (sampled at t too, as the RL trainer does). Dividing the logits by t
+ * scales their rounding error by 1 / t, and so the bound. */
+static void logprobs_agree_with_trainer_at(double t) {
     rollout_options o = base_options();
+    o.sampling.temperature = t;
+    o.logprob_temperature = t;
+    model_set_logprob_temperature(m, t);
     rollout_result r;
     CHECK(rollout_generate(m, &o, 3, prompts, lens, keys, 3, &r) == 0);
-    double worst = 0;
+    double worst = 0, bound = lp_bound / t;
     for (int i = 0; i < r.n; i++) {
         const rollout_sample *s = &r.samples[i];
         int L = lens[s->prompt], T = L + s->len;
@@ -421,9 +427,16 @@ static void test_logprobs_agree_with_trainer(void) {
         }
         ts_scope_end();
     }
-    CHECK(worst <= lp_bound);
-    fprintf(stderr, "  worst log-prob gap to the trainer %.3g, fp32 rounding bound %.3g\n", worst, lp_bound);
+    model_set_logprob_temperature(m, 1);
+    CHECK(worst <= bound);
+    fprintf(stderr, "  temperature %g: worst log-prob gap to the trainer %.3g, fp32 rounding bound %.3g\n", t, worst,
+            bound);
     rollout_result_free(&r);
+}
+
+static void test_logprobs_agree_with_trainer(void) {
+    logprobs_agree_with_trainer_at(1);
+    logprobs_agree_with_trainer_at(0.6);
 }
 
 static void test_stops(void) {
@@ -612,6 +625,10 @@ static void test_context_limit_and_bad_requests(void) {
     o.sampling.top_p = 0;
     CHECK(rollout_generate(m, &o, 3, prompts, lens, keys, 1, &r) == -1);
     CHECK_CONTAINS(err_msg(), "rollout: sampling top_p");
+    o = base_options();
+    o.logprob_temperature = -1;
+    CHECK(rollout_generate(m, &o, 3, prompts, lens, keys, 1, &r) == -1);
+    CHECK_CONTAINS(err_msg(), "logprob_temperature must be > 0 (0 = 1), got -1");
     o = base_options();
     const int32_t bad_id[] = {5, 99999};
     const int32_t *bp[] = {bad_id};
