@@ -65,6 +65,11 @@ const cfg_key cfg_schema[] = {
     K("train.activation_checkpointing", CFG_BOOL, train.activation_checkpointing, "false", NULL, NULL,
       "Memory knob: keep only each decoder layer's input for backward and run the layer again "
       "there (about a third more compute); gradients are the same within rounding."),
+    K("train.memory_limit_gib", CFG_FLOAT, train.memory_limit_gib, "0", "[0,inf)", NULL,
+      "Refuse to start `rlvr train` or `rlvr sft` when the estimated training state exceeds this "
+      "many GiB: the weights, a KL reference copy, gradients, AdamW moments and f32 master "
+      "weights, from model.path's config.json before any weight is read (activations, logits and "
+      "the KV cache are not counted). 0 = no cap; the estimate is logged either way."),
     K("train.save_every", CFG_INT, train.save_every, "50", "[0,inf)", NULL,
       "Checkpoint every N steps (and at the end, and on SIGINT/SIGTERM); 0 = only then."),
     K("train.keep_last", CFG_INT, train.keep_last, "2", "[1,inf)", NULL,

@@ -5,7 +5,8 @@
 # masters in the checkpoint, and exports them; the old log-probs recomputed by the trainer (ratio
 # exactly 1 on the first update), truncated importance sampling's metrics, log-probs at the
 # rollout temperature (lower entropy at 0.6 than at 1 on the same rollouts, the sampler's log-probs
-# at the trainer's temperature: a rounding gap, TIS weights 1); and the bad settings
+# at the trainer's temperature: a rounding gap, TIS weights 1); and the bad settings, a model over
+# the memory cap among them
 # refused before any work (no run directory is made). Every run has the device check on (RLVR_TS_CHECK_DEVICES).
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export RLVR_TS_CHECK_DEVICES=1
@@ -45,8 +46,30 @@ if ! "$RLVR" doctor 2>&1 | grep -q '^devices:.*cuda'; then # no GPU here: any CU
 fi
 refuse "algo.tis_cap 2 with algo.old_logprobs sampler" algo.tis_cap=2
 refuse "algo.tis_cap: expected 0 (off) or a cap >= 1, got 0.5" algo.tis_cap=0.5 algo.old_logprobs=recompute
+# the memory cap: the estimate's parts from the weights the file holds, f32 for SFT; bf16 with f32
+# masters and a KL reference copy for RL
+parts() { # BYTES_PER_WEIGHT REFERENCE MASTERS
+  $PY - "$tmp/init/model.safetensors" "$@" <<'PYEOF'
+import json, struct, sys
+from math import prod
+f = open(sys.argv[1], "rb"); h = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+n = sum(prod(v["shape"]) for k, v in h.items() if k != "__metadata__") / 2**30
+w, ref, mst = float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+g = lambda x: "%.3g" % x
+print(f"weights {g(n * w)}, KL reference {g(n * w * ref)}, gradients {g(n * w)}, AdamW moments "
+      f"{g(2 * n * (4 if mst else w))}, f32 masters {g(4 * n * mst)} GiB")
+PYEOF
+}
+expect 1 "train.memory_limit_gib 1e-05: the training state of $tmp/init is estimated at" -- \
+  "$RLVR" sft "$tmp/cfg.json" --set run.dir="$tmp/refused" --set model.path="$tmp/init" --set train.memory_limit_gib=1e-5
+expect 1 "($(parts 4 0 0)), more than the cap" -- \
+  "$RLVR" sft "$tmp/cfg.json" --set run.dir="$tmp/refused" --set model.path="$tmp/init" --set train.memory_limit_gib=1e-5
+[ ! -e "$tmp/refused" ] && ok || bad "the memory cap's refusal left $tmp/refused"
+refuse "($(parts 2 1 1)), more than the cap before activations, logits and the KV cache; train LoRA adapters (model.lora.targets), drop the KL term" \
+  model.path="$tmp/init" model.dtype=bf16 algo.kl.coef=0.01 train.memory_limit_gib=1e-5
 
-expect 0 "model written to $tmp/sft/model" -- "$RLVR" sft "$tmp/cfg.json" --set run.dir="$tmp/sft" --set model.path="$tmp/init"
+expect 0 "model written to $tmp/sft/model" -- "$RLVR" sft "$tmp/cfg.json" --set run.dir="$tmp/sft" --set model.path="$tmp/init" \
+  --set train.memory_limit_gib=0.01
 
 # ---- bf16 with f32 master weights learns as f32 does ----
 expect 0 "model written" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/f32"

@@ -901,7 +901,7 @@ static int job_init(rl_job *j, const rlvr_config *c) {
     ts_device dev, *pick;
     if (check_batch(c, j->world) || plan_owners(j) || adv_opts_from_cfg(c, &j->ao) ||
         loss_opts_from_cfg(c, &j->lo) || optim_opts_from_cfg(c, &j->oo) || logprob_setup(j) ||
-        device_setup(j, &pick, &dev))
+        device_setup(j, &pick, &dev) || trainer_memory_check(c, j->lo.kl_coef > 0))
         return -1;
     j->lr_per_rl_step = !strcmp(cfg_enum_name(c, "optim.schedule_unit"), "rl_step");
     if (j->oo.total_steps == 0)
