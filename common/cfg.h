@@ -120,6 +120,7 @@ typedef struct cfg_train {
     int64_t save_every, keep_last, eval_every, log_every;
     int resume;        /* auto never */
     int activation_checkpointing; /* recompute each decoder layer in backward */
+    double memory_limit_gib;      /* cap on the estimated training state; 0 = none */
 } cfg_train;
 
 typedef struct cfg_sft {

@@ -65,6 +65,11 @@ const cfg_key cfg_schema[] = {
     K("train.activation_checkpointing", CFG_BOOL, train.activation_checkpointing, "false", NULL, NULL,
       "Memory knob: keep only each decoder layer's input for backward and run the layer again "
       "there (about a third more compute); gradients are the same within rounding."),
+    K("train.memory_limit_gib", CFG_FLOAT, train.memory_limit_gib, "0", "[0,inf)", NULL,
+      "Refuse to start `rlvr train` or `rlvr sft` when the estimated training state exceeds this "
+      "many GiB: the weights, a KL reference copy, gradients, AdamW moments and f32 master "
+      "weights, from model.path's config.json before any weight is read (activations, logits and "
+      "the KV cache are not counted). 0 = no cap; the estimate is logged either way."),
     K("train.save_every", CFG_INT, train.save_every, "50", "[0,inf)", NULL,
       "Checkpoint every N steps (and at the end, and on SIGINT/SIGTERM); 0 = only then."),
     K("train.keep_last", CFG_INT, train.keep_last, "2", "[1,inf)", NULL,
@@ -119,7 +124,8 @@ const cfg_key cfg_schema[] = {
       "RL rollouts never use one (it would change the policy's log-probs)."),
 
     K("rollout.temperature", CFG_FLOAT, rollout.temperature, "1.0", "[0,100]", NULL,
-      "Sampling temperature; 0 = greedy. Log-probs for the trainer are always at temperature 1."),
+      "Sampling temperature; 0 = greedy. The sampler records its log-probs at the trainer's "
+      "temperature (algo.logprob_temperature)."),
     K("rollout.top_k", CFG_INT, rollout.top_k, "0", "[0,inf)", NULL,
       "Sample among the k most likely tokens (ties with the k-th kept); 0 = off."),
     K("rollout.top_p", CFG_FLOAT, rollout.top_p, "1.0", "(0,1]", NULL,
@@ -292,7 +298,8 @@ const cfg_key cfg_schema[] = {
       "recompute. 0 = off."),
     K("algo.logprob_temperature", CFG_ENUM, algo.logprob_temperature, "rollout", NULL, "rollout|one",
       "Temperature of the trainer's log-probs, entropy and KL: the rollout's (softmax(logits / "
-      "rollout.temperature), as TRL and verl; greedy counts as 1) or 1."),
+      "rollout.temperature), as TRL and verl; greedy counts as 1) or 1. The sampler's recorded "
+      "log-probs are at the same temperature."),
 
     K("optim.lr", CFG_FLOAT, optim.lr, "1e-6", "(0,inf)", NULL,
       "Peak learning rate of AdamW."),

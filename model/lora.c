@@ -177,24 +177,31 @@ static int load_tensors(model *m, const st_file *f, const char *label) {
     return rc;
 }
 
-int model_lora_load(model *m, const char *dir) {
-    char path[4200], label[4200];
+int model_lora_config_load(const char *dir, model_lora_opts *o) {
+    char path[4200];
     snprintf(path, sizeof path, "%s/adapter_config.json", dir);
     char *text = io_read_file(path, 1 << 20, NULL);
     if (!text) return err_prefix("LoRA adapter");
     cJSON *j = cJSON_Parse(text);
     free(text);
-    model_lora_opts o = {0};
-    int rc = j ? parse_config(j, path, &o) : err_set("%s: not valid JSON", path);
+    *o = (model_lora_opts){0};
+    int rc = j ? parse_config(j, path, o) : err_set("%s: not valid JSON", path);
     cJSON_Delete(j);
-    if (rc) return -1;
+    return rc;
+}
+
+int model_lora_load(model *m, const char *dir) {
+    char path[4200], label[4200];
+    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
+    model_lora_opts o;
+    if (model_lora_config_load(dir, &o)) return -1;
     if (model_lora_init(m, &o, 0)) return err_prefix("%s", path);
     snprintf(label, sizeof label, "%s/adapter_model.safetensors", dir);
     st_file *f = st_open(label);
     if (!f) return -1;
     const char *want = st_metadata(f, FINGERPRINT_KEY);
     char have[17];
-    rc = want ? model_base_fingerprint(m, have) : 0;
+    int rc = want ? model_base_fingerprint(m, have) : 0;
     if (!rc && want && strcmp(want, have))
         rc = err_set("%s: the adapter was trained on another base model (base fingerprint %s, this model's %s): "
                      "load it on the model it was trained from", label, want, have);

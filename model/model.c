@@ -116,11 +116,13 @@ static int param_specs(model *m, param_spec *s) {
     return n;
 }
 
-/* The base weight a LoRA target adapts in layer l. */
-static ts_tensor *target_weight(const layer *l, int t) {
-    ts_tensor *w[MODEL_LORA_NTARGETS] = {l->wq, l->wk, l->wv, l->wo, l->gate, l->up, l->down};
+/* The slot of the base weight a LoRA target adapts in layer l. */
+static ts_tensor **target_slot(layer *l, int t) {
+    ts_tensor **w[MODEL_LORA_NTARGETS] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->gate, &l->up, &l->down};
     return w[t];
 }
+
+static ts_tensor *target_weight(const layer *l, int t) { return *target_slot((layer *)l, t); }
 
 /* HF module paths of the targets under model.layers.N, in model_lora_target order. */
 static const char *const target_module[MODEL_LORA_NTARGETS] = {
@@ -375,6 +377,25 @@ int64_t model_num_elements(const model *m) {
     int64_t n = 0;
     for (int i = 0; i < m->nparams; i++) n += ts_numel(m->params[i]);
     return n;
+}
+
+void model_config_num_elements(const model_config *c, const model_lora_opts *o, int64_t *weights, int64_t *adapters) {
+    model shell = {.cfg = *c}; /* the table's slots only: no tensor is made */
+    shell.layers = mem_calloc((size_t)c->num_layers, sizeof *shell.layers);
+    int n = param_specs(&shell, NULL);
+    param_spec *s = mem_alloc(sizeof *s * (size_t)n);
+    param_specs(&shell, s);
+    *weights = *adapters = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t out = s[i].shape[0], in = s[i].ndim == 2 ? s[i].shape[1] : 1;
+        *weights += out * in;
+        for (int t = 0; o && t < MODEL_LORA_NTARGETS; t++) /* A (r, in) and B (out, r) */
+            if (o->targets >> t & 1 && s[i].ndim == 2)
+                for (int64_t l = 0; l < c->num_layers; l++)
+                    if (s[i].slot == target_slot(&shell.layers[l], t)) *adapters += o->rank * (in + out);
+    }
+    free(s);
+    free(shell.layers);
 }
 
 /* ---------------------------------------------------------------- LoRA */

@@ -155,6 +155,13 @@ int model_lora_save(const model *m, const char *dir, const char *base_path);
  * (fingerprint, tensor names or shapes), or with options rlvr does not implement (DoRA, rsLoRA,
  * trained biases, rank_pattern): -1 with err_set saying which. */
 int model_lora_load(model *m, const char *dir);
+/* The options of the PEFT adapter directory dir (its adapter_config.json), checked as
+ * model_lora_load checks them; -1 with err_set. */
+int model_lora_config_load(const char *dir, model_lora_opts *o);
+/* What a model of config c would hold, from the parameter table alone, before any weight is read:
+ * *weights the elements of its weights (a tied head once), *adapters those of LoRA adapters o on
+ * it (0 when o is NULL or targets nothing). c must pass model_config_check. */
+void model_config_num_elements(const model_config *c, const model_lora_opts *o, int64_t *weights, int64_t *adapters);
 /* model_load(dir, ...), then the adapter directory `adapter` on it when that is neither NULL nor
  * empty; NULL with err_set. */
 model *model_load_adapted(const char *dir, const char *adapter, ts_device dev, ts_dtype dtype);

@@ -287,6 +287,8 @@ static int check_request(const model *m, const rollout_options *o, int P,
         return err_set("rollout: finish_quota must be in [0, G = %d] (0 = off), got %d", G, o->finish_quota);
     if (!(o->repetition_penalty >= 0) || !isfinite(o->repetition_penalty))
         return err_set("rollout: repetition_penalty must be > 0 (1 or 0 = off), got %g", o->repetition_penalty);
+    if (!(o->logprob_temperature >= 0) || !isfinite(o->logprob_temperature))
+        return err_set("rollout: logprob_temperature must be > 0 (0 = 1), got %g", o->logprob_temperature);
     for (int p = 0; p < P; p++) {
         if (prompt_lens[p] < 1 || !prompt_ids[p])
             return err_set("rollout: prompt %d is empty (a prompt needs at least one token, e.g. "
@@ -394,7 +396,7 @@ int rollout_generate(model *m, const rollout_options *o, int P, const int32_t *c
     if (o->finish_quota > 0) b.finished = mem_calloc((size_t)P, sizeof *b.finished);
     int64_t tok_n = o->tok ? tok_vocab_size(o->tok) : c->vocab_size;
     b.n_valid = tok_n < c->vocab_size ? tok_n : c->vocab_size;
-    b.lp_temperature = o->logprobs_at_temperature && o->sampling.temperature > 0 ? o->sampling.temperature : 1;
+    b.lp_temperature = o->logprob_temperature > 0 ? o->logprob_temperature : 1;
     int64_t longest_prompt, longest_new;
     alloc_samples(&b, n, &longest_prompt, &longest_new);
     for (int i = 0; i < o->n_stop_strings; i++) {

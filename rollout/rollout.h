@@ -10,8 +10,8 @@
  * counter-based, keyed by (seed, step, prompt key, sample index, position): a completion does not
  * depend on what shares its batch. A model with more embedding rows than the tokenizer has tokens
  * (Qwen's padded 151,936) never draws one of the extra ids. Every sampled token comes with its
- * log-prob under the policy (temperature 1, or the sampling temperature on request), the number
- * the trainer's importance ratio uses.
+ * log-prob under the policy at the trainer's log-prob temperature, the number the trainer's
+ * importance ratio uses.
  * Deliberately not here: tokenization and chat templates (model/), rewards, beam search,
  * speculative decoding. */
 #ifndef RLVR_ROLLOUT_H
@@ -83,16 +83,17 @@ typedef struct rollout_options {
                                       a positive logit is divided by it, a negative one multiplied,
                                       before the sampler; log-probs are then of the penalised
                                       logits (never for training). 0 or 1 = off */
-    int logprobs_at_temperature;   /* 1: log-probs of log_softmax(logits / temperature), as TRL and
-                                      verl compute them (greedy: temperature 1); 0: temperature 1 */
+    double logprob_temperature;    /* the log-probs recorded are of log_softmax(logits / this): the
+                                      trainer's (the sampling temperature, as TRL and verl compute
+                                      them, or 1); 0 = 1 */
 } rollout_options;
 
 typedef struct rollout_sample {
     int prompt;           /* index into the request's prompts */
     int index;            /* sample index within its group, 0..G-1 */
     int32_t *ids;         /* (len) completion token ids, the stopping token included */
-    float *logprobs;      /* (len) log-prob of each, over all the model's rows, at temperature 1
-                             or the sampling temperature (logprobs_at_temperature) */
+    float *logprobs;      /* (len) log-prob of each, over all the model's rows, at
+                             logprob_temperature */
     int len;
     rollout_finish finish;
     char *text;           /* decoded completion without a final EOS/stop-id token; NULL w/o tok */

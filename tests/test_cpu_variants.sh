@@ -5,6 +5,8 @@
 # kernels (RLVR_CPU_KERNELS: tensor/ts_attention.cpp, ts_sample.cpp, ts_optim.cpp, ts_linear.cpp).
 # Every supported pair of BLAS and ATen paths runs the tensor, loss, optimiser and rollout tests, our clones alternating; the model
 # test runs once per BLAS path and once per ATen path. A path the CPU lacks is skipped and named.
+# Every run is on the CPU (RLVR_TEST_DEVICE=cpu, whatever the caller's); a value of it that names
+# no device, or a CUDA device the machine lacks, is one message and exit 2 in each of those tests.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin=$(dirname "$RLVR")
 flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
@@ -28,7 +30,7 @@ run() {
   local t=$1
   shift
   local out
-  if out=$(env "$@" "$bin/$t" 2>&1); then
+  if out=$(env RLVR_TEST_DEVICE=cpu "$@" "$bin/$t" 2>&1); then
     pass=$((pass + 1))
   else
     fail=$((fail + 1))
@@ -51,4 +53,8 @@ done
 for a in "${aten[@]::${#aten[@]}-1}"; do
   run test_model OPENBLAS_CORETYPE="${blas[-1]}" ATEN_CPU_CAPABILITY="$a"
 done
+for t in test_tensor test_loss test_optim test_model test_rollout; do
+  expect 2 "RLVR_TEST_DEVICE=gpu: bad device 'gpu': expected cpu, cuda or cuda:N" -- env RLVR_TEST_DEVICE=gpu "$bin/$t"
+done
+expect 2 "RLVR_TEST_DEVICE=cuda:99: this process sees" -- env RLVR_TEST_DEVICE=cuda:99 "$bin/test_rollout"
 finish test_cpu_variants

@@ -314,6 +314,26 @@ out:
     model_free(lora);
 }
 
+/* model_config_num_elements, from the config alone, counts what a made model holds: its weights
+ * (this one untied, with q/k/v biases) and the adapters of each target set. */
+static void test_config_counts(void) {
+    const unsigned sets[] = {1u << MODEL_LORA_Q, (1u << MODEL_LORA_K) | (1u << MODEL_LORA_DOWN), TARGETS_ALL};
+    int same = 1;
+    for (int k = 0; k < 3; k++) {
+        model *m = tiny_lora(10, sets[k], 3);
+        CHECK(m != NULL);
+        if (!m) return;
+        model_lora_opts o = {.rank = 3, .alpha = 6, .targets = sets[k]};
+        int64_t w, a, w0, a0;
+        model_config_num_elements(model_get_config(m), &o, &w, &a);
+        model_config_num_elements(model_get_config(m), NULL, &w0, &a0);
+        same &= w == elements(model_base_params(m)) && w == model_num_elements(m) &&
+                a == elements(model_params(m)) && w0 == w && a0 == 0;
+        model_free(m);
+    }
+    CHECK(same);
+}
+
 /* Each bad input: one error that names it. */
 static void test_bad_inputs(void) {
     model *m = tiny(9);
@@ -352,6 +372,7 @@ int main(void) {
     test_peft_dir();
     test_dropout();
     test_optimizer_state();
+    test_config_counts();
     test_bad_inputs();
     CHECK(ts_live_handles() == start);
     CHECK_DONE();

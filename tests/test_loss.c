@@ -5,8 +5,10 @@
  * micro-batches, KL on zero-advantage tokens). Gradients of the clipped surrogate + dual clip + KL
  * + entropy are checked against central finite differences, and the loss, gradients and metrics
  * of a batch computed in one piece equal the sums over 2, 3 and uneven micro-batch splits within
- * 1e-12 in f64, for every aggregation mode and both ratio levels. */
+ * 1e-12 in f64, for every aggregation mode and both ratio levels. On RLVR_TEST_DEVICE
+ * (check_device.h). */
 #include "check.h"
+#include "check_device.h"
 
 #include "common/cfg.h"
 #include "common/err.h"
@@ -21,8 +23,10 @@
 
 #define LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+static ts_device test_dev; /* RLVR_TEST_DEVICE */
+
 static ts_tensor *mk(const double *v, int64_t n, int64_t t) {
-    return ts_from_data(v, (int64_t[]){n, t}, 2, TS_F64);
+    return check_from_host(v, (int64_t[]){n, t}, 2, TS_F64);
 }
 
 static loss_opts base_opts(loss_agg agg) {
@@ -58,8 +62,8 @@ static void one_token(const loss_opts *o, double r, double a, double *loss, doub
     ts_scope_begin();
     ts_tensor *lp = ts_unscope(mk((double[]){log(r)}, 1, 1));
     ts_set_requires_grad(lp, 1);
-    loss_batch b = {.logp = lp, .old_logp = ts_zeros((int64_t[]){1, 1}, 2, TS_F64, TS_CPU_DEVICE),
-                    .mask = ts_ones((int64_t[]){1, 1}, 2, TS_F64, TS_CPU_DEVICE), .adv = &a};
+    loss_batch b = {.logp = lp, .old_logp = ts_zeros((int64_t[]){1, 1}, 2, TS_F64, test_dev),
+                    .mask = ts_ones((int64_t[]){1, 1}, 2, TS_F64, test_dev), .adv = &a};
     loss_counts c = {0};
     loss_count(o, &b, &c);
     ts_tensor *l = loss_compute(o, &b, &c, NULL);
@@ -112,7 +116,7 @@ static double agg_vector(loss_opts o) {
     double lp[] = {log(1), log(2), 0, 0, log(3), log(4), log(5), log(6)};
     double mask[] = {1, 1, 0, 0, 1, 1, 1, 1}, adv[] = {-1, -1};
     ts_scope_begin();
-    loss_batch b = {.logp = mk(lp, 2, 4), .old_logp = ts_zeros((int64_t[]){2, 4}, 2, TS_F64, TS_CPU_DEVICE),
+    loss_batch b = {.logp = mk(lp, 2, 4), .old_logp = ts_zeros((int64_t[]){2, 4}, 2, TS_F64, test_dev),
                     .mask = mk(mask, 2, 4), .adv = adv};
     double v = step_loss(&o, &b, NULL);
     ts_scope_end();
@@ -142,7 +146,7 @@ static void kl_case(loss_kl type, double *val, double *grad) {
     ts_tensor *lp = ts_unscope(mk((double[]){-1, -1, -1, -1}, 1, 4));
     ts_set_requires_grad(lp, 1);
     ts_tensor *ref = ts_sub(ts_detach(lp), mk(d, 1, 4));
-    loss_batch b = {.logp = lp, .ref_logp = ref, .mask = ts_ones((int64_t[]){1, 4}, 2, TS_F64, TS_CPU_DEVICE),
+    loss_batch b = {.logp = lp, .ref_logp = ref, .mask = ts_ones((int64_t[]){1, 4}, 2, TS_F64, test_dev),
                     .adv = &zero};
     loss_counts c = {0};
     loss_count(&o, &b, &c);
@@ -177,8 +181,8 @@ static void test_kl_estimators(void) {
     double zero = 0;
     ts_scope_begin();
     ts_tensor *lp = mk((double[]){1e-8}, 1, 1);
-    loss_batch b = {.logp = lp, .ref_logp = ts_zeros((int64_t[]){1, 1}, 2, TS_F64, TS_CPU_DEVICE),
-                    .mask = ts_ones((int64_t[]){1, 1}, 2, TS_F64, TS_CPU_DEVICE), .adv = &zero};
+    loss_batch b = {.logp = lp, .ref_logp = ts_zeros((int64_t[]){1, 1}, 2, TS_F64, test_dev),
+                    .mask = ts_ones((int64_t[]){1, 1}, 2, TS_F64, test_dev), .adv = &zero};
     CHECK_CLOSE(step_loss(&o, &b, NULL), 5e-17, 0, 1e-6);
     ts_scope_end();
 }
@@ -190,7 +194,7 @@ static void test_entropy_bonus(void) {
     ts_scope_begin();
     ts_tensor *ent = ts_unscope(mk(h, 1, 3));
     ts_set_requires_grad(ent, 1);
-    loss_batch b = {.logp = ts_zeros((int64_t[]){1, 3}, 2, TS_F64, TS_CPU_DEVICE), .entropy = ent,
+    loss_batch b = {.logp = ts_zeros((int64_t[]){1, 3}, 2, TS_F64, test_dev), .entropy = ent,
                     .mask = mk((double[]){1, 1, 0}, 1, 3), .adv = &zero};
     loss_counts c = {0};
     loss_count(&o, &b, &c);
@@ -215,7 +219,7 @@ static void control_grads(loss_agg agg, double *g0, double *g1) {
     loss_opts o = base_opts(agg);
     double mask[] = {1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1}, adv[] = {1, -1}, g[12];
     ts_scope_begin();
-    ts_tensor *lp = ts_unscope(ts_full((int64_t[]){2, 6}, 2, -0.5, TS_F64, TS_CPU_DEVICE));
+    ts_tensor *lp = ts_unscope(ts_full((int64_t[]){2, 6}, 2, -0.5, TS_F64, test_dev));
     ts_set_requires_grad(lp, 1);
     loss_batch b = {.logp = lp, .mask = mk(mask, 2, 6), .adv = adv};
     loss_counts c = {0};
@@ -248,7 +252,7 @@ static void test_degrpo_control_token_after_whitespace(void) {
     double mask[] = {1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1}, adv[] = {1, -1}, g[12];
     int32_t ctrl[] = {1, 2};
     ts_scope_begin();
-    ts_tensor *lp = ts_unscope(ts_full((int64_t[]){2, 6}, 2, -0.5, TS_F64, TS_CPU_DEVICE));
+    ts_tensor *lp = ts_unscope(ts_full((int64_t[]){2, 6}, 2, -0.5, TS_F64, test_dev));
     ts_set_requires_grad(lp, 1);
     loss_batch b = {.logp = lp, .mask = mk(mask, 2, 6), .adv = adv, .ctrl_pos = ctrl};
     loss_counts c = {0};
@@ -278,7 +282,7 @@ static double signed_rows(adv_estimator e, double *grad_wrong_row) {
     CHECK(adv_compute(&ao, 1, 2, reward, NULL, adv, keep) == 0);
     loss_opts o = base_opts(LOSS_AGG_TOKEN_MEAN);
     ts_scope_begin();
-    ts_tensor *lp = ts_unscope(ts_full((int64_t[]){2, 3}, 2, -1, TS_F64, TS_CPU_DEVICE));
+    ts_tensor *lp = ts_unscope(ts_full((int64_t[]){2, 3}, 2, -1, TS_F64, test_dev));
     ts_set_requires_grad(lp, 1);
     loss_batch b = {.logp = lp, .mask = mk((double[]){1, 1, 0, 1, 1, 1}, 2, 3), .adv = adv, .keep = keep};
     loss_counts c = {0};
@@ -311,7 +315,7 @@ static void test_sequence_level_ratio(void) {
     ts_scope_begin();
     ts_tensor *lp = ts_unscope(mk((double[]){0.1, 0.3, 7}, 1, 3));
     ts_set_requires_grad(lp, 1);
-    loss_batch b = {.logp = lp, .old_logp = ts_zeros((int64_t[]){1, 3}, 2, TS_F64, TS_CPU_DEVICE),
+    loss_batch b = {.logp = lp, .old_logp = ts_zeros((int64_t[]){1, 3}, 2, TS_F64, test_dev),
                     .mask = mk((double[]){1, 1, 0}, 1, 3), .adv = &one};
     loss_counts c = {0};
     loss_count(&o, &b, &c);
@@ -338,7 +342,7 @@ static double empty_row_loss(loss_agg agg) {
     double adv[] = {-1, -1};
     ts_scope_begin();
     loss_batch b = {.logp = mk((double[]){0, log(2), 0, 0}, 2, 2),
-                    .old_logp = ts_zeros((int64_t[]){2, 2}, 2, TS_F64, TS_CPU_DEVICE),
+                    .old_logp = ts_zeros((int64_t[]){2, 2}, 2, TS_F64, test_dev),
                     .mask = mk((double[]){1, 1, 0, 0}, 2, 2), .adv = adv};
     double v = step_loss(&o, &b, NULL);
     ts_scope_end();
@@ -358,8 +362,8 @@ static void test_edge_cases(void) {
     unsigned char trunc[] = {0, 1};
     ts_scope_begin();
     loss_batch b = {.logp = mk((double[]){0, log(2), log(3), log(5)}, 2, 2),
-                    .old_logp = ts_zeros((int64_t[]){2, 2}, 2, TS_F64, TS_CPU_DEVICE),
-                    .mask = ts_ones((int64_t[]){2, 2}, 2, TS_F64, TS_CPU_DEVICE), .adv = adv,
+                    .old_logp = ts_zeros((int64_t[]){2, 2}, 2, TS_F64, test_dev),
+                    .mask = ts_ones((int64_t[]){2, 2}, 2, TS_F64, test_dev), .adv = adv,
                     .truncated = trunc};
     CHECK_CLOSE(step_loss(&o, &b, NULL), (1 + 2 + 3 + 5) / 4.0, 1e-15, 0);
     o.mask_truncated = 1;
@@ -378,7 +382,7 @@ static void test_edge_cases(void) {
     ts_tensor *lp = ts_unscope(mk((double[]){-1, -2, -1, -2}, 2, 2));
     ts_set_requires_grad(lp, 1);
     loss_batch k = {.logp = lp, .ref_logp = mk((double[]){-1.5, -2, -1, -1}, 2, 2),
-                    .mask = ts_ones((int64_t[]){2, 2}, 2, TS_F64, TS_CPU_DEVICE), .adv = zeros};
+                    .mask = ts_ones((int64_t[]){2, 2}, 2, TS_F64, test_dev), .adv = zeros};
     loss_counts kc = {0};
     loss_count(&o, &k, &kc);
     CHECK(ts_backward(loss_compute(&o, &k, &kc, NULL)) == 0);
@@ -391,15 +395,15 @@ static void test_edge_cases(void) {
     /* every token masked: 0/0 := 0, a zero loss and zero gradient, never NaN */
     for (int agg = LOSS_AGG_SEQ_MEAN_TOKEN_MEAN; agg <= LOSS_AGG_DEGRPO; agg++) {
         loss_opts z = base_opts((loss_agg)agg);
-        loss_batch e = {.logp = mk((double[]){-1, -1}, 1, 2), .mask = ts_zeros((int64_t[]){1, 2}, 2, TS_F64, TS_CPU_DEVICE),
+        loss_batch e = {.logp = mk((double[]){-1, -1}, 1, 2), .mask = ts_zeros((int64_t[]){1, 2}, 2, TS_F64, test_dev),
                         .adv = adv};
         loss_metrics m = {0};
         CHECK(step_loss(&z, &e, &m) == 0 && m.ratio_mean == 0 && m.clip_low == 0);
     }
     /* an empty micro-batch (a rank with nothing left) still gives a loss backward accepts */
-    ts_tensor *none = ts_unscope(ts_zeros((int64_t[]){0, 4}, 2, TS_F64, TS_CPU_DEVICE));
+    ts_tensor *none = ts_unscope(ts_zeros((int64_t[]){0, 4}, 2, TS_F64, test_dev));
     ts_set_requires_grad(none, 1);
-    loss_batch nb = {.logp = none, .mask = ts_zeros((int64_t[]){0, 4}, 2, TS_F64, TS_CPU_DEVICE)};
+    loss_batch nb = {.logp = none, .mask = ts_zeros((int64_t[]){0, 4}, 2, TS_F64, test_dev)};
     loss_counts nc = {1, 1, 4, 1, 3, 1};
     o = base_opts(LOSS_AGG_TOKEN_MEAN);
     ts_tensor *nl = loss_compute(&o, &nb, &nc, NULL);
@@ -582,18 +586,18 @@ static void test_config_and_errors(void) {
     double adv[2] = {1, 1};
     loss_counts cnt = {0};
     ts_scope_begin();
-    ts_tensor *lp = ts_zeros((int64_t[]){2, 3}, 2, TS_F32, TS_CPU_DEVICE);
-    loss_batch bad = {.logp = lp, .mask = ts_ones((int64_t[]){2, 4}, 2, TS_F32, TS_CPU_DEVICE), .adv = adv};
+    ts_tensor *lp = ts_zeros((int64_t[]){2, 3}, 2, TS_F32, test_dev);
+    loss_batch bad = {.logp = lp, .mask = ts_ones((int64_t[]){2, 4}, 2, TS_F32, test_dev), .adv = adv};
     CHECK(loss_count(&o, &bad, &cnt) == -1);
     CHECK_CONTAINS(err_msg(), "mask is (2, 4)");
-    bad.mask = ts_ones((int64_t[]){2, 3}, 2, TS_BOOL, TS_CPU_DEVICE);
+    bad.mask = ts_ones((int64_t[]){2, 3}, 2, TS_BOOL, test_dev);
     o.kl_coef = 0.1;
     CHECK(loss_compute(&o, &bad, &cnt, NULL) == NULL);
     CHECK_CONTAINS(err_msg(), "reference log-probs");
     o.kl_coef = 0;
     CHECK(loss_compute(&o, &bad, NULL, NULL) == NULL);
     CHECK_CONTAINS(err_msg(), "loss_count");
-    bad.logp = ts_zeros((int64_t[]){6}, 1, TS_F32, TS_CPU_DEVICE);
+    bad.logp = ts_zeros((int64_t[]){6}, 1, TS_F32, test_dev);
     CHECK(loss_count(&o, &bad, &cnt) == -1);
     CHECK_CONTAINS(err_msg(), "expected (n, T)");
     /* f32 and a bool mask work, and the result keeps the dtype */
@@ -621,7 +625,7 @@ static void test_tis_vectors(void) {
         ts_set_requires_grad(lp, 1);
         loss_batch b = {.logp = lp, .old_logp = mk((double[]){-1.0}, 1, 1),
                         .sampler_logp = mk((double[]){-1.0 - gaps[k]}, 1, 1),
-                        .mask = ts_ones((int64_t[]){1, 1}, 2, TS_F64, TS_CPU_DEVICE), .adv = &a};
+                        .mask = ts_ones((int64_t[]){1, 1}, 2, TS_F64, test_dev), .adv = &a};
         loss_metrics m = {0};
         loss_counts c = {0};
         loss_count(&o, &b, &c);
@@ -639,7 +643,7 @@ static void test_tis_vectors(void) {
     ts_scope_begin();
     double a = 1;
     loss_batch b = {.logp = mk((double[]){-1.0}, 1, 1), .old_logp = mk((double[]){-1.0}, 1, 1),
-                    .mask = ts_ones((int64_t[]){1, 1}, 2, TS_F64, TS_CPU_DEVICE), .adv = &a};
+                    .mask = ts_ones((int64_t[]){1, 1}, 2, TS_F64, test_dev), .adv = &a};
     loss_counts c = {.tokens = 1, .seqs = 1, .seqs_nonempty = 1};
     CHECK(loss_compute(&o, &b, &c, NULL) == NULL);
     CHECK_CONTAINS(err_msg(), "algo.tis_cap is 2 but the sampler's");
@@ -708,6 +712,7 @@ static void test_tis_against_torch(void) {
 }
 
 int main(void) {
+    test_dev = check_device();
     int64_t live = ts_live_handles();
     test_clipped_surrogate_vectors();
     test_aggregation_vectors();

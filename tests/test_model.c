@@ -10,8 +10,10 @@
  * the row's scale, with padding, rows of different lengths, rows expanded to a group and
  * compacted; greedy ids exactly; activation checkpointing's gradients equal the plain forward's;
  * no handle leaks. Then bad config.json fields, unsupported values, missing, mis-shaped and
- * truncated weights, and bad arguments. */
+ * truncated weights, and bad arguments. The reference cases run on RLVR_TEST_DEVICE
+ * (check_device.h); the error paths on the CPU. */
 #include "check.h"
+#include "check_device.h"
 
 #include "common/err.h"
 #include "common/io.h"
@@ -25,6 +27,8 @@
 
 #define RTOL 1e-4
 #define CACHE_TOL 1e-5
+
+static ts_device test_dev; /* RLVR_TEST_DEVICE */
 
 static void write_text(const char *path, const char *text) {
     FILE *fp = fopen(path, "w");
@@ -42,7 +46,7 @@ static int run(const char *cmd) {
 
 /* (rows, T) i64 tensor from a row-major host array */
 static ts_tensor *ids_tensor(const int64_t *v, int64_t rows, int64_t T) {
-    return ts_from_data(v, (int64_t[]){rows, T}, 2, TS_I64);
+    return check_from_host(v, (int64_t[]){rows, T}, 2, TS_I64);
 }
 
 static float *host_f32(const ts_tensor *t) {
@@ -311,20 +315,20 @@ static void check_cache(model *m, const seqs *s, const char *name) {
     free(got);
     free(want0);
     free(want1);
-    CHECK(model_cache_index_select(c, ts_from_data((int64_t[]){0, 0, 1, 1}, (int64_t[]){4}, 1, TS_I64)) == 0);
+    CHECK(model_cache_index_select(c, check_from_host((int64_t[]){0, 0, 1, 1}, (int64_t[]){4}, 1, TS_I64)) == 0);
     CHECK(model_cache_batch(c) == 4);
     int rows[4] = {0, 1, 2, 3};
     int nrows = 4;
     for (int64_t t = 0; t < steps; t++) {
         if (t == 2) { /* rows 0 and 2 finish: keep 1 and 3 */
-            CHECK(model_cache_index_select(c, ts_from_data((int64_t[]){1, 3}, (int64_t[]){2}, 1, TS_I64)) == 0);
+            CHECK(model_cache_index_select(c, check_from_host((int64_t[]){1, 3}, (int64_t[]){2}, 1, TS_I64)) == 0);
             rows[0] = 1;
             rows[1] = 3;
             nrows = 2;
         }
         int64_t next[4];
         for (int r = 0; r < nrows; r++) next[r] = seq[rows[r]][(rows[r] < 2 ? la : lb) + t];
-        ts_tensor *l = model_decode_step(m, c, ts_from_data(next, (int64_t[]){nrows}, 1, TS_I64));
+        ts_tensor *l = model_decode_step(m, c, check_from_host(next, (int64_t[]){nrows}, 1, TS_I64));
         got = host_f32(l);
         CHECK(got != NULL);
         for (int r = 0; got && r < nrows; r++) {
@@ -341,13 +345,15 @@ static void check_cache(model *m, const seqs *s, const char *name) {
     printf("%s: KV-cache logits within %.2g of the full forward\n", name, worst);
     CHECK(model_cache_len(c) == T + steps);
     ts_scope_begin();
-    CHECK(model_decode_step(m, c, ts_from_data((int64_t[]){1, 2}, (int64_t[]){2}, 1, TS_I64)) == NULL);
+    CHECK(model_decode_step(m, c, check_from_host((int64_t[]){1, 2}, (int64_t[]){2}, 1, TS_I64)) == NULL);
     CHECK_CONTAINS(err_msg(), "cache is full");
-    CHECK(model_decode_step(m, c, ts_from_data((int64_t[]){1}, (int64_t[]){1}, 1, TS_I64)) == NULL);
+    CHECK(model_decode_step(m, c, check_from_host((int64_t[]){1}, (int64_t[]){1}, 1, TS_I64)) == NULL);
     CHECK_CONTAINS(err_msg(), "holds 2 rows");
-    CHECK(model_cache_index_select(c, ts_from_data((int64_t[]){9}, (int64_t[]){1}, 1, TS_I64)) == -1);
-    CHECK_CONTAINS(err_msg(), "model_cache_index_select");
-    CHECK(model_cache_batch(c) == 2); /* a failed select leaves the cache as it was */
+    if (test_dev.type == TS_CPU) { /* on CUDA a bad index is a device-side assert, the end of the process */
+        CHECK(model_cache_index_select(c, check_from_host((int64_t[]){9}, (int64_t[]){1}, 1, TS_I64)) == -1);
+        CHECK_CONTAINS(err_msg(), "model_cache_index_select");
+        CHECK(model_cache_batch(c) == 2); /* a failed select leaves the cache as it was */
+    }
     ts_scope_end();
     model_cache_free(c);
     CHECK(ts_live_handles() == before);
@@ -370,7 +376,7 @@ static void check_greedy(model *m, const cJSON *prompt, const cJSON *want, int64
         if (eos) break;
         same = n < cJSON_GetArraySize(want) && cJSON_GetArrayItem(want, n)->valuedouble == (double)next;
         n++;
-        logits = model_decode_step(m, c, ts_from_data(&next, (int64_t[]){1}, 1, TS_I64));
+        logits = model_decode_step(m, c, check_from_host(&next, (int64_t[]){1}, 1, TS_I64));
     }
     ts_scope_end();
     model_cache_free(c);
@@ -402,7 +408,7 @@ static void test_reference(const char *src, const char *bin) {
         CHECK(run(cmd) == 0);
         snprintf(path, sizeof path, "%s/m", dir);
         int64_t handles = ts_live_handles();
-        model *m = model_load(path, TS_CPU_DEVICE, TS_F32);
+        model *m = model_load(path, test_dev, TS_F32);
         if (!m) fprintf(stderr, "%s: %s\n", name, err_msg());
         CHECK(m != NULL);
         seqs s = {0};
@@ -631,6 +637,7 @@ static void test_logprob_temperature(void) {
 
 int main(void) {
     ts_set_num_threads(1);
+    test_dev = check_device();
     const char *src = getenv("RLVR_SRC"), *bin = getenv("RLVR_BIN");
     if (!src) src = ".";
     int64_t start = ts_live_handles();

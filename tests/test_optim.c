@@ -3,8 +3,10 @@
  * replayed step by step and every learning rate, pre-clip norm, parameter and final moment must
  * agree within 1e-6. Also: a NaN or infinite gradient skips the step and changes nothing, state
  * saved and restored mid-run continues bit for bit, schedule edge values, config defaults and
- * errors, and no tensor handle leaks. */
+ * errors, and no tensor handle leaks. On RLVR_TEST_DEVICE (check_device.h), but for the fused
+ * CPU step against the op sequence. */
 #include "check.h"
+#include "check_device.h"
 
 #include "common/cfg.h"
 #include "common/err.h"
@@ -17,6 +19,8 @@
 #include <string.h>
 
 #define MAXP 4
+
+static ts_device test_dev; /* RLVR_TEST_DEVICE */
 
 static cJSON *load_fixture(void) {
     const char *src = getenv("RLVR_SRC");
@@ -100,7 +104,7 @@ static int run_init(run *r, const cJSON *cs, double *const *saved) {
         int nd = cJSON_GetArraySize(shape), nv;
         for (int d = 0; d < nd; d++) dims[d] = (int64_t)cJSON_GetNumberValue(cJSON_GetArrayItem(shape, d));
         double *v = doubles(cJSON_GetArrayItem(cJSON_GetObjectItem(cs, "init"), i), &nv);
-        ts_tensor *f = ts_from_data(saved ? saved[i] : v, dims, nd, TS_F64);
+        ts_tensor *f = check_from_host(saved ? saved[i] : v, dims, nd, TS_F64);
         r->p[i] = ts_to_dtype(f, r->dt);
         ts_free(f);
         free(v);
@@ -123,7 +127,7 @@ static int set_grad(run *r, int i, const cJSON *g, double poison) {
     double *v = doubles(g, &n);
     if (poison != 0) v[n / 2] = poison;
     ts_scope_begin();
-    ts_tensor *gt = ts_to_dtype(ts_from_data(v, (int64_t[]){n}, 1, TS_F64), r->dt);
+    ts_tensor *gt = ts_to_dtype(check_from_host(v, (int64_t[]){n}, 1, TS_F64), r->dt);
     ts_tensor *flat = ts_reshape(r->p[i], (int64_t[]){n}, 1);
     int rc = ts_backward(ts_sum(ts_mul(flat, gt)));
     ts_scope_end();
@@ -280,7 +284,7 @@ static void test_state_restore_continues_bit_exactly(const cJSON *fx) {
             ts_tensor *t = optim_state_tensor(c.opt, i);
             int64_t shape[TS_MAX_DIMS];
             int nd = ts_shape(t, shape);
-            ts_tensor *src = ts_from_data(mid.bytes[c.n + i], shape, nd, ts_get_dtype(t));
+            ts_tensor *src = check_from_host(mid.bytes[c.n + i], shape, nd, ts_get_dtype(t));
             CHECK(ts_copy_(t, src) == 0);
             ts_free(src);
         }
@@ -337,12 +341,12 @@ static void test_config_and_errors(void) {
     cfg_free(&c);
 
     optim_opts ok = {.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
-    ts_tensor *p = ts_zeros((int64_t[]){3}, 1, TS_F32, TS_CPU_DEVICE);
+    ts_tensor *p = ts_zeros((int64_t[]){3}, 1, TS_F32, test_dev);
     ts_tensor *two[] = {p, p};
     const char *names[] = {"a", "b"}, *same[] = {"a", "a"};
     CHECK(optim_init(two, names, 2, &ok) == NULL);
     CHECK_CONTAINS(err_msg(), "appears twice");
-    ts_tensor *q = ts_zeros((int64_t[]){2}, 1, TS_F32, TS_CPU_DEVICE);
+    ts_tensor *q = ts_zeros((int64_t[]){2}, 1, TS_F32, test_dev);
     ts_tensor *pq[] = {p, q};
     CHECK(optim_init(pq, same, 2, &ok) == NULL);
     CHECK(optim_init(pq, names, 0, &ok) == NULL);
@@ -365,7 +369,7 @@ static void test_config_and_errors(void) {
 /* Backward of sum(p * g), g (n) given in f64: p's gradient is g rounded to bf16, whatever p's dtype. */
 static int give_grad(ts_tensor *p, const double *g, int64_t n) {
     ts_scope_begin();
-    ts_tensor *gb = ts_to_dtype(ts_to_dtype(ts_from_data(g, &n, 1, TS_F64), TS_BF16), ts_get_dtype(p));
+    ts_tensor *gb = ts_to_dtype(ts_to_dtype(check_from_host(g, &n, 1, TS_F64), TS_BF16), ts_get_dtype(p));
     int rc = ts_grad_clear(p) || ts_backward(ts_sum(ts_mul(p, gb)));
     ts_scope_end();
     return rc;
@@ -388,7 +392,7 @@ static void test_master_weights_learn_at_small_lr(void) {
     double w0[N], g[N];
     for (int i = 0; i < N; i++) w0[i] = 0.02 + 0.01 * sin(i);
     int64_t n = N;
-    ts_tensor *w0t = ts_from_data(w0, &n, 1, TS_F64), *init = ts_to_dtype(w0t, TS_BF16);
+    ts_tensor *w0t = check_from_host(w0, &n, 1, TS_F64), *init = ts_to_dtype(w0t, TS_BF16);
     ts_free(w0t);
     ts_tensor *wb = ts_clone(init), *wplain = ts_clone(init), *wref = ts_to_dtype(init, TS_F32);
     CHECK(ts_set_requires_grad(wb, 1) == 0 && ts_set_requires_grad(wplain, 1) == 0 &&
@@ -523,6 +527,7 @@ static void test_bf16_without_master_is_refused(void) {
 }
 
 int main(void) {
+    test_dev = check_device();
     int64_t live = ts_live_handles();
     cJSON *fx = load_fixture();
     CHECK(fx != NULL);

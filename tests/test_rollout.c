@@ -1,9 +1,11 @@
 /* test_rollout — the sampler's filters and the generation engine on a tiny random Qwen2 model:
  * greedy output equals argmax over full-sequence logits, a completion does not depend on its
  * batch (other prompts, prefix sharing, cache-cap splits), rollout log-probs equal the trainer's
- * recomputed ones within the fp32 rounding bound derived below, every stop condition, and every
- * bad request. */
+ * recomputed ones, at temperature 1 and at 0.6, within the fp32 rounding bound derived below,
+ * every stop condition, and every
+ * bad request. On RLVR_TEST_DEVICE (check_device.h); the fused CPU kernel's variants on the CPU. */
 #include "check.h"
+#include "check_device.h"
 
 #include "common/err.h"
 #include "common/rng.h"
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 
 static const sampler_params greedy = {0, 0, 1, 0}, plain = {1, 0, 1, 0};
+static ts_device test_dev; /* RLVR_TEST_DEVICE */
 
 /* ---- sampler ---- */
 
@@ -23,9 +26,9 @@ static const sampler_params greedy = {0, 0, 1, 0}, plain = {1, 0, 1, 0};
 static int draw(const float *logits, int64_t R, int64_t V, int64_t n, const sampler_params *p, const double *u,
                 int composite, double lp_t, int64_t *ids, float *lp) {
     ts_scope_begin();
-    ts_tensor *x = ts_from_data(logits, (int64_t[]){R, V}, 2, TS_F32), *i = NULL, *l = NULL;
+    ts_tensor *x = check_from_host(logits, (int64_t[]){R, V}, 2, TS_F32), *i = NULL, *l = NULL;
     if (composite) x = ts_to_dtype(x, TS_F64);
-    int ok = sampler_sample(x, n, p, ts_from_data(u, (int64_t[]){R}, 1, TS_F64), lp_t, &i, &l) == 0 &&
+    int ok = sampler_sample(x, n, p, check_from_host(u, (int64_t[]){R}, 1, TS_F64), lp_t, &i, &l) == 0 &&
              ts_to_host(i, ids, sizeof(int64_t) * (size_t)R) == 0 && ts_to_host(l, lp, sizeof(float) * (size_t)R) == 0;
     ts_free(i);
     ts_free(l);
@@ -61,7 +64,7 @@ static void test_counter_uniform(void) {
     int ok = 1;
     for (uint64_t c = 0; c < 300; c += 37) {
         ts_scope_begin();
-        ts_tensor *k = ts_from_data(keys, (int64_t[]){6}, 1, TS_I64);
+        ts_tensor *k = check_from_host(keys, (int64_t[]){6}, 1, TS_I64);
         ok &= ts_to_host(ts_counter_uniform(k, c), u, sizeof u) == 0;
         ok &= ts_to_host(ts_counter_uniform(ts_narrow(k, 0, 4, 1), c), &alone, sizeof alone) == 0;
         ts_scope_end();
@@ -238,7 +241,7 @@ static void test_repetition_penalty_op(void) {
     float l[6] = {2.0f, -1.0f, 0.5f, -3.0f, 4.0f, 0.0f}, got[6];
     const int64_t seen[6] = {0, 1, 1, 3, 0, 5};
     ts_scope_begin();
-    ts_tensor *x = ts_from_data(l, (int64_t[]){1, 6}, 2, TS_F32), *ids = ts_from_data(seen, (int64_t[]){1, 6}, 2, TS_I64);
+    ts_tensor *x = check_from_host(l, (int64_t[]){1, 6}, 2, TS_F32), *ids = check_from_host(seen, (int64_t[]){1, 6}, 2, TS_I64);
     CHECK(ts_to_host(sampler_repetition_penalty(x, ids, 2.0), got, sizeof got) == 0);
     ts_scope_end();
     const float want[6] = {1.0f, -2.0f, 0.5f, -6.0f, 4.0f, 0.0f};
@@ -250,6 +253,18 @@ static void test_repetition_penalty_op(void) {
 static tok_tokenizer *tok;
 static model *m;
 
+/* cpu, made on the CPU (model_init_random), on the test device: saved, and loaded there. */
+static model *on_test_device(model *cpu) {
+    if (!cpu || test_dev.type == TS_CPU) return cpu;
+    char dir[] = "/tmp/rlvr_test_rollout_XXXXXX", cmd[64];
+    model *placed = mkdtemp(dir) && model_save(cpu, dir, TS_F32, (size_t)1 << 30) == 0 ? model_load(dir, test_dev, TS_F32) : NULL;
+    if (!placed) fprintf(stderr, "on_test_device: %s\n", err_msg());
+    model_free(cpu);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+    return placed;
+}
+
 static model *tiny_model(int vocab, int ctx) {
     char json[1024];
     snprintf(json, sizeof json,
@@ -260,7 +275,7 @@ static model *tiny_model(int vocab, int ctx) {
              vocab, ctx);
     model_config c;
     if (model_config_parse(json, strlen(json), "tiny", &c)) return NULL;
-    return model_init_random(&c, 11, 0.5); /* a wide init gives peaked, varied distributions */
+    return on_test_device(model_init_random(&c, 11, 0.5)); /* a wide init gives peaked, varied distributions */
 }
 
 static const int32_t p0[] = {5, 17, 42, 9, 33, 2}, p1[] = {7}, p2[] = {100, 3, 8};
@@ -285,7 +300,7 @@ static int greedy_reference(const int32_t *prompt, int len, int n_new, int32_t *
     for (int t = 0; t < len; t++) ids[t] = prompt[t];
     for (int k = 0; k < n_new; k++) {
         ts_scope_begin();
-        ts_tensor *x = ts_from_data(ids, (int64_t[]){1, len + k}, 2, TS_I64);
+        ts_tensor *x = check_from_host(ids, (int64_t[]){1, len + k}, 2, TS_I64);
         ts_tensor *last = ts_select(ts_select(model_forward_logits(m, x, NULL), 0, 0), 0, -1);
         int64_t a;
         int ok = ts_item_i64(ts_argmax(last, 0, 0), &a) == 0;
@@ -396,12 +411,17 @@ static void test_batch_independence(void) {
     rollout_result_free(&other);
 }
 
-/* The trainer's full-sequence log-probs of prompt + completion equal the rollout's. */
-static void test_logprobs_agree_with_trainer(void) {
+/* The trainer's full-sequence log-probs of prompt + completion, at temperature t, equal the
+ * rollout's recorded at t (sampled at t too, as the RL trainer does). Dividing the logits by t
+ * scales their rounding error by 1 / t, and so the bound. */
+static void logprobs_agree_with_trainer_at(double t) {
     rollout_options o = base_options();
+    o.sampling.temperature = t;
+    o.logprob_temperature = t;
+    model_set_logprob_temperature(m, t);
     rollout_result r;
     CHECK(rollout_generate(m, &o, 3, prompts, lens, keys, 3, &r) == 0);
-    double worst = 0;
+    double worst = 0, bound = lp_bound / t;
     for (int i = 0; i < r.n; i++) {
         const rollout_sample *s = &r.samples[i];
         int L = lens[s->prompt], T = L + s->len;
@@ -411,7 +431,7 @@ static void test_logprobs_agree_with_trainer(void) {
         ts_scope_begin();
         ts_tensor *lp = NULL;
         ts_no_grad_begin();
-        CHECK(model_forward_logprobs(m, ts_from_data(ids, (int64_t[]){1, T}, 2, TS_I64), NULL, 0, &lp, NULL) == 0);
+        CHECK(model_forward_logprobs(m, check_from_host(ids, (int64_t[]){1, T}, 2, TS_I64), NULL, 0, &lp, NULL) == 0);
         ts_no_grad_end();
         float host[64];
         CHECK(ts_to_host(lp, host, sizeof(float) * (size_t)(T - 1)) == 0);
@@ -421,9 +441,16 @@ static void test_logprobs_agree_with_trainer(void) {
         }
         ts_scope_end();
     }
-    CHECK(worst <= lp_bound);
-    fprintf(stderr, "  worst log-prob gap to the trainer %.3g, fp32 rounding bound %.3g\n", worst, lp_bound);
+    model_set_logprob_temperature(m, 1);
+    CHECK(worst <= bound);
+    fprintf(stderr, "  temperature %g: worst log-prob gap to the trainer %.3g, fp32 rounding bound %.3g\n", t, worst,
+            bound);
     rollout_result_free(&r);
+}
+
+static void test_logprobs_agree_with_trainer(void) {
+    logprobs_agree_with_trainer_at(1);
+    logprobs_agree_with_trainer_at(0.6);
 }
 
 static void test_stops(void) {
@@ -613,6 +640,10 @@ static void test_context_limit_and_bad_requests(void) {
     CHECK(rollout_generate(m, &o, 3, prompts, lens, keys, 1, &r) == -1);
     CHECK_CONTAINS(err_msg(), "rollout: sampling top_p");
     o = base_options();
+    o.logprob_temperature = -1;
+    CHECK(rollout_generate(m, &o, 3, prompts, lens, keys, 1, &r) == -1);
+    CHECK_CONTAINS(err_msg(), "logprob_temperature must be > 0 (0 = 1), got -1");
+    o = base_options();
     const int32_t bad_id[] = {5, 99999};
     const int32_t *bp[] = {bad_id};
     int l2 = 2;
@@ -623,6 +654,7 @@ static void test_context_limit_and_bad_requests(void) {
 
 int main(void) {
     ts_set_num_threads(1);
+    test_dev = check_device();
     test_counter_uniform();
     test_sampler();
     test_sampler_batch();

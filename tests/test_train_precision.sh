@@ -4,7 +4,9 @@
 # favours the short mode: both runs learn it at the same pace), resumes bit for bit with the
 # masters in the checkpoint, and exports them; the old log-probs recomputed by the trainer (ratio
 # exactly 1 on the first update), truncated importance sampling's metrics, log-probs at the
-# rollout temperature (lower entropy at 0.6 than at 1 on the same rollouts); and the bad settings
+# rollout temperature (lower entropy at 0.6 than at 1 on the same rollouts, the sampler's log-probs
+# at the trainer's temperature: a rounding gap, TIS weights 1); and the bad settings, a model over
+# the memory cap among them
 # refused before any work (no run directory is made). Every run has the device check on (RLVR_TS_CHECK_DEVICES).
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export RLVR_TS_CHECK_DEVICES=1
@@ -43,11 +45,31 @@ if ! "$RLVR" doctor 2>&1 | grep -q '^devices:.*cuda'; then # no GPU here: any CU
   refuse "model.device: device cuda:7:" model.device=cuda:7
 fi
 refuse "algo.tis_cap 2 with algo.old_logprobs sampler" algo.tis_cap=2
-refuse "algo.old_logprobs sampler with rollout.temperature 0.6: the trainer's log-probs are at temperature 0.6" rollout.temperature=0.6
-refuse "algo.tis_cap with rollout.temperature 0.6" rollout.temperature=0.6 algo.old_logprobs=recompute algo.tis_cap=2
 refuse "algo.tis_cap: expected 0 (off) or a cap >= 1, got 0.5" algo.tis_cap=0.5 algo.old_logprobs=recompute
+# the memory cap: the estimate's parts from the weights the file holds, f32 for SFT; bf16 with f32
+# masters and a KL reference copy for RL
+parts() { # BYTES_PER_WEIGHT REFERENCE MASTERS
+  $PY - "$tmp/init/model.safetensors" "$@" <<'PYEOF'
+import json, struct, sys
+from math import prod
+f = open(sys.argv[1], "rb"); h = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+n = sum(prod(v["shape"]) for k, v in h.items() if k != "__metadata__") / 2**30
+w, ref, mst = float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+g = lambda x: "%.3g" % x
+print(f"weights {g(n * w)}, KL reference {g(n * w * ref)}, gradients {g(n * w)}, AdamW moments "
+      f"{g(2 * n * (4 if mst else w))}, f32 masters {g(4 * n * mst)} GiB")
+PYEOF
+}
+expect 1 "train.memory_limit_gib 1e-05: the training state of $tmp/init is estimated at" -- \
+  "$RLVR" sft "$tmp/cfg.json" --set run.dir="$tmp/refused" --set model.path="$tmp/init" --set train.memory_limit_gib=1e-5
+expect 1 "($(parts 4 0 0)), more than the cap" -- \
+  "$RLVR" sft "$tmp/cfg.json" --set run.dir="$tmp/refused" --set model.path="$tmp/init" --set train.memory_limit_gib=1e-5
+[ ! -e "$tmp/refused" ] && ok || bad "the memory cap's refusal left $tmp/refused"
+refuse "($(parts 2 1 1)), more than the cap before activations, logits and the KV cache; train LoRA adapters (model.lora.targets), drop the KL term" \
+  model.path="$tmp/init" model.dtype=bf16 algo.kl.coef=0.01 train.memory_limit_gib=1e-5
 
-expect 0 "model written to $tmp/sft/model" -- "$RLVR" sft "$tmp/cfg.json" --set run.dir="$tmp/sft" --set model.path="$tmp/init"
+expect 0 "model written to $tmp/sft/model" -- "$RLVR" sft "$tmp/cfg.json" --set run.dir="$tmp/sft" --set model.path="$tmp/init" \
+  --set train.memory_limit_gib=0.01
 
 # ---- bf16 with f32 master weights learns as f32 does ----
 expect 0 "model written" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/f32"
@@ -103,13 +125,24 @@ check "($(series "$tmp/tis" tis_weight_mean), $(series "$tmp/tis" tis_ratio_max)
   bad "TIS metrics: mean $(series "$tmp/tis" tis_weight_mean) max $(series "$tmp/tis" tis_ratio_max) capped $(series "$tmp/tis" tis_capped)"
 check "$(series "$tmp/rc" tis_weight_mean)" "all(x == 0 for x in a)" && ok || bad "TIS metrics without TIS"
 
-# ---- log-probs at the rollout temperature: the same rollouts, a sharper distribution ----
+# ---- log-probs at the rollout temperature: the same rollouts, a sharper distribution; the sampler
+# records its log-probs at the trainer's temperature, so the gap stays a rounding difference and
+# TIS weighs like with like (recorded at 1 instead, the gap at 0.6 is about 2 on this model) ----
 for lt in rollout one; do
   expect 0 "model written" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/t-$lt" --set train.steps=1 \
-    --set rollout.temperature=0.6 --set algo.old_logprobs=recompute --set algo.logprob_temperature=$lt
+    --set rollout.temperature=0.6 --set algo.old_logprobs=recompute --set algo.tis_cap=2 --set algo.logprob_temperature=$lt
 done
 check "($(series "$tmp/t-rollout" entropy), $(series "$tmp/t-one" entropy), $(series "$tmp/t-rollout" length), $(series "$tmp/t-one" length))" \
   "a[0][0] < a[1][0] and a[2] == a[3]" && ok || bad "entropy at 0.6 $(series "$tmp/t-rollout" entropy) is not below that at 1 $(series "$tmp/t-one" entropy)"
-grep -q '"logprob_gap_max": null' "$tmp/t-rollout/metrics.jsonl" && ok || bad "the gap at temperature 0.6 should be null (the sampler records at 1)"
+for lt in rollout one; do
+  check "($(series "$tmp/t-$lt" logprob_gap_max), $(series "$tmp/t-$lt" tis_weight_mean))" \
+    "all(0 < x < 1e-4 for x in a[0]) and all(abs(x - 1) < 1e-4 for x in a[1])" && ok ||
+    bad "temperature 0.6, log-probs at $lt: gap $(series "$tmp/t-$lt" logprob_gap_max), TIS weight $(series "$tmp/t-$lt" tis_weight_mean)"
+done
+# the sampler's log-probs as pi_old at 0.6: the first update is on-policy up to rounding
+expect 0 "model written" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/t-sampler" --set train.steps=1 --set rollout.temperature=0.6
+check "($(series "$tmp/t-sampler" logprob_gap_max), $(series "$tmp/t-sampler" ratio))" \
+  "all(0 < x < 1e-4 for x in a[0]) and all(abs(x - 1) < 1e-4 for x in a[1])" && ok ||
+  bad "sampler mode at 0.6: gap $(series "$tmp/t-sampler" logprob_gap_max), ratio $(series "$tmp/t-sampler" ratio)"
 
 finish test_train_precision

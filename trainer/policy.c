@@ -113,6 +113,38 @@ int trainer_lora_opts(const rlvr_config *c, model_lora_opts *o) {
     return model_lora_parse_targets((const char *const *)t->v, t->n, &o->targets) ? err_prefix("model.lora.targets") : 0;
 }
 
+int trainer_memory_check(const rlvr_config *c, int kl_reference) {
+    const char *dir = c->model.path, *adapter = c->model.adapter;
+    if (!dir || !dir[0]) return err_set("model.path is not set: the model directory to start from");
+    char path[1200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    model_config mc;
+    model_lora_opts lo;
+    if (model_config_load(path, &mc) || (adapter && adapter[0] ? model_lora_config_load(adapter, &lo) : trainer_lora_opts(c, &lo)))
+        return -1;
+    int lora = lo.targets != 0;
+    int64_t n, a;
+    model_config_num_elements(&mc, lora ? &lo : NULL, &n, &a);
+    double w = strcmp(cfg_enum_name(c, "model.dtype"), "f32") ? 2 : 4; /* bytes of a weight */
+    int masters = c->optim.master_weights && w < 4;                    /* optim.h: state in f32 */
+    double gib = 1024.0 * 1024 * 1024, trained = (double)(lora ? a : n);
+    double part[] = {(double)(n + a) * w, kl_reference && !lora ? (double)n * w : 0, trained * w,
+                     2 * trained * (masters ? 4 : w), masters ? trained * 4 : 0};
+    double total = 0;
+    for (int i = 0; i < 5; i++) total += part[i] /= gib;
+    char parts[256];
+    snprintf(parts, sizeof parts, "weights %.3g, KL reference %.3g, gradients %.3g, AdamW moments %.3g, f32 masters %.3g GiB",
+             part[0], part[1], part[2], part[3], part[4]);
+    log_info("memory: the training state is about %.3g GiB on %s (%s; activations, logits and the KV cache come on "
+             "top); this machine has %.0f GiB", total, c->model.device, parts, run_env_memory_gib());
+    double cap = c->train.memory_limit_gib;
+    if (cap > 0 && total > cap)
+        return err_set("train.memory_limit_gib %g: the training state of %s is estimated at %.3g GiB (%s), more than "
+                       "the cap before activations, logits and the KV cache; train LoRA adapters (model.lora.targets)"
+                       "%s, or raise the cap", cap, dir, total, parts, part[1] > 0 ? ", drop the KL term (algo.kl.coef 0)" : "");
+    return 0;
+}
+
 /* model.lora.targets given: the adapters the run trains. A policy that came with an adapter
  * (model.adapter) trains that one, with its own rank and targets. */
 static int add_adapters(trainer_policy *p, const rlvr_config *c) {

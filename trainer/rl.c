@@ -10,9 +10,10 @@
  * there is no second copy of the weights), or one no-grad forward of the trainer before the
  * step's first update (recompute, as verl), optionally corrected towards the sampler by truncated
  * importance sampling (algo.tis_cap). The trainer's log-probs, entropy and KL are at the rollout
- * temperature unless algo.logprob_temperature is one. The gap between the trainer's and the
- * sampler's log-probs is a metric of every step. Every tensor of the update lives on the model's
- * device: host data become tensors there (ts_from_host). */
+ * temperature unless algo.logprob_temperature is one, and the sampler records its log-probs at the
+ * same temperature. The gap between the trainer's and the sampler's log-probs is a metric of every
+ * step. Every tensor of the update lives on the model's device: host data become tensors there
+ * (ts_from_host). */
 #include "train.h"
 
 #include "adv.h"
@@ -84,8 +85,7 @@ typedef struct rl_job {
     int *owner;                /* (P) the rank that samples and trains on global prompt g */
     int lr_per_rl_step;        /* optim.schedule_unit rl_step: the schedule counts RL steps */
     int recompute_old;         /* algo.old_logprobs recompute */
-    double lp_temp;            /* temperature of the trainer's log-probs */
-    int sampler_comparable;    /* the sampler's log-probs are at lp_temp: gap metric, TIS, sampler mode */
+    double lp_temp;            /* temperature of the trainer's log-probs, and of the sampler's */
     reward_metric rm[REWARD_MAX_METRICS];
     int n_rm;
 } rl_job;
@@ -611,7 +611,7 @@ static uint64_t dropout_key(const rl_job *j, int64_t update_index, int k) {
 
 /* Forward and backward of one mini-batch, accumulating gradients over its micro-batches; the
  * first epoch also measures the gap between the trainer's log-probs (the recomputed old ones, or
- * this forward's) and the sampler's, when they are at the same temperature. */
+ * this forward's) and the sampler's. */
 static int minibatch_backward(rl_job *j, const minibatch *b, int64_t update_index, int first_epoch, loss_metrics *lm,
                               step_metrics *sm) {
     int ent_grad = j->lo.entropy_coef != 0; /* entropy is always computed, for the metric */
@@ -622,7 +622,7 @@ static int minibatch_backward(rl_job *j, const minibatch *b, int64_t update_inde
         ts_tensor *lp = NULL, *ent = NULL;
         int bad = completion_logp(j->pol.m, m, ent_grad, &lp, &ent);
         if (!bad && first_epoch) {
-            if (j->sampler_comparable) bad = add_gap(sm, m, j->recompute_old ? m->old_logp : ts_detach(lp));
+            bad = add_gap(sm, m, j->recompute_old ? m->old_logp : ts_detach(lp));
             sm->v[M_TRAIN_TOKENS] += (double)ts_numel(m->ids);
         }
         loss_batch lb = micro_batch(m, lp, ent);
@@ -862,28 +862,19 @@ static int check_replicas(rl_job *j) {
     return dist_check_replicas(j->dist, p.t, p.names, p.n);
 }
 
-/* The sampler records its log-probs at temperature 1 (rollout.h). */
-#define SAMPLER_LOGPROB_TEMPERATURE 1.0
-
-/* algo.old_logprobs, algo.tis_cap and algo.logprob_temperature against the rollout's temperature:
- * the sampler's log-probs serve as pi_old, and TIS compares with them, only when they are at the
- * trainer's temperature. */
+/* algo.old_logprobs, algo.tis_cap and algo.logprob_temperature: the trainer's log-probs are at the
+ * rollout temperature (greedy: 1) or at 1, and the sampler records its own at the same one, so
+ * that they serve as pi_old and TIS compares like with like. */
 static int logprob_setup(rl_job *j) {
     const rlvr_config *c = j->c;
     double t = j->ro.sampling.temperature;
     j->recompute_old = !strcmp(cfg_enum_name(c, "algo.old_logprobs"), "recompute");
     j->lp_temp = !strcmp(cfg_enum_name(c, "algo.logprob_temperature"), "rollout") && t > 0 ? t : 1;
-    j->sampler_comparable = j->lp_temp == SAMPLER_LOGPROB_TEMPERATURE;
+    j->ro.logprob_temperature = j->lp_temp;
     if (j->lo.tis_cap > 0 && !j->recompute_old)
         return err_set("algo.tis_cap %g with algo.old_logprobs sampler: TIS weighs the recomputed old "
                        "log-probs against the sampler's, and with sampler they are the same; set "
                        "algo.old_logprobs=recompute or algo.tis_cap=0", j->lo.tis_cap);
-    if (!j->sampler_comparable && (!j->recompute_old || j->lo.tis_cap > 0))
-        return err_set("algo.%s with rollout.temperature %g: the trainer's log-probs are at temperature %g "
-                       "(algo.logprob_temperature rollout) but the sampler records its log-probs at "
-                       "temperature 1, so they cannot be compared; set %s, or algo.logprob_temperature=one",
-                       j->recompute_old ? "tis_cap" : "old_logprobs sampler", t, j->lp_temp,
-                       j->recompute_old ? "algo.tis_cap=0" : "algo.old_logprobs=recompute");
     return 0;
 }
 
@@ -910,7 +901,7 @@ static int job_init(rl_job *j, const rlvr_config *c) {
     ts_device dev, *pick;
     if (check_batch(c, j->world) || plan_owners(j) || adv_opts_from_cfg(c, &j->ao) ||
         loss_opts_from_cfg(c, &j->lo) || optim_opts_from_cfg(c, &j->oo) || logprob_setup(j) ||
-        device_setup(j, &pick, &dev))
+        device_setup(j, &pick, &dev) || trainer_memory_check(c, j->lo.kl_coef > 0))
         return -1;
     j->lr_per_rl_step = !strcmp(cfg_enum_name(c, "optim.schedule_unit"), "rl_step");
     if (j->oo.total_steps == 0)
@@ -1031,7 +1022,6 @@ static int rl_step(rl_job *j, int64_t step, step_io *io) {
     v[M_TRAIN_S] = log_now() - t1;
     if (!bad) completion_metrics(&d, v);
     bad = bad || reduce_metrics(j, v) || reward_stats(j) || log_rollouts(io->rollouts, j, step, &d);
-    if (!j->sampler_comparable) v[M_GAP_MAX] = v[M_GAP_MEAN] = NAN; /* null: not measured */
     v[M_GEN_TOK_S] = v[M_GEN_TOKENS] / v[M_ROLLOUT_S];
     v[M_TRAIN_TOK_S] = v[M_TRAIN_TOKENS] * (double)j->c->train.epochs / v[M_TRAIN_S];
     v[M_STEP_S] = log_now() - t0;

@@ -121,12 +121,17 @@ static void probe_machine(run_env *e) {
         break;
     }
     if (f) fclose(f);
-    long cores = sysconf(_SC_NPROCESSORS_ONLN), pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
     e->cores = cores > 0 ? (int)cores : 0;
-    e->memory_gib = pages > 0 && page > 0 ? (double)pages * (double)page / (1024.0 * 1024 * 1024) : 0;
+    e->memory_gib = run_env_memory_gib();
     e->gpus = ts_cuda_device_count();
     if (gethostname(e->host, sizeof e->host) != 0) snprintf(e->host, sizeof e->host, "unknown");
     e->host[sizeof e->host - 1] = '\0';
+}
+
+double run_env_memory_gib(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (double)pages * (double)page / (1024.0 * 1024 * 1024) : 0;
 }
 
 void run_env_probe(run_env *e) {

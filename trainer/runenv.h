@@ -30,6 +30,8 @@ typedef struct run_env {
     char host[256];
 } run_env;
 
+/* Physical memory of this machine in GiB; 0 when unknown. */
+double run_env_memory_gib(void);
 /* Fills e; every field that cannot be found reads "unknown" (or 0). */
 void run_env_probe(run_env *e);
 

@@ -177,7 +177,8 @@ int trainer_sft(const rlvr_config *c) {
     dist_free(d);
     if (world != 1)
         return world ? err_set("rlvr sft runs as one process, not %d ranks: launch it without mpirun", world) : -1;
-    if (trainer_run_dir_prepare(c, !strcmp(cfg_enum_name(c, "train.resume"), "auto"))) return -1;
+    if (trainer_memory_check(c, 0) || trainer_run_dir_prepare(c, !strcmp(cfg_enum_name(c, "train.resume"), "auto")))
+        return -1;
     if (trainer_policy_load(&p, c, NULL, NULL)) return -1;
     optim_opts oo;
     if (trainer_policy_trainable(&p, c) || sft_optim_opts(c, &oo)) goto out;

@@ -44,6 +44,12 @@ void trainer_policy_free(trainer_policy *p);
 int trainer_policy_trainable(trainer_policy *p, const rlvr_config *c);
 /* model.lora.* as model_lora_opts (targets empty: LoRA off); -1 with err_set naming the key. */
 int trainer_lora_opts(const rlvr_config *c, model_lora_opts *o);
+/* The training state of model.path estimated from its config.json (and model.adapter's
+ * adapter_config.json) before any weight is read: the weights in model.dtype, a second copy as the
+ * KL reference when kl_reference and not LoRA, the trained tensors' gradients, AdamW's two moments
+ * and f32 master weights. Logged with the machine's memory; over train.memory_limit_gib (when
+ * set): -1 with err_set giving the parts. */
+int trainer_memory_check(const rlvr_config *c, int kl_reference);
 /* Prompt text to token ids: the chat template's user turn with the generation prompt, or the
  * text itself. */
 int trainer_policy_prompt(const trainer_policy *p, const char *text, tok_ids *out);
