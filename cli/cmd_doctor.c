@@ -70,6 +70,9 @@ int cmd_doctor(int argc, char **argv) {
     if (chosen)
         printf("            OpenBLAS picked kernels without AVX2 on this CPU, which has it: rlvr chose %s\n"
                "            (set OPENBLAS_CORETYPE to choose yourself)\n", chosen);
+    const char *ours = ts_cpu_kernels();
+    if (!ours) return cli_fail(NULL);
+    printf("kernels:    rlvr's own CPU kernels: %s (RLVR_CPU_KERNELS=default|avx2|avx512 forces one)\n", ours);
     int all = ts_get_num_threads();
     if (threads == 0) threads = all;
     ts_set_num_threads(1);

@@ -70,6 +70,10 @@ int ts_get_num_threads(void);
  * with argv (OpenBLAS reads the variable only when it loads). Returns when nothing is to be done
  * or the exec fails. Call it first in main. */
 void ts_blas_pick_kernels(char **argv);
+/* The build of rlvr's own CPU kernels in use (fused attention, sampling, AdamW, the few-rows
+ * linear): "default", "avx2" or "avx512", the best this CPU runs or the one RLVR_CPU_KERNELS
+ * names; NULL (ts_last_error says why) when RLVR_CPU_KERNELS names none or one this CPU lacks. */
+const char *ts_cpu_kernels(void);
 size_t ts_dtype_size(ts_dtype dt);
 const char *ts_dtype_name(ts_dtype dt);
 /* Parse "cpu", "cuda", "cuda:N"; -1 with err_set otherwise. */

@@ -153,6 +153,16 @@ ts_detail::ts_kernels ts_detail::cpu_kernels() {
     throw std::invalid_argument(std::string("RLVR_CPU_KERNELS=") + want + ": expected auto, default, avx2 or avx512");
 }
 
+const char *ts_cpu_kernels(void) {
+    static const char *names[] = {"default", "avx2", "avx512"};
+    try {
+        return names[ts_detail::cpu_kernels()];
+    } catch (const std::exception &e) {
+        ts_detail::fail(__func__, e.what());
+        return nullptr;
+    }
+}
+
 namespace {
 
 at::Tensor fused(const at::Tensor &q0, const at::Tensor &k0, const at::Tensor &v0, const at::Tensor *mask,

@@ -55,6 +55,10 @@ for key in "libtorch:" "devices:" "cpu:" "blas:" "gemm:" "threads:" "mpi:" "nccl
   [[ "$out" == *"$key"* ]] && ok || bad "doctor output lacks '$key'"
 done
 [[ "$out" == *"GFLOP/s"* ]] && ok || bad "doctor prints no GFLOP/s"
+# doctor names the build of our CPU kernels, and a bad RLVR_CPU_KERNELS is one error
+out=$(RLVR_CPU_KERNELS=default "$RLVR" doctor 2>&1)
+[[ "$out" == *"rlvr's own CPU kernels: default "* ]] && ok || bad "doctor under RLVR_CPU_KERNELS=default: $out"
+expect 1 "RLVR_CPU_KERNELS=sse9: expected auto, default, avx2 or avx512" -- env RLVR_CPU_KERNELS=sse9 "$RLVR" doctor
 # the commit is the source tree's at build time ("-dirty" with uncommitted changes, which may
 # differ between the build and this run)
 commit=$(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
