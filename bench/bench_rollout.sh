@@ -3,7 +3,9 @@
 # run, on the same model files, with the same P x G, prompt length, new tokens and thread count.
 #
 # Usage: bench/bench_rollout.sh [RLVR_BINARY]   (run from the repository root; default build/rlvr)
-# Environment: THREADS (1), REPEATS (3), P (8), G (8), L (32), N (64), SHAPES (all four below).
+# Environment: THREADS (1), REPEATS (3), P (8), G (8), L (32), N (64), SHAPES (all four below),
+# DEVICE (cpu; cuda or cuda:N puts both sides on that GPU), PYTHON (/usr/bin/python3: the twin's,
+# which needs a CUDA torch for a GPU).
 # Makes random Qwen2 models with `rlvr init-model`: small (D 64, L 2, tied, the tiny tokenizer's
 # 261 tokens), larger (D 512, L 8, 8/2 heads), vocab (small's body with Qwen's 151,936 embedding
 # rows) and qwen0.5b (Qwen2.5-0.5B's shape: D 896, L 24, 14/2 heads, F 4864, V 151,936, tied; 2 GB
@@ -19,7 +21,8 @@ set -eu
 BIN=${1:-build/rlvr}
 THREADS=${THREADS:-1} REPEATS=${REPEATS:-3} P=${P:-8} G=${G:-8} L=${L:-32} N=${N:-64}
 SHAPES=${SHAPES:-small larger vocab qwen0.5b} P2_05B=${P2_05B:-2} G_05B=${G_05B:-8} N_05B=${N_05B:-32}
-PY=/usr/bin/python3
+DEVICE=${DEVICE:-cpu}
+PY=${PYTHON:-/usr/bin/python3}
 export OPENBLAS_NUM_THREADS=$THREADS
 # the twin runs on the OpenBLAS kernels rlvr picks for itself (rlvr doctor says when it picks)
 core=$("$BIN" doctor 2> /dev/null | sed -n 's/.*rlvr chose \([A-Za-z0-9]*\).*/\1/p')
@@ -34,7 +37,7 @@ init() { # NAME ARGS...
     shift
     "$BIN" init-model --arch qwen2 --out "$tmp/$name" --seed 1 "$@" > /dev/null
 }
-echo "bench_rollout.sh: $P prompts x $G samples, prompt $L tokens, $N new tokens (EOS ignored; qwen0.5b: $P2_05B x $G_05B, $N_05B new), $THREADS thread(s), fastest of $REPEATS"
+echo "bench_rollout.sh: $P prompts x $G samples, prompt $L tokens, $N new tokens (EOS ignored; qwen0.5b: $P2_05B x $G_05B, $N_05B new), $THREADS thread(s), fastest of $REPEATS, on $DEVICE"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 printf '%-8s %-10s %12s %12s %8s   %12s %12s %8s\n' model params "rlvr tok/s" "torch tok/s" ratio \
     "rlvr tok/cpu" "torch tok/cpu" ratio
@@ -50,12 +53,12 @@ for name in $SHAPES; do
     *) echo "bench_rollout.sh: unknown shape '$name' (small, larger, vocab, qwen0.5b)" >&2; exit 2 ;;
     esac
     c=$("$BIN" bench rollout --model "$d" --prompts "$p" --group "$g" --prompt-len "$L" --max-new "$n" \
-        --threads "$THREADS" --repeats "$REPEATS")
+        --threads "$THREADS" --repeats "$REPEATS" --device "$DEVICE")
     c_wall=$(echo "$c" | awk '/^total:/ {print $(NF-1)}')
     c_cpu=$(echo "$c" | awk '/^cpu:/ {print $(NF-4)}')
     params=$(echo "$c" | sed -n 's/.*, \([0-9.]*M\) parameters.*/\1/p')
     py=$("$PY" bench/rollout_ref.py "$d" --prompts "$p" --group "$g" --prompt-len "$L" --max-new "$n" \
-        --threads "$THREADS" --repeats "$REPEATS" --check)
+        --threads "$THREADS" --repeats "$REPEATS" --device "$DEVICE" --check)
     read -r p_wall p_cpu <<< "$(echo "$py" | "$PY" -c '
 import json, sys
 runs = [json.loads(l) for l in sys.stdin if l.strip()]

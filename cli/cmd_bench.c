@@ -13,6 +13,7 @@
 #include "rollout/rollout.h"
 #include "tensor/ts.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,14 +22,15 @@
 static const char usage[] =
     "usage: rlvr bench rollout --model DIR [--prompts P] [--group G] [--prompt-len L]\n"
     "                          [--max-new N] [--threads T] [--temperature X] [--no-share]\n"
-    "                          [--repeats R]\n\n"
+    "                          [--repeats R] [--device DEV]\n\n"
     "Samples G completions for each of P random prompts of L tokens, N new tokens each (EOS\n"
     "ignored, so every row runs to N), and prints tokens/s (per wall second and per CPU second of\n"
     "the process), the time split between prefill, decode and sampling, the achieved GFLOP/s\n"
     "against the fp32 GEMM peak measured now, and the decode step against its roofline: the bytes\n"
     "it reads (weights and KV cache) over the memory bandwidth measured now, and its FLOPs over the\n"
-    "GEMM peak. With R repeats the fastest run is reported.\n"
-    "Defaults: P 8, G 8, L 32, N 64, T 1, temperature 1, R 1.\n";
+    "GEMM peak. With R repeats the fastest run is reported. DEV (cpu, cuda, cuda:N) holds the\n"
+    "model, and the peak and bandwidth are measured there.\n"
+    "Defaults: P 8, G 8, L 32, N 64, T 1, temperature 1, R 1, DEV cpu.\n";
 
 static double cpu_seconds(void) {
     struct rusage ru;
@@ -37,34 +39,47 @@ static double cpu_seconds(void) {
            1e-6 * (double)ru.ru_stime.tv_usec;
 }
 
-/* Best-of-3 fp32 GEMM GFLOP/s at n^3 on the current thread count. */
-static double gemm_peak(void) {
-    const int64_t n = 512, shape[2] = {n, n};
+/* Seconds of op(a, b), its result's first element read back: a GPU runs ops asynchronously, and
+ * the read waits for them. */
+static double timed(ts_tensor *(*op)(const ts_tensor *, const ts_tensor *), const ts_tensor *a, const ts_tensor *b) {
+    double t0 = log_now(), first;
+    ts_scope_begin();
+    int ok = ts_item_f64(ts_select(ts_flatten(op(a, b), 0, -1), 0, 0), &first) == 0;
+    ts_scope_end();
+    return ok ? log_now() - t0 : INFINITY;
+}
+
+static ts_tensor *sum_of(const ts_tensor *a, const ts_tensor *unused) {
+    (void)unused;
+    return ts_sum(a);
+}
+
+/* Best-of-3 fp32 GEMM GFLOP/s at n^3 on dev (the current thread count on the CPU; a GPU gets a
+ * size that keeps it busy). */
+static double gemm_peak(ts_device dev) {
+    const int64_t n = dev.type == TS_CPU ? 512 : 8192, shape[2] = {n, n};
     double best = 0;
     ts_scope_begin();
-    ts_tensor *a = ts_randn(shape, 2, NULL, TS_F32), *b = ts_randn(shape, 2, NULL, TS_F32);
-    ts_free(ts_matmul(a, b));
+    ts_tensor *a = ts_to_device(ts_randn(shape, 2, NULL, TS_F32), dev), *b = ts_to_device(ts_randn(shape, 2, NULL, TS_F32), dev);
+    timed(ts_matmul, a, b);
     for (int i = 0; i < 3; i++) {
-        double t0 = log_now();
-        ts_free(ts_matmul(a, b));
-        double g = 2.0 * (double)(n * n * n) / (log_now() - t0) / 1e9;
+        double g = 2.0 * (double)(n * n * n) / timed(ts_matmul, a, b) / 1e9;
         if (g > best) best = g;
     }
     ts_scope_end();
     return best;
 }
 
-/* Best-of-3 read bandwidth in GB/s: the sum of a 256 MiB f32 tensor, larger than any cache. */
-static double memory_bandwidth(void) {
-    const int64_t n = 64 << 20;
+/* Best-of-3 read bandwidth in GB/s on dev: the sum of an f32 tensor larger than any cache (256 MiB,
+ * on a GPU 2 GiB). */
+static double memory_bandwidth(ts_device dev) {
+    const int64_t n = dev.type == TS_CPU ? 64 << 20 : (int64_t)512 << 20;
     double best = 0;
     ts_scope_begin();
-    ts_tensor *a = ts_ones(&n, 1, TS_F32, TS_CPU_DEVICE);
-    ts_free(ts_sum(a));
+    ts_tensor *a = ts_ones(&n, 1, TS_F32, dev);
+    timed(sum_of, a, NULL);
     for (int i = 0; i < 3; i++) {
-        double t0 = log_now();
-        ts_free(ts_sum(a));
-        double g = 4.0 * (double)n / (log_now() - t0) / 1e9;
+        double g = 4.0 * (double)n / timed(sum_of, a, NULL) / 1e9;
         if (g > best) best = g;
     }
     ts_scope_end();
@@ -92,6 +107,7 @@ static void print_roofline(const model *m, const rollout_result *res, double row
 /* The command line of `bench rollout`. */
 typedef struct bench_args {
     const char *dir;
+    ts_device device;
     int64_t P, G, L, N, threads, repeats; /* prompts, samples each, prompt and new tokens */
     double temperature;
     int share;
@@ -99,7 +115,7 @@ typedef struct bench_args {
 
 /* Parse the options into *b: 0, -1 after printing --help, or the exit status of a bad option. */
 static int parse_args(int argc, char **argv, bench_args *b) {
-    *b = (bench_args){.P = 8, .G = 8, .L = 32, .N = 64, .threads = 1, .repeats = 1, .temperature = 1.0, .share = 1};
+    *b = (bench_args){.device = TS_CPU_DEVICE, .P = 8, .G = 8, .L = 32, .N = 64, .threads = 1, .repeats = 1, .temperature = 1.0, .share = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc = 0;
@@ -112,6 +128,7 @@ static int parse_args(int argc, char **argv, bench_args *b) {
         }
         if (!v) return cli_fail("an option needs a value (see `rlvr bench --help`)");
         if (!strcmp(a, "--model")) b->dir = v;
+        else if (!strcmp(a, "--device")) rc = ts_device_parse(v, &b->device) || model_device_check(b->device) ? err_prefix("--device") : 0;
         else if (!strcmp(a, "--prompts")) rc = cli_parse_int(a, v, 1, 100000, &b->P);
         else if (!strcmp(a, "--group")) rc = cli_parse_int(a, v, 1, 10000, &b->G);
         else if (!strcmp(a, "--prompt-len")) rc = cli_parse_int(a, v, 1, 1 << 20, &b->L);
@@ -197,7 +214,7 @@ static int bench_rollout(int argc, char **argv) {
     int parsed = parse_args(argc, argv, &b);
     if (parsed) return parsed < 0 ? 0 : parsed;
     ts_set_num_threads((int)b.threads);
-    model *m = model_load(b.dir, TS_CPU_DEVICE, TS_F32);
+    model *m = model_load(b.dir, b.device, TS_F32);
     if (!m) return cli_fail(NULL);
     int64_t P = b.P, L = b.L;
     int32_t *ids = mem_alloc(sizeof(int32_t) * (size_t)(P * L));
@@ -218,7 +235,7 @@ static int bench_rollout(int argc, char **argv) {
     o.max_new_tokens = b.N;
     o.seed = 1;
     o.share_prefix = b.share;
-    double peak = gemm_peak(), bw = memory_bandwidth(), total = 0, cpu = 0;
+    double peak = gemm_peak(b.device), bw = memory_bandwidth(b.device), total = 0, cpu = 0;
     rollout_result res;
     int status = fastest_run(m, &b, &o, prompts, lens, keys, &res, &total, &cpu) ? cli_fail(NULL) : 0;
     if (!status) print_report(m, &b, &res, total, cpu, peak, bw);

@@ -85,6 +85,8 @@ out=$(OPENBLAS_CORETYPE=Nehalem "$RLVR" doctor 2>&1)
 expect 2 "unknown option '--bogus'" -- "$RLVR" doctor --bogus
 expect 1 "--threads: expected an integer in [1,1024], got 'x'" -- "$RLVR" score --model "$tmp/none" --threads x
 expect 1 "--prompts: expected an integer in [1,100000], got '0'" -- "$RLVR" bench rollout --model "$tmp/none" --prompts 0
+expect 1 "--device: bad device 'gpu': expected cpu, cuda or cuda:N" -- "$RLVR" bench rollout --model "$tmp/none" --device gpu
+expect 1 "--device: device cuda:99" -- "$RLVR" bench rollout --model "$tmp/none" --device cuda:99
 expect 1 "--threads: expected an integer" -- "$RLVR" doctor --threads 0
 
 finish test_cli
