@@ -8,12 +8,14 @@
 # each stage and the figure of both over training land in docs/RESULTS.md and docs/results/.
 #
 #   scripts/reproduce/concise.sh [OUT]     (default runs/reproduce/concise)
-#   SFT_STEPS (default 1500), STEPS1 (stage 1, default 100), STEPS2 (stage 2, default 100),
+#   SFT_STEPS (default 1500), STEPS1 (stage 1, default 50), STEPS2 (stage 2, default 100),
+#   SFT_FROM (an SFT model directory made by an earlier run of this script: no warm-up),
 #   SEEDS, JOBS, RLVR: see lib.sh
 . "$(dirname "$0")/lib.sh"
 out=${1:-runs/reproduce/concise}
 SFT_STEPS=${SFT_STEPS:-1500}
-STEPS1=${STEPS1:-100}
+SFT_FROM=${SFT_FROM:-}
+STEPS1=${STEPS1:-50}
 STEPS2=${STEPS2:-100}
 EVERY=${EVERY:-10}
 cfg=configs/concise.json
@@ -27,11 +29,15 @@ data=(--set data.train_path="$out/data/train.jsonl" --set data.test_path="$out/d
 methods=("lgrpo|--set reward.lgrpo.weight=1 --set reward.lgrpo.max_len=64"
          "cosine|--set reward.cosine.weight=1 --set reward.cosine.max_len=64 --set reward.cosine.margin=0")
 
-echo "concise: data, SFT warm-up of $SFT_STEPS steps"
+echo "concise: data, SFT warm-up of $SFT_STEPS steps${SFT_FROM:+ (taken from $SFT_FROM)}"
 /usr/bin/python3 scripts/reproduce/concise_data.py "$out/data"
-"$RLVR" init-model --arch qwen2 --out "$out/init" --hidden 64 --layers 2 --heads 4 --tie --seed 1 > /dev/null
-"$RLVR" sft "$cfg" "${data[@]}" --set run.dir="$out/sft" --set model.path="$out/init" \
-  --set sft.steps="$SFT_STEPS" --set run.threads=2 > "$out/sft.log" 2>&1
+if [ -n "$SFT_FROM" ]; then
+  mkdir -p "$out/sft" && cp -r "$SFT_FROM" "$out/sft/model"
+else
+  "$RLVR" init-model --arch qwen2 --out "$out/init" --hidden 64 --layers 2 --heads 4 --tie --seed 1 > /dev/null
+  "$RLVR" sft "$cfg" "${data[@]}" --set run.dir="$out/sft" --set model.path="$out/init" \
+    --set sft.steps="$SFT_STEPS" --set run.threads=2 > "$out/sft.log" 2>&1
+fi
 "$RLVR" eval "$cfg" "${data[@]}" --set model.path="$out/sft/model" --set run.threads=2 \
   --out "$out/eval-sft.json" >> "$out/sft.log" 2>&1
 
