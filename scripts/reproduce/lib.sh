@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh — what the reproduction scripts share: the binary, the seeds, running jobs side by side,
 # and writing a result section into docs/RESULTS.md. Sourced, not run.
 #
