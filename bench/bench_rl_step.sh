@@ -6,9 +6,9 @@
 #
 # Usage: bench/bench_rl_step.sh [RLVR_BINARY]   (run from the repository root; default build/rlvr)
 # Environment: PROMPTS (8), GROUP (8), NEW (256) new tokens at most, STEPS (2), THREADS (1),
-# LAYERS (24), CHECKPOINTING (false: train.activation_checkpointing), V (151669), MICRO (4096:
+# LAYERS (24), CHECKPOINTING (false: train.activation_checkpointing), V (151669), MICRO (1024:
 # train.micro_batch_tokens; 0 = the whole batch in one forward, whose activations at 8 x 8 x 256
-# outgrow 23 GiB).
+# outgrow 23 GiB, and so did micro-batches of 4096).
 # The model is bench/qwen05b_model.sh's (the 0.5B body, LAYERS layers, the Qwen tokenizer, V
 # embedding rows). Prompts are the built-in addition task, rewards the math verifier, no KL
 # reference. A random model rarely stops, so completions run to NEW tokens. The run's final
@@ -17,7 +17,7 @@
 set -eu
 BIN=${1:-build/rlvr}
 PROMPTS=${PROMPTS:-8} GROUP=${GROUP:-8} NEW=${NEW:-256} STEPS=${STEPS:-2} THREADS=${THREADS:-1}
-LAYERS=${LAYERS:-24} CHECKPOINTING=${CHECKPOINTING:-false} V=${V:-151669} MICRO=${MICRO:-4096}
+LAYERS=${LAYERS:-24} CHECKPOINTING=${CHECKPOINTING:-false} V=${V:-151669} MICRO=${MICRO:-1024}
 PY=/usr/bin/python3
 export OPENBLAS_NUM_THREADS=$THREADS
 # the twin runs on the OpenBLAS kernels rlvr picks for itself (rlvr doctor says when it picks)
