@@ -135,7 +135,7 @@ PY
 cat "$out/table.md"
 {
   echo "Measured by \`scripts/reproduce/concise.sh\` (SFT $SFT_STEPS steps, stage 1 $STEPS1 steps, stage 2"
-  echo "$STEPS2 steps, seeds $SEEDS; $(elapsed)${SFT_FROM:+ without the SFT, taken from an earlier run's} on" \
+  echo "$STEPS2 steps, seeds $SEEDS; $(elapsed)${SFT_FROM:+ without the SFT, taken from an earlier run} on" \
     "$(nproc) cores of $(lscpu | sed -n 's/^Model name: *//p'))."
   echo
   cat "$out/table.md"
