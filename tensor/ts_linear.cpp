@@ -37,18 +37,22 @@ constexpr int64_t GRAIN_COLS = 64;    // output columns per task: weight rows of
 
 // GCC 12's AVX-512 intrinsics pass _mm512_undefined_ps() as the unused merge operand, which its
 // own -Wmaybe-uninitialized reports at every call: not a fault of this file.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC push_options
-#pragma GCC target("avx512f")
+#endif
+
+#define KERNEL __attribute__((target("avx512f")))
 namespace k512 {
 typedef __m512 vec;
 constexpr int LANES = 16, MR = 6; // 6 x 4 accumulators + 4 weight vectors + 1 input of 32 registers
-TS_INLINE vec vzero() { return _mm512_setzero_ps(); }
-TS_INLINE vec vload(const float *p) { return _mm512_loadu_ps(p); }
-TS_INLINE vec vload_head(const float *p, int n) { return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p); }
-TS_INLINE vec vfma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
-TS_INLINE float vsum(vec a) { // halves, then quarters, then the 4 lanes left (no undefined lanes)
+KERNEL TS_INLINE vec vzero() { return _mm512_setzero_ps(); }
+KERNEL TS_INLINE vec vload(const float *p) { return _mm512_loadu_ps(p); }
+KERNEL TS_INLINE vec vload_head(const float *p, int n) {
+    return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p);
+}
+KERNEL TS_INLINE vec vfma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
+KERNEL TS_INLINE float vsum(vec a) { // halves, then quarters, then the 4 lanes left (no undefined lanes)
     a = _mm512_add_ps(a, _mm512_shuffle_f32x4(a, a, 0x4E));
     a = _mm512_add_ps(a, _mm512_shuffle_f32x4(a, a, 0xB1));
     __m128 s = _mm512_castps512_ps128(a);
@@ -57,29 +61,31 @@ TS_INLINE float vsum(vec a) { // halves, then quarters, then the 4 lanes left (n
 }
 #include "tensor/ts_linear_tile.inc"
 } // namespace k512
-#pragma GCC pop_options
-#pragma GCC diagnostic pop
+#undef KERNEL
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
+#define KERNEL __attribute__((target("avx2,fma")))
 namespace k256 {
 typedef __m256 vec;
 constexpr int LANES = 8, MR = 2; // 2 x 4 accumulators + 4 weight vectors + 1 input of 16 registers
-TS_INLINE vec vzero() { return _mm256_setzero_ps(); }
-TS_INLINE vec vload(const float *p) { return _mm256_loadu_ps(p); }
-TS_INLINE vec vload_head(const float *p, int n) {
+KERNEL TS_INLINE vec vzero() { return _mm256_setzero_ps(); }
+KERNEL TS_INLINE vec vload(const float *p) { return _mm256_loadu_ps(p); }
+KERNEL TS_INLINE vec vload_head(const float *p, int n) {
     __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane));
 }
-TS_INLINE vec vfma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
-TS_INLINE float vsum(vec a) {
+KERNEL TS_INLINE vec vfma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
+KERNEL TS_INLINE float vsum(vec a) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 #include "tensor/ts_linear_tile.inc"
 } // namespace k256
-#pragma GCC pop_options
+#undef KERNEL
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 typedef void (*columns_fn)(const float *, int64_t, int64_t, const float *, int64_t, float *, int64_t, int64_t,
                            int64_t);
