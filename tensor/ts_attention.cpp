@@ -33,9 +33,9 @@ using namespace ts_detail;
 namespace {
 
 // The row kernel is built twice, for the baseline ISA and for AVX2 (without FMA, so both round
-// alike within one reduction order), and chosen once per process by the CPU's features. The
-// environment variable RLVR_CPU_KERNELS=default|avx2 forces one, so that the tests run each
-// variant on any machine that has it (tests/test_cpu_variants.sh).
+// alike within one reduction order), and chosen by the CPU's features. The environment variable
+// RLVR_CPU_KERNELS=default|avx2 forces one (avx512 runs the AVX2 build here), so that the tests
+// run each variant on any machine that has it (tests/test_cpu_variants.sh).
 typedef float vec8 __attribute__((vector_size(32)));
 
 TS_INLINE float dot(const float *a, const float *b, int64_t n) {
