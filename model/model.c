@@ -952,3 +952,41 @@ int model_cache_index_select(model_cache *c, const ts_tensor *rows) {
     free(fresh);
     return ok ? 0 : err_prefix("model_cache_index_select");
 }
+
+int model_cache_move_rows(model_cache *c, int64_t n_keep, const int64_t *dst, const int64_t *src, int n) {
+    if (n_keep < 1 || n_keep > c->batch)
+        return err_set("model_cache_move_rows: n_keep must be in [1, %lld], got %lld", (long long)c->batch,
+                       (long long)n_keep);
+    for (int i = 0; i < n; i++)
+        if (dst[i] < 0 || dst[i] >= n_keep || src[i] < n_keep || src[i] >= c->batch)
+            return err_set("model_cache_move_rows: move %d takes row %lld to row %lld; expected a row in [%lld, %lld) "
+                           "to one in [0, %lld)", i, (long long)src[i], (long long)dst[i], (long long)n_keep,
+                           (long long)c->batch, (long long)n_keep);
+    int n_t = 2 * c->nlayers + 2, ok = 1;
+    ts_tensor ***slots = mem_alloc(sizeof *slots * (size_t)n_t), **kept = mem_calloc((size_t)n_t, sizeof *kept);
+    for (int i = 0; i < c->nlayers; i++) {
+        slots[2 * i] = &c->k[i];
+        slots[2 * i + 1] = &c->v[i];
+    }
+    slots[n_t - 2] = &c->valid;
+    slots[n_t - 1] = &c->next_pos;
+    ts_scope_begin();
+    for (int t = 0; ok && t < n_t; t++) {
+        /* keys and values: only the used slots move (the rest is never read before written) */
+        int kv = t < n_t - 2;
+        ts_tensor *used = kv ? ts_narrow(*slots[t], 2, 0, c->len) : *slots[t];
+        for (int i = 0; ok && i < n && (!kv || c->len > 0); i++)
+            ok = used && !ts_copy_(ts_narrow(used, 0, dst[i], 1), ts_narrow(used, 0, src[i], 1));
+        ok = ok && (kept[t] = ts_narrow(*slots[t], 0, 0, n_keep)) != NULL;
+    }
+    if (ok)
+        for (int t = 0; t < n_t; t++) {
+            ts_free(*slots[t]);
+            *slots[t] = ts_unscope(kept[t]);
+        }
+    ts_scope_end();
+    if (ok) c->batch = n_keep;
+    free(slots);
+    free(kept);
+    return ok ? 0 : err_prefix("model_cache_move_rows");
+}

@@ -204,5 +204,9 @@ ts_tensor *model_decode_step(model *m, model_cache *c, const ts_tensor *ids);
 /* Keep the rows listed in rows (B') i64, in that order, repeats allowed: [0,0,1,1] gives two
  * copies of each of two prefilled prompts, a subset drops finished rows. */
 int model_cache_index_select(model_cache *c, const ts_tensor *rows);
+/* Keep the first n_keep rows after moving row src[i] into row dst[i] for each of the n moves
+ * (dst[i] < n_keep <= src[i]): rows that finished leave at the cost of copying the rows that take
+ * their places, in place, where model_cache_index_select copies every row kept. */
+int model_cache_move_rows(model_cache *c, int64_t n_keep, const int64_t *dst, const int64_t *src, int n);
 
 #endif

@@ -5,7 +5,7 @@
  * the samples (index_select), then each decode step samples one token per live row on the
  * model's device (sampler.c; only the ids and log-probs come to the host, for the finish checks)
  * and rows that finished — or were cancelled because their prompt has its quota of finished
- * samples — leave the cache before the next step. */
+ * samples — leave the cache before the next step, their places taken by the batch's last rows. */
 #include "rollout.h"
 
 #include "common/err.h"
@@ -81,6 +81,7 @@ typedef struct batch_ctx {
     unsigned char *done;  /* per live row of a step: it finished */
     int64_t *keys;        /* per live row: its sampler_row_key */
     int64_t *keep;        /* per live row: the indices of the rows still running after a step */
+    int64_t *move_dst, *move_src; /* per live row: the cache moves that drop the finished rows */
     int64_t *tok;         /* per live row: the token drawn this step */
     float *lp;            /* per live row: its log-prob */
     int64_t *seen;        /* (rows, longest prompt + max new) ids the repetition penalty reads; NULL when off */
@@ -219,6 +220,24 @@ static int keep_rows(ts_tensor **t, const ts_tensor *sel) {
     return 0;
 }
 
+/* After a step in which rows finished, the first n_keep rows take the live ones: each finished
+ * row among them is filled by the last live row beyond them (a row's tokens do not depend on its
+ * place in the batch). Sets rows[], b->keep (the old row each new one comes from) and the moves
+ * for model_cache_move_rows; returns how many. */
+static int fill_holes(batch_ctx *b, int *rows, int n_live, int n_keep) {
+    int n_moves = 0, src = n_live - 1;
+    for (int r = 0; r < n_keep; r++) {
+        b->keep[r] = r;
+        if (!b->done[r]) continue;
+        while (b->done[src]) src--;
+        b->keep[r] = src;
+        b->move_dst[n_moves] = r;
+        b->move_src[n_moves++] = src;
+        rows[r] = rows[src--];
+    }
+    return n_moves;
+}
+
 /* Generate for the samples rows[0..n_rows), which fit one cache. */
 static int run_batch(batch_ctx *b, int *rows, int n_rows) {
     int64_t max_new = 0;
@@ -241,12 +260,7 @@ static int run_batch(batch_ctx *b, int *rows, int n_rows) {
     for (int64_t step = 0; logits && keys; step++) {
         double ts0 = log_now();
         if (!(ids = sample_step(b, rows, n_live, logits, keys, step))) break;
-        int finished = finish_rows(b, rows, n_live), n_keep = 0;
-        for (int r = 0; r < n_live; r++)
-            if (!b->done[r]) {
-                b->keep[n_keep] = r;
-                rows[n_keep++] = rows[r];
-            }
+        int finished = finish_rows(b, rows, n_live), n_keep = n_live - finished;
         b->out->sample_s += log_now() - ts0;
         if (n_keep == 0) {
             rc = 0;
@@ -254,9 +268,11 @@ static int run_batch(batch_ctx *b, int *rows, int n_rows) {
         }
         double td = log_now();
         if (finished) {
+            int n_moves = fill_holes(b, rows, n_live, n_keep);
             ts_scope_begin();
             ts_tensor *sel = ts_to_device(ts_from_data(b->keep, (int64_t[]){n_keep}, 1, TS_I64), dev);
-            int bad = !sel || model_cache_index_select(cache, sel) || keep_rows(&keys, sel) || keep_rows(&ids, sel);
+            int bad = !sel || model_cache_move_rows(cache, n_keep, b->move_dst, b->move_src, n_moves) ||
+                      keep_rows(&keys, sel) || keep_rows(&ids, sel);
             ts_scope_end();
             if (bad) break;
         }
@@ -391,6 +407,8 @@ int rollout_generate(model *m, const rollout_options *o, int P, const int32_t *c
     b.done = mem_alloc((size_t)n);
     b.keys = mem_alloc(sizeof(int64_t) * (size_t)n);
     b.keep = mem_alloc(sizeof(int64_t) * (size_t)n);
+    b.move_dst = mem_alloc(sizeof(int64_t) * (size_t)n);
+    b.move_src = mem_alloc(sizeof(int64_t) * (size_t)n);
     b.tok = mem_alloc(sizeof(int64_t) * (size_t)n);
     b.lp = mem_alloc(sizeof(float) * (size_t)n);
     if (o->finish_quota > 0) b.finished = mem_calloc((size_t)P, sizeof *b.finished);
@@ -415,6 +433,8 @@ int rollout_generate(model *m, const rollout_options *o, int P, const int32_t *c
     free(b.seen);
     free(b.keys);
     free(b.keep);
+    free(b.move_dst);
+    free(b.move_src);
     free(b.tok);
     free(b.lp);
     return rc;

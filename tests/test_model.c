@@ -280,8 +280,9 @@ static float *full_last_logits(model *m, const int64_t *ids, int64_t upto) {
 }
 
 /* Two prompts of different lengths, right-padded (a hole in the cache of the shorter), prefilled,
- * expanded to two samples each, decoded with different tokens per row, then compacted; every
- * logit row equals the full forward of that row's own sequence. */
+ * expanded to two samples each, decoded with different tokens per row, finished rows dropped
+ * twice by moving the last rows into their places; every logit row equals the full forward of
+ * that row's own sequence. */
 static void check_cache(model *m, const seqs *s, const char *name) {
     int64_t V = model_get_config(m)->vocab_size;
     int64_t la = s->len[0] / 2 + 1, lb = s->len[1] / 2 + 1, T = la > lb ? la : lb, steps = 4;
@@ -320,12 +321,17 @@ static void check_cache(model *m, const seqs *s, const char *name) {
     int rows[4] = {0, 1, 2, 3};
     int nrows = 4;
     for (int64_t t = 0; t < steps; t++) {
-        if (t == 2) { /* rows 0 and 2 finish: keep 1 and 3 */
-            CHECK(model_cache_index_select(c, check_from_host((int64_t[]){1, 3}, (int64_t[]){2}, 1, TS_I64)) == 0);
-            rows[0] = 1;
-            rows[1] = 3;
+        if (t == 1) { /* rows 0 and 2 finish: 3 moves into 0's place, 1 stays */
+            CHECK(model_cache_move_rows(c, 2, (int64_t[]){0}, (int64_t[]){3}, 1) == 0);
+            rows[0] = 3;
             nrows = 2;
         }
+        if (t == 3) { /* row 3 finishes: 1 moves into its place */
+            CHECK(model_cache_move_rows(c, 1, (int64_t[]){0}, (int64_t[]){1}, 1) == 0);
+            rows[0] = 1;
+            nrows = 1;
+        }
+        CHECK(model_cache_batch(c) == nrows);
         int64_t next[4];
         for (int r = 0; r < nrows; r++) next[r] = seq[rows[r]][(rows[r] < 2 ? la : lb) + t];
         ts_tensor *l = model_decode_step(m, c, check_from_host(next, (int64_t[]){nrows}, 1, TS_I64));
@@ -345,14 +351,20 @@ static void check_cache(model *m, const seqs *s, const char *name) {
     printf("%s: KV-cache logits within %.2g of the full forward\n", name, worst);
     CHECK(model_cache_len(c) == T + steps);
     ts_scope_begin();
-    CHECK(model_decode_step(m, c, check_from_host((int64_t[]){1, 2}, (int64_t[]){2}, 1, TS_I64)) == NULL);
-    CHECK_CONTAINS(err_msg(), "cache is full");
     CHECK(model_decode_step(m, c, check_from_host((int64_t[]){1}, (int64_t[]){1}, 1, TS_I64)) == NULL);
-    CHECK_CONTAINS(err_msg(), "holds 2 rows");
+    CHECK_CONTAINS(err_msg(), "cache is full");
+    CHECK(model_decode_step(m, c, check_from_host((int64_t[]){1, 2}, (int64_t[]){2}, 1, TS_I64)) == NULL);
+    CHECK_CONTAINS(err_msg(), "holds 1 rows");
+    /* bad moves are refused before anything moves */
+    CHECK(model_cache_move_rows(c, 2, NULL, NULL, 0) == -1);
+    CHECK_CONTAINS(err_msg(), "n_keep must be in [1, 1], got 2");
+    CHECK(model_cache_move_rows(c, 1, (int64_t[]){0}, (int64_t[]){0}, 1) == -1);
+    CHECK_CONTAINS(err_msg(), "move 0 takes row 0 to row 0; expected a row in [1, 1) to one in [0, 1)");
+    CHECK(model_cache_batch(c) == 1);
     if (test_dev.type == TS_CPU) { /* on CUDA a bad index is a device-side assert, the end of the process */
         CHECK(model_cache_index_select(c, check_from_host((int64_t[]){9}, (int64_t[]){1}, 1, TS_I64)) == -1);
         CHECK_CONTAINS(err_msg(), "model_cache_index_select");
-        CHECK(model_cache_batch(c) == 2); /* a failed select leaves the cache as it was */
+        CHECK(model_cache_batch(c) == 1); /* a failed select leaves the cache as it was */
     }
     ts_scope_end();
     model_cache_free(c);
