@@ -737,19 +737,23 @@ static ts_tensor *positions(const ts_tensor *valid, const ts_tensor *start) {
 
 /* ---------------------------------------------------------------- full sequence */
 
-int model_forward_logprobs(model *m, const ts_tensor *ids, const ts_tensor *mask, int entropy_grad,
-                           ts_tensor **logprobs, ts_tensor **entropy) {
+int model_forward_logprobs_from(model *m, const ts_tensor *ids, const ts_tensor *mask, int64_t first,
+                                int entropy_grad, ts_tensor **logprobs, ts_tensor **entropy) {
     *logprobs = NULL;
     if (entropy) *entropy = NULL;
     if (ids && ts_ndim(ids) == 2 && ts_size(ids, 1) < 2) return err_set("model_forward_logprobs: needs T >= 2 tokens per row");
+    if (ids && ts_ndim(ids) == 2 && (first < 0 || first >= ts_size(ids, 1) - 1))
+        return err_set("model_forward_logprobs: first column %lld is outside [0, %lld)", (long long)first,
+                       (long long)ts_size(ids, 1) - 1);
     ts_scope_begin();
     ts_tensor *ids_d, *valid, *lp = NULL, *ent = NULL;
     int rc = -1;
     if (prepare_inputs(m, ids, mask, &ids_d, &valid)) goto out;
-    int64_t B = ts_size(ids, 0), T = ts_size(ids, 1), D = m->cfg.hidden_size, V = m->cfg.vocab_size, N = B * (T - 1);
+    int64_t B = ts_size(ids, 0), T = ts_size(ids, 1), D = m->cfg.hidden_size, V = m->cfg.vocab_size;
+    int64_t C = T - 1 - first, N = B * C;
     ts_tensor *h = forward_hidden(m, ids_d, positions(valid, NULL), valid, NULL, 0);
-    ts_tensor *hs = ts_reshape(ts_narrow(h, 1, 0, T - 1), (int64_t[]){N, D}, 2);
-    ts_tensor *tgt = ts_reshape(ts_narrow(ids_d, 1, 1, T - 1), &N, 1);
+    ts_tensor *hs = ts_reshape(ts_narrow(h, 1, first, C), (int64_t[]){N, D}, 2);
+    ts_tensor *tgt = ts_reshape(ts_narrow(ids_d, 1, first + 1, C), &N, 1);
     /* log-probs at a temperature t: the head has no bias, so head(h / t) = head(h) / t */
     if (m->logprob_temp != 1) hs = ts_div_scalar(hs, m->logprob_temp);
     int64_t rows = LOGIT_CHUNK_ELEMS / V > 0 ? LOGIT_CHUNK_ELEMS / V : 1;
@@ -757,9 +761,9 @@ int model_forward_logprobs(model *m, const ts_tensor *ids, const ts_tensor *mask
                                   entropy ? &ent : NULL))
         goto out;
     /* 1 where both the input token t and the target t+1 are real */
-    ts_tensor *pair = ts_to_dtype(ts_logical_and(ts_narrow(valid, 1, 0, T - 1), ts_narrow(valid, 1, 1, T - 1)), TS_F32);
-    lp = ts_mul(ts_view(lp, (int64_t[]){B, T - 1}, 2), pair);
-    if (entropy) ent = ts_mul(ts_view(ent, (int64_t[]){B, T - 1}, 2), pair);
+    ts_tensor *pair = ts_to_dtype(ts_logical_and(ts_narrow(valid, 1, first, C), ts_narrow(valid, 1, first + 1, C)), TS_F32);
+    lp = ts_mul(ts_view(lp, (int64_t[]){B, C}, 2), pair);
+    if (entropy) ent = ts_mul(ts_view(ent, (int64_t[]){B, C}, 2), pair);
     if (!lp || (entropy && !ent)) goto out;
     *logprobs = ts_keep(lp);
     if (entropy) *entropy = ts_keep(ent);
@@ -768,6 +772,11 @@ out:
     ts_scope_end();
     if (rc) err_prefix("model_forward_logprobs");
     return rc;
+}
+
+int model_forward_logprobs(model *m, const ts_tensor *ids, const ts_tensor *mask, int entropy_grad,
+                           ts_tensor **logprobs, ts_tensor **entropy) {
+    return model_forward_logprobs_from(m, ids, mask, 0, entropy_grad, logprobs, entropy);
 }
 
 void model_set_logprob_temperature(model *m, double t) { m->logprob_temp = t; }

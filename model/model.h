@@ -177,6 +177,11 @@ model *model_load_adapted(const char *dir, const char *adapter, ts_device dev, t
  * the caller's scope. */
 int model_forward_logprobs(model *m, const ts_tensor *ids, const ts_tensor *mask, int entropy_grad,
                            ts_tensor **logprobs, ts_tensor **entropy);
+/* The same for the columns t >= first only, (B, T-1-first), 0 <= first < T-1: the head runs on
+ * those positions alone (a prompt's own log-probs, which a policy loss never reads, cost nothing),
+ * and each column equals model_forward_logprobs' column first + t within rounding. */
+int model_forward_logprobs_from(model *m, const ts_tensor *ids, const ts_tensor *mask, int64_t first,
+                                int entropy_grad, ts_tensor **logprobs, ts_tensor **entropy);
 /* The temperature t > 0 of the full-sequence log-probs and entropies: those of softmax(logits / t),
  * as TRL and verl score a completion at its rollout temperature; 1 until set. The logits of
  * model_forward_logits and of decoding are not affected. */

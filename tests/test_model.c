@@ -166,6 +166,19 @@ static void check_logprobs(model *m, const seqs *s, const char *name) {
                     }
                 }
             }
+            /* from a later column on: the same columns, the head run on those positions only */
+            int64_t first = (T - 1) / 2, C = T - 1 - first;
+            ts_tensor *lp2, *ent2;
+            CHECK(model_forward_logprobs_from(m, ids_tensor(ids, B, T), ids_tensor(mask, B, T), first, 0, &lp2, &ent2) == 0);
+            float *a2 = host_f32(lp2), *e2 = host_f32(ent2);
+            for (int64_t r = 0; a && e && a2 && e2 && r < B; r++)
+                for (int64_t t = 0; t < C; t++) {
+                    bad += fabsf(a2[r * C + t] - a[r * (T - 1) + first + t]) > 1e-5f * (1 + fabsf(a[r * (T - 1) + first + t]));
+                    bad += fabsf(e2[r * C + t] - e[r * (T - 1) + first + t]) > 1e-5f * (1 + fabsf(e[r * (T - 1) + first + t]));
+                }
+            CHECK(a2 && e2);
+            free(a2);
+            free(e2);
             free(a);
             free(e);
         }
@@ -606,6 +619,10 @@ static void test_weight_errors(void) {
     CHECK_CONTAINS(err_msg(), "mask must have the shape of ids");
     CHECK(model_forward_logprobs(m, ts_full((int64_t[]){1, 4}, 2, 300, TS_I64, TS_CPU_DEVICE), NULL, 0, &lp, NULL) == -1);
     CHECK_CONTAINS(err_msg(), "model_forward_logprobs");
+    CHECK(model_forward_logprobs_from(m, ts_zeros((int64_t[]){1, 4}, 2, TS_I64, TS_CPU_DEVICE), NULL, 3, 0, &lp, NULL) == -1);
+    CHECK_CONTAINS(err_msg(), "first column 3 is outside [0, 3)");
+    CHECK(model_forward_logprobs_from(m, ts_zeros((int64_t[]){1, 4}, 2, TS_I64, TS_CPU_DEVICE), NULL, -1, 0, &lp, NULL) == -1);
+    CHECK_CONTAINS(err_msg(), "first column -1 is outside [0, 3)");
     CHECK(model_cache_init(m, 0, 4) == NULL);
     model_free(m);
     ts_scope_end();

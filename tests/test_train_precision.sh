@@ -81,9 +81,12 @@ for run in f32 bf16; do
 done
 # once the weights differ the two runs draw different completions, so a step's mean reward (64
 # samples) differs by sampling noise alone (a standard error near 0.1 each): compared over windows
-# of 3 steps, and over the whole run
+# of 3 steps, and over the whole run, where the difference of two 10-step means has a standard
+# error near 0.045 and the bound, 0.12, is 2.7 of them (0.05, tried first, failed on noise alone
+# after a change of rounding), while a run that does not learn, its reward staying near the first
+# step's -0.19, would average about 0.38 below the f32 run's 0.19
 check "($(series "$tmp/f32" reward), $(series "$tmp/bf16" reward))" \
-  "max(abs(sum(a[0][i:i + 3]) - sum(a[1][i:i + 3])) / 3 for i in range(len(a[0]) - 2)) < 0.2 and abs(sum(a[0]) - sum(a[1])) / len(a[0]) < 0.05" && ok ||
+  "max(abs(sum(a[0][i:i + 3]) - sum(a[1][i:i + 3])) / 3 for i in range(len(a[0]) - 2)) < 0.2 and abs(sum(a[0]) - sum(a[1])) / len(a[0]) < 0.12" && ok ||
   bad "bf16 rewards $(series "$tmp/bf16" reward) stray from f32's $(series "$tmp/f32" reward)"
 
 # ---- bf16 resumes exactly: the checkpoint holds the f32 masters ----

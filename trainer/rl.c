@@ -385,11 +385,9 @@ static void micro_free(micro *m) {
 
 /* The model's log-probs of the completion tokens of m: (n, Tc), optionally entropy. */
 static int completion_logp(model *mod, const micro *m, int entropy_grad, ts_tensor **lp, ts_tensor **ent) {
-    ts_tensor *full, *fent = NULL;
-    if (model_forward_logprobs(mod, m->ids, m->mask, entropy_grad, &full, ent ? &fent : NULL)) return -1;
-    *lp = ts_narrow(full, 1, m->P - 1, m->Tc);
-    if (ent) *ent = ts_narrow(fent, 1, m->P - 1, m->Tc);
-    return *lp && (!ent || *ent) ? 0 : -1;
+    /* the packed batch is P prompt columns then Tc completion columns: log-prob column P - 1
+     * predicts the first completion token */
+    return model_forward_logprobs_from(mod, m->ids, m->mask, m->P - 1, entropy_grad, lp, ent);
 }
 
 /* Where the Thinkless mode tag opens: the first token whose text is not all whitespace, as the

@@ -51,13 +51,14 @@ static int sft_step(trainer_policy *p, optim *o, double lr, sft_row *rows, int n
     ts_tensor *ids, *mask, *lp;
     int64_t P, T = trainer_pack(seqs, n, model_device(p->m), &ids, &mask, &P);
     if (T <= 0) goto out;
-    float *w = mem_calloc((size_t)(n * (T - 1)), sizeof *w);
+    /* log-prob column P - 1 + j predicts response token j; the prompt's own columns are skipped */
+    float *w = mem_calloc((size_t)(n * (T - P)), sizeof *w);
     int64_t count = 0;
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < seqs[i].rlen; j++, count++) w[i * (T - 1) + P - 1 + j] = 1;
-    ts_tensor *wt = ts_from_host(w, (int64_t[]){n, T - 1}, 2, TS_F32, model_device(p->m));
+        for (int j = 0; j < seqs[i].rlen; j++, count++) w[i * (T - P) + j] = 1;
+    ts_tensor *wt = ts_from_host(w, (int64_t[]){n, T - P}, 2, TS_F32, model_device(p->m));
     free(w);
-    if (model_forward_logprobs(p->m, ids, mask, 0, &lp, NULL)) goto out;
+    if (model_forward_logprobs_from(p->m, ids, mask, P - 1, 0, &lp, NULL)) goto out;
     ts_tensor *l = ts_div_scalar(ts_neg(ts_sum(ts_mul(lp, wt))), (double)count);
     if (!l || ts_backward(l) || ts_item_f64(l, loss)) goto out;
     *tokens = count;
