@@ -306,6 +306,14 @@ out=$("$RLVR" eval "$tmp/cfg.json" --set model.path="$tmp/a/model" --out "$tmp/e
 for key in '"pass_at_k"' '"majority_at_k"' '"accuracy"' '"think_ratio"' '"groups"' '"easy"' '"hard"' '"4":'; do
   grep -q "$key" "$tmp/ev.json" && ok || bad "eval report lacks $key"
 done
+# a numeric difficulty (countdown's count of numbers) groups as well as a string one
+expect 0 "" -- "$RLVR" eval "$tmp/cfg.json" --set model.path="$tmp/a/model" --set data.source=countdown \
+  --set reward.verifier=countdown --set eval.problems=16 --set eval.samples=1 --out "$tmp/ev-cd.json"
+$PY - "$tmp/ev-cd.json" <<'PYEOF' && ok || bad "countdown's eval has no per-difficulty groups: $(cat "$tmp/ev-cd.json")"
+import json, sys
+g = json.load(open(sys.argv[1]))["groups"]
+assert set(g) == {"3", "4"} and g["3"]["problems"] + g["4"]["problems"] == 16, sorted(g)
+PYEOF
 
 # ---- train.eval_every appends test-set reports during training, from a step-0 baseline ----
 expect 0 "model written" -- "$RLVR" train "$tmp/cfg.json" --set run.dir="$tmp/ev" --set model.path="$MODEL" \

@@ -81,12 +81,14 @@ static cJSON *acc_json(const eval_acc *a, int n_samples, int short_m) {
     return o;
 }
 
-/* Difficulty label from an example's metadata JSON ("" when none). */
+/* Difficulty label from an example's metadata JSON, a string or a number (countdown's count of
+ * numbers: "3", "4"); "" when none. */
 static void difficulty(const char *meta, char *out, size_t cap) {
     out[0] = '\0';
     cJSON *m = meta ? cJSON_Parse(meta) : NULL;
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(m, "difficulty");
     if (cJSON_IsString(d)) snprintf(out, cap, "%s", d->valuestring);
+    else if (cJSON_IsNumber(d)) snprintf(out, cap, "%.15g", d->valuedouble);
     cJSON_Delete(m);
 }
 
