@@ -541,15 +541,6 @@ static ts_tensor *rms_norm(const ts_tensor *x, const ts_tensor *w, double eps) {
     return ts_mul(w, ts_to_dtype(y, ts_get_dtype(x)));
 }
 
-/* x (B, N, T, E) -> x * cos + rotate_half(x) * sin; cos, sin (B, 1, T, E). */
-static ts_tensor *rope(const ts_tensor *x, const ts_tensor *cos, const ts_tensor *sin) {
-    if (!x) return NULL;
-    int64_t half = ts_size(x, -1) / 2;
-    ts_tensor *parts[2] = {ts_neg(ts_narrow(x, -1, half, half)), ts_narrow(x, -1, 0, half)};
-    ts_tensor *rot = parts[0] && parts[1] ? ts_cat(parts, 2, -1) : NULL;
-    return ts_add(ts_mul(x, cos), ts_mul(rot, sin));
-}
-
 /* Per-row positions pos (B, T) i64 -> cos, sin (B, 1, T, E) in the model dtype. */
 static int rope_tables(const model *m, const ts_tensor *pos, ts_tensor **cos, ts_tensor **sin) {
     ts_tensor *freqs = ts_mul(ts_unsqueeze(ts_to_dtype(pos, TS_F32), -1), m->inv_freq); /* (B, T, E/2) */
@@ -588,8 +579,8 @@ static int qkv(const model *m, const layer *l, const ts_tensor *x, const ts_tens
         qh = rms_norm(qh, l->q_norm, c->rms_norm_eps);
         kh = rms_norm(kh, l->k_norm, c->rms_norm_eps);
     }
-    *q = rope(ts_transpose(qh, 1, 2), cos, sin);
-    *k = rope(ts_transpose(kh, 1, 2), cos, sin);
+    *q = ts_rope(ts_transpose(qh, 1, 2), cos, sin);
+    *k = ts_rope(ts_transpose(kh, 1, 2), cos, sin);
     *v = ts_transpose(vh, 1, 2);
     TS_CHECK(*q && *k && *v);
     return 0;

@@ -304,6 +304,13 @@ ts_tensor *ts_log_softmax(const ts_tensor *t, int dim);
 ts_tensor *ts_scaled_dot_product_attention(const ts_tensor *q, const ts_tensor *k, const ts_tensor *v,
                                            const ts_tensor *mask, double scale);
 
+/* Rotary position embedding (rotate-half form): x (B, N, T, E), E even, any strides -> x * cos +
+ * rotate_half(x) * sin with rotate_half([a, b]) = [-b, a] over the last dim, as a new contiguous
+ * tensor; cos, sin in x's dtype, broadcastable to x, without gradient. On the CPU one kernel each
+ * way (x's gradient by the transpose map), equal bit for bit to the op sequence; elsewhere that
+ * sequence. */
+ts_tensor *ts_rope(const ts_tensor *x, const ts_tensor *cos, const ts_tensor *sin);
+
 /* Per row of x (N, D): the log-prob of target (N) i64 and the entropy under softmax(x w^T), w (V, D),
  * as log_softmax(linear(x, w)).gather(target) and -(p * log p).sum(-1) in f32 -> *logprob (N) f32
  * and, when entropy is not NULL, *entropy (N) f32 (differentiable only when entropy_grad). The

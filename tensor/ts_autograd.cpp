@@ -1,9 +1,11 @@
-// ts_autograd — the two ops of ts.h whose backward is ours, not ATen's: activation checkpointing
-// (ts_checkpoint) and the LM head's log-probs and entropy over the vocabulary in chunks of rows
-// (ts_linear_logprob_entropy). Both are torch::autograd::Function nodes, which libtorch 1.13 and
-// 2.x share. Both trade compute for memory: checkpointing runs a function twice to keep only its
-// inputs; the head recomputes each chunk's logits in backward, unless the whole (N, V) fits the
-// caller's budget, so that no vocabulary-wide tensor beyond that budget is held.
+// ts_autograd — the ops of ts.h whose backward is ours, not ATen's: activation checkpointing
+// (ts_checkpoint), the LM head's log-probs and entropy over the vocabulary in chunks of rows
+// (ts_linear_logprob_entropy) and rotary position embedding (ts_rope). All are
+// torch::autograd::Function nodes, which libtorch 1.13 and 2.x share. The first two trade compute
+// for memory: checkpointing runs a function twice to keep only its inputs; the head recomputes
+// each chunk's logits in backward, unless the whole (N, V) fits the caller's budget, so that no
+// vocabulary-wide tensor beyond that budget is held. RoPE trades nothing: one pass over the
+// tensor each way where ATen's op sequence makes about five forward and eight backward.
 // Deliberately not here: torch.utils.checkpoint's non-reentrant variant, RNG state replay (the
 // functions we checkpoint draw no random numbers), a fused CUDA kernel for the head.
 #include "tensor/ts_impl.hpp"
@@ -12,11 +14,14 @@ extern "C" {
 #include "common/err.h"
 }
 
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 using namespace ts_detail;
@@ -148,6 +153,63 @@ struct head_fn : public torch::autograd::Function<head_fn> {
     }
 };
 
+// ---- rotary position embedding ----
+
+// One (b, n, t) row of E elements, halves h = E / 2. Forward: y = x c + rotate_half(x) s with
+// rotate_half([a, b]) = [-b, a]; backward (transpose = true, x the incoming gradient): the
+// transpose of that map, g c + [(g s)_hi, -(g s)_lo]. Each product and sum is rounded to T, as
+// ATen's mul, neg, cat and add would round it (and autograd's sum of the three gradient paths),
+// so the result equals the op sequence's bit for bit; the build keeps a * b + c from contracting.
+template <typename T>
+void rope_row(const T *x, const T *c, const T *s, T *y, int64_t h, bool transpose) {
+    using A = typename std::conditional<std::is_same<T, double>::value, double, float>::type; // ATen's op math
+    for (int64_t e = 0; e < h; e++) {
+        T lo = T(A(x[e]) * A(c[e])), hi = T(A(x[e + h]) * A(c[e + h]));
+        if (!transpose) {
+            y[e] = T(A(lo) - A(T(A(x[e + h]) * A(s[e]))));
+            y[e + h] = T(A(hi) + A(T(A(x[e]) * A(s[e + h]))));
+        } else {
+            y[e] = T(A(lo) + A(T(A(x[e + h]) * A(s[e + h]))));
+            y[e + h] = T(A(hi) - A(T(A(x[e]) * A(s[e]))));
+        }
+    }
+}
+
+// x (B, N, T, E) any strides with the last dim's 1; cos, sin broadcastable to it -> a new
+// contiguous (B, N, T, E) tensor.
+at::Tensor rope_cpu(const at::Tensor &x, const at::Tensor &cos, const at::Tensor &sin, bool transpose) {
+    at::Tensor xs = x.stride(3) == 1 ? x : x.contiguous();
+    at::Tensor c = cos.expand(x.sizes()), s = sin.expand(x.sizes());
+    if (c.stride(3) != 1) c = c.contiguous();
+    if (s.stride(3) != 1) s = s.contiguous();
+    at::Tensor y = at::empty(x.sizes(), x.options().memory_format(at::MemoryFormat::Contiguous));
+    int64_t B = x.size(0), N = x.size(1), T = x.size(2), E = x.size(3);
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, x.scalar_type(), "ts_rope", [&] {
+        const scalar_t *xp = xs.data_ptr<scalar_t>(), *cp = c.data_ptr<scalar_t>(), *sp = s.data_ptr<scalar_t>();
+        scalar_t *yp = y.data_ptr<scalar_t>();
+        at::parallel_for(0, B * N * T, 64, [&](int64_t begin, int64_t end) {
+            for (int64_t r = begin; r < end; r++) {
+                int64_t b = r / (N * T), n = r / T % N, t = r % T;
+                rope_row(xp + b * xs.stride(0) + n * xs.stride(1) + t * xs.stride(2),
+                         cp + b * c.stride(0) + n * c.stride(1) + t * c.stride(2),
+                         sp + b * s.stride(0) + n * s.stride(1) + t * s.stride(2), yp + r * E, E / 2, transpose);
+            }
+        });
+    });
+    return y;
+}
+
+struct rope_fn : public torch::autograd::Function<rope_fn> {
+    static at::Tensor forward(AutogradContext *ctx, const at::Tensor &x, const at::Tensor &cos, const at::Tensor &sin) {
+        ctx->save_for_backward({cos, sin});
+        return rope_cpu(x, cos, sin, false);
+    }
+    static variable_list backward(AutogradContext *ctx, variable_list grads) {
+        variable_list s = ctx->get_saved_variables();
+        return {rope_cpu(grads[0], s[0], s[1], true), at::Tensor(), at::Tensor()};
+    }
+};
+
 } // namespace
 
 extern "C" {
@@ -199,6 +261,32 @@ int ts_linear_logprob_entropy(const ts_tensor *x, const ts_tensor *w, const ts_t
         fail(__func__, e.what());
     }
     return -1;
+}
+
+ts_tensor *ts_rope(const ts_tensor *x, const ts_tensor *cos, const ts_tensor *sin) {
+    TS_NEED(x);
+    TS_NEED(cos);
+    TS_NEED(sin);
+    try {
+        const at::Tensor &xt = x->t;
+        if (xt.dim() != 4 || xt.size(3) % 2 || cos->t.dim() != 4 || sin->t.dim() != 4)
+            throw std::invalid_argument("expected x (B, N, T, E) with E even and cos, sin broadcastable to it, got x " +
+                                        std::string(c10::str(xt.sizes())) + ", cos " + c10::str(cos->t.sizes()) +
+                                        ", sin " + c10::str(sin->t.sizes()));
+        if (cos->t.requires_grad() || sin->t.requires_grad())
+            throw std::invalid_argument("cos and sin are tables: they take no gradient");
+        if (cos->t.scalar_type() != xt.scalar_type() || sin->t.scalar_type() != xt.scalar_type())
+            throw std::invalid_argument("cos and sin must have x's dtype");
+        if (xt.is_cpu() && cos->t.is_cpu() && sin->t.is_cpu()) return wrap(rope_fn::apply(xt, cos->t, sin->t));
+        int64_t h = xt.size(3) / 2; // other devices: ATen's op sequence, which autograd differentiates
+        at::Tensor rot = at::cat({xt.narrow(3, h, h).neg(), xt.narrow(3, 0, h)}, 3);
+        return wrap(xt * cos->t + rot * sin->t);
+    } catch (const c10::Error &e) {
+        fail(__func__, e.what_without_backtrace());
+    } catch (const std::exception &e) {
+        fail(__func__, e.what());
+    }
+    return nullptr;
 }
 
 } // extern "C"

@@ -680,6 +680,52 @@ static void test_linear_logprob_entropy(void) {
     ts_scope_end();
 }
 
+/* x * cos + rotate_half(x) * sin in ATen's ops, and sum(y * w) backward: the reference of ts_rope. */
+static ts_tensor *rope_ops(const ts_tensor *x, const ts_tensor *cos, const ts_tensor *sin) {
+    int64_t h = ts_size(x, 3) / 2;
+    ts_tensor *parts[2] = {ts_neg(ts_narrow(x, 3, h, h)), ts_narrow(x, 3, 0, h)};
+    return ts_add(ts_mul(x, cos), ts_mul(ts_cat(parts, 2, 3), sin));
+}
+
+/* ts_rope equals the op sequence bit for bit, values and the input's gradient, in f32, bf16 and
+ * f64, on a transposed (strided) input with cos and sin broadcast over heads; bad shapes, a table
+ * that wants a gradient and a dtype mismatch are errors. */
+static void test_rope(void) {
+    ts_scope_begin();
+    const ts_dtype dts[3] = {TS_F32, TS_BF16, TS_F64};
+    int64_t B = 2, T = 5, N = 3, E = 8;
+    for (int d = 0; d < 3; d++) {
+        ts_manual_seed(11 + d);
+        ts_tensor *base = ts_to_device(ts_randn((int64_t[]){B, T, N, E}, 4, NULL, dts[d]), test_dev);
+        ts_tensor *cos = ts_to_device(ts_randn((int64_t[]){B, 1, T, E}, 4, NULL, dts[d]), test_dev);
+        ts_tensor *sin = ts_to_device(ts_randn((int64_t[]){B, 1, T, E}, 4, NULL, dts[d]), test_dev);
+        ts_tensor *w = ts_to_device(ts_randn((int64_t[]){B, N, T, E}, 4, NULL, dts[d]), test_dev);
+        ts_set_requires_grad(base, 1);
+        ts_tensor *y[2], *g[2];
+        for (int fused = 0; fused < 2; fused++) {
+            ts_tensor *x = ts_transpose(base, 1, 2);
+            y[fused] = fused ? ts_rope(x, cos, sin) : rope_ops(x, cos, sin);
+            CHECK(ts_backward(ts_sum(ts_mul(y[fused], w))) == 0);
+            g[fused] = ts_clone(ts_grad(base));
+            ts_grad_clear(base);
+        }
+        double dy = rel_diff(y[1], y[0]), dg = rel_diff(g[1], g[0]);
+        if (dy != 0 || dg != 0) fprintf(stderr, "  ts_rope, dtype %d: values differ by %g, gradients by %g\n", d, dy, dg);
+        CHECK(dy == 0 && dg == 0);
+    }
+    ts_tensor *x = ts_zeros((int64_t[]){1, 2, 3, 4}, 4, TS_F32, test_dev);
+    ts_tensor *t = ts_zeros((int64_t[]){1, 1, 3, 4}, 4, TS_F32, test_dev);
+    CHECK(ts_rope(ts_zeros((int64_t[]){1, 2, 3, 5}, 4, TS_F32, test_dev), t, t) == NULL);
+    CHECK_CONTAINS(ts_last_error(), "expected x (B, N, T, E) with E even");
+    CHECK(ts_rope(x, ts_zeros((int64_t[]){1, 1, 3, 4}, 4, TS_BF16, test_dev), t) == NULL);
+    CHECK_CONTAINS(ts_last_error(), "cos and sin must have x's dtype");
+    ts_tensor *tg = ts_zeros((int64_t[]){1, 1, 3, 4}, 4, TS_F32, test_dev);
+    ts_set_requires_grad(tg, 1);
+    CHECK(ts_rope(x, t, tg) == NULL);
+    CHECK_CONTAINS(ts_last_error(), "they take no gradient");
+    ts_scope_end();
+}
+
 static int checkpoint_calls;
 
 /* in = {x, c}, arg = w: tanh(x * w) + c, or an error when c holds a negative first element. */
@@ -835,6 +881,7 @@ int main(void) {
     test_linear_few_rows();
     test_autograd_api();
     test_linear_logprob_entropy();
+    test_rope();
     test_checkpoint();
     test_scopes_and_errors();
     test_device_placement();
