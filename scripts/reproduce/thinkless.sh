@@ -6,11 +6,11 @@
 # and accuracy per difficulty over steps land in docs/RESULTS.md and docs/results/.
 #
 #   scripts/reproduce/thinkless.sh [OUT]     (default runs/reproduce/thinkless)
-#   STEPS (default 200), SFT_STEPS (default 1500, the demo's), SEEDS, JOBS, RLVR: see lib.sh
+#   STEPS (default 200), SFT_STEPS (default 2000, the demo's), SEEDS, JOBS, RLVR: see lib.sh
 . "$(dirname "$0")/lib.sh"
 out=${1:-runs/reproduce/thinkless}
 STEPS=${STEPS:-200}
-SFT_STEPS=${SFT_STEPS:-1500}
+SFT_STEPS=${SFT_STEPS:-2000}
 cfg=configs/demo.json
 rm -rf "$out"
 mkdir -p "$out" docs/results
