@@ -8,12 +8,12 @@
 # docs/results/nsr-passk.png.
 #
 #   scripts/reproduce/nsr.sh [OUT]     (default runs/reproduce/nsr)
-#   STEPS (RL, default 40), SFT_STEPS (default 300), PROBLEMS (test problems, default 128),
+#   STEPS (RL, default 40), SFT_STEPS (default 350), PROBLEMS (test problems, default 128),
 #   SEEDS, JOBS, RLVR: see lib.sh
 . "$(dirname "$0")/lib.sh"
 out=${1:-runs/reproduce/nsr}
 STEPS=${STEPS:-40}
-SFT_STEPS=${SFT_STEPS:-300}
+SFT_STEPS=${SFT_STEPS:-350}
 PROBLEMS=${PROBLEMS:-128}
 rm -rf "$out"
 mkdir -p "$out" docs/results
