@@ -83,7 +83,7 @@ PY
 cat "$out/table.md"
 # pass@k against k, one line per method (mean over seeds, min-max as error bars); the SFT model first
 gnuplot <<GP
-set terminal pngcairo size 960,560
+set terminal pngcairo size 960,560 noenhanced
 set output "docs/results/nsr-passk.png"
 set logscale x 2
 set xlabel "k (samples per problem, temperature 0.6)"
