@@ -1,33 +1,35 @@
 #!/usr/bin/env bash
-# nsr — the negative-reinforcement paper's claims on the built-in countdown task (several correct
-# expressions per problem): from one think-only SFT model, PSR (correct samples only) raises pass@1
-# and lowers pass@k at large k; NSR (wrong samples only) keeps or raises pass@k across k;
-# W-REINFORCE (λ = 0.1) is best or tied across k; GRPO is the baseline. Each method trains with
-# every seed in $SEEDS; pass@k (k = 1 ... 64, temperature 0.6) before and after RL lands in
-# docs/RESULTS.md and docs/results/nsr-passk.png.
+# nsr — the negative-reinforcement paper's claims on an easy countdown whose problems each have
+# several correct expressions (scripts/reproduce/nsr_data.py: 3 numbers from 1..12, a target in
+# 10..99): from one think-only SFT model, PSR (correct samples only) raises pass@1 and lowers
+# pass@k at large k; NSR (wrong samples only) keeps or raises pass@k across k; W-REINFORCE
+# (λ = 0.1) is best or tied across k; GRPO is the baseline. Each method trains with every seed in
+# $SEEDS; pass@k (k = 1 ... 64, temperature 0.6) before and after RL lands in docs/RESULTS.md and
+# docs/results/nsr-passk.png.
 #
 #   scripts/reproduce/nsr.sh [OUT]     (default runs/reproduce/nsr)
-#   STEPS (RL, default 60), SFT_STEPS (default 400), PROBLEMS (test problems, default 128),
+#   STEPS (RL, default 40), SFT_STEPS (default 350), PROBLEMS (test problems, default 128),
 #   SEEDS, JOBS, RLVR: see lib.sh
 . "$(dirname "$0")/lib.sh"
 out=${1:-runs/reproduce/nsr}
-STEPS=${STEPS:-60}
-SFT_STEPS=${SFT_STEPS:-400}
+STEPS=${STEPS:-40}
+SFT_STEPS=${SFT_STEPS:-350}
 PROBLEMS=${PROBLEMS:-128}
 rm -rf "$out"
 mkdir -p "$out" docs/results
 cfg=$out/nsr.json
-# the paper's setting scaled to a 0.12M-parameter model: 0/1 accuracy reward, no KL, rollouts at
-# temperature 1, evaluation at 0.6 with 64 samples per problem (unbiased pass@k)
+# the paper's setting scaled to a 0.9M-parameter model: 0/1 accuracy reward, no KL, rollouts at
+# temperature 1, evaluation at 0.6 with 64 samples per problem (unbiased pass@k); the test set is
+# the PROBLEMS problems the evaluation scores, none of them trained on
 cat > "$cfg" <<JSON
 {
   "run": {"threads": 1},
   "model": {"path": "$out/init", "chat_template": "none"},
-  "data": {"source": "countdown"},
-  "sft": {"steps": $SFT_STEPS, "batch_size": 64, "lr": 2e-3, "min_lr": 1e-4, "warmup_steps": 50, "mode": "think"},
-  "rollout": {"max_new_tokens": 128, "temperature": 1.0},
+  "data": {"source": "jsonl", "train_path": "$out/data/train.jsonl", "test_path": "$out/data/test.jsonl"},
+  "sft": {"steps": $SFT_STEPS, "batch_size": 64, "lr": 2e-3, "min_lr": 1e-4, "warmup_steps": 50},
+  "rollout": {"max_new_tokens": 96, "temperature": 1.0},
   "reward": {"verifier": "countdown", "accuracy": {"weight": 1, "correct": 1, "wrong": 0}},
-  "algo": {"kl": {"coef": 0}},
+  "algo": {"kl": {"coef": 0}, "wreinforce": {"lambda": 0.1}},
   "optim": {"lr": 1e-4, "schedule": "constant", "weight_decay": 0, "grad_clip": 1},
   "train": {"steps": $STEPS, "prompts_per_step": 16, "group_size": 8, "save_every": 0, "log_every": 10},
   "eval": {"problems": $PROBLEMS, "samples": 64, "temperature": 0.6}
@@ -35,12 +37,13 @@ cat > "$cfg" <<JSON
 JSON
 methods=(psr nsr wreinforce grpo)
 
-echo "nsr: SFT warm-up on think-mode traces, $SFT_STEPS steps"
-"$RLVR" init-model --arch qwen2 --out "$out/init" --hidden 64 --layers 2 --heads 4 --tie --seed 1 > /dev/null
-"$RLVR" sft "$cfg" --set run.dir="$out/sft" --set run.threads=2 > "$out/sft.log" 2>&1
-"$RLVR" eval "$cfg" --set model.path="$out/sft/model" --set run.threads=2 --out "$out/eval-sft.json" >> "$out/sft.log" 2>&1
+echo "nsr: data, SFT warm-up on the step-by-step traces, $SFT_STEPS steps"
+/usr/bin/python3 scripts/reproduce/nsr_data.py "$out/data" --test "$PROBLEMS"
+"$RLVR" init-model --arch qwen2 --out "$out/init" --hidden 128 --layers 4 --heads 4 --tie --seed 1 > /dev/null
+"$RLVR" sft "$cfg" --set run.dir="$out/sft" > "$out/sft.log" 2>&1
 
-: > "$out/jobs.txt"
+# the SFT model's evaluation runs beside the first RL run
+echo "\"$RLVR\" eval $cfg --set model.path=$out/sft/model --out $out/eval-sft.json >> $out/sft.log 2>&1" > "$out/jobs.txt"
 for name in "${methods[@]}"; do
   for seed in $SEEDS; do
     run=$out/$name-s$seed
@@ -50,7 +53,7 @@ for name in "${methods[@]}"; do
       >> "$out/jobs.txt"
   done
 done
-echo "nsr: $(wc -l < "$out/jobs.txt") RL runs of $STEPS steps, $JOBS at a time ($(elapsed) so far)"
+echo "nsr: $(( $(wc -l < "$out/jobs.txt") - 1 )) RL runs of $STEPS steps, $JOBS at a time ($(elapsed) so far)"
 parallel "$out/jobs.txt"
 
 /usr/bin/python3 - "$out" "$SEEDS" "$STEPS" "${methods[@]}" > "$out/table.md" <<'PY'
@@ -80,7 +83,7 @@ PY
 cat "$out/table.md"
 # pass@k against k, one line per method (mean over seeds, min-max as error bars); the SFT model first
 gnuplot <<GP
-set terminal pngcairo size 960,560
+set terminal pngcairo size 960,560 noenhanced
 set output "docs/results/nsr-passk.png"
 set logscale x 2
 set xlabel "k (samples per problem, temperature 0.6)"
