@@ -19,10 +19,12 @@ mkdir -p "$out" docs/results
 methods=("degrpo|" "grpo|--set algo.estimator=grpo --set algo.aggregation=seq_mean_token_mean")
 
 echo "thinkless: SFT warm-up, $SFT_STEPS steps"
+# one thread, the config's: the settings were chosen with it, and two ran SFT at 0.3 steps/s
+# while other work shared the cores
 "$RLVR" init-model --arch qwen2 --out "$out/init" --hidden 64 --layers 2 --heads 4 --tie --seed 1 > /dev/null
 "$RLVR" sft "$cfg" --set run.dir="$out/sft" --set model.path="$out/init" \
-  --set sft.steps="$SFT_STEPS" --set run.threads=2 > "$out/sft.log" 2>&1
-"$RLVR" eval "$cfg" --set model.path="$out/sft/model" --set run.threads=2 --out "$out/eval-sft.json" >> "$out/sft.log" 2>&1
+  --set sft.steps="$SFT_STEPS" > "$out/sft.log" 2>&1
+"$RLVR" eval "$cfg" --set model.path="$out/sft/model" --out "$out/eval-sft.json" >> "$out/sft.log" 2>&1
 
 : > "$out/jobs.txt"
 for m in "${methods[@]}"; do
