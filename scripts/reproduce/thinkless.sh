@@ -32,7 +32,7 @@ for m in "${methods[@]}"; do
   for seed in $SEEDS; do
     run=$out/$name-s$seed
     echo "\"$RLVR\" train $cfg --set run.dir=$run --set model.path=$out/sft/model --set run.seed=$seed" \
-      "--set train.steps=$STEPS --set train.eval_every=25 --set eval.problems=128 $sets > $run.log 2>&1 &&" \
+      "--set train.steps=$STEPS --set train.eval_every=5 --set eval.problems=128 $sets > $run.log 2>&1 &&" \
       "\"$RLVR\" eval $cfg --set model.path=$run/model --out $run/eval-final.json >> $run.log 2>&1" >> "$out/jobs.txt"
   done
 done
@@ -80,9 +80,22 @@ for name in ("degrpo", "grpo"):
             r = json.loads(line)
             for g in ("easy", "hard"):
                 curves.setdefault((name, g, r["step"]), []).append(r["eval"]["groups"][g]["think_ratio"])
-for step in sorted({k[2] for k in curves}):
+# every evaluation (5 steps apart) of the first 50 steps, where the U's rise would be, then every 25
+for step in sorted(k for k in {k[2] for k in curves} if k <= 50 or k % 25 == 0):
     print("| %d | " % step + " | ".join("%.3f" % statistics.mean(curves[(n, g, step)])
                                          for n in ("degrpo", "grpo") for g in ("easy", "hard")) + " |")
+print()
+# the U, seed by seed (a mean over seeds blurs a rise that comes at different steps): the easy
+# think ratio's peak after step 0 against its start, and where it ends
+print("DeGRPO's easy think ratio per seed: at step 0, its peak after step 0 (step), at the end:")
+print()
+print("| seed | step 0 | peak | end |")
+print("|---|---|---|---|")
+for s in seeds:
+    easy = [(step, v[seeds.index(s)]) for step, v in sorted((k[2], v) for k, v in curves.items()
+                                                            if k[0] == "degrpo" and k[1] == "easy")]
+    peak = max(easy[1:], key=lambda e: e[1])
+    print("| %s | %.3f | %.3f (%d) | %.3f |" % (s, easy[0][1], peak[1], peak[0], easy[-1][1]))
 print()
 print("DeGRPO meets the goal (hard accuracy >= 0.95, easy accuracy >= SFT's - 0.02, easy think ratio "
       "<= 0.10, hard >= 0.95) in %d of %d seeds." % (sum(goal["degrpo"]), len(seeds)))
