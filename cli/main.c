@@ -129,6 +129,7 @@ static void usage(FILE *out) {
 
 int main(int argc, char **argv) {
     ts_blas_pick_kernels(argv); /* OpenBLAS's fast kernels on a CPU it does not know (ts.h) */
+    mem_keep_heap();
     if (argc < 2) {
         usage(stderr);
         return 2;

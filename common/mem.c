@@ -3,6 +3,9 @@
 #include "mem.h"
 
 #include <cjson/cJSON.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,4 +100,13 @@ void mem_memstream_close(FILE *f) {
 /* cJSON allocates through the checked allocator in every program that links this file. */
 __attribute__((constructor)) static void mem_hook_cjson(void) {
     cJSON_InitHooks(&(cJSON_Hooks){.malloc_fn = mem_alloc, .free_fn = free});
+}
+
+void mem_keep_heap(void) {
+#ifdef __GLIBC__
+    const char *tun = getenv("GLIBC_TUNABLES");
+    if (tun && strstr(tun, "glibc.malloc.")) return;
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, -1);
+#endif
 }

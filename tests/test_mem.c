@@ -4,12 +4,18 @@
  * SIZE_MAX) and leaves a realloc'd block intact; the default handler prints one line and exits 1,
  * in a forked child; a handler that returns makes the allocator abort. A checked memory stream
  * holds what was written to it, and one whose growth fails (the address space limited, in a
- * child; not under AddressSanitizer, which needs its own) reaches the handler. */
+ * child; not under AddressSanitizer, which needs its own) reaches the handler. mem_keep_heap
+ * (glibc, not under AddressSanitizer, whose allocator is its own): a 64 MiB block comes from the
+ * heap and stays there once freed, and a GLIBC_TUNABLES naming a malloc tunable leaves glibc's
+ * default (the block mmapped), each in a child so the parent's allocator is untouched. */
 #include "check.h"
 
 #include "common/mem.h"
 
 #include <cjson/cJSON.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -140,7 +146,50 @@ static void check_memstream(void) {
 #endif
 }
 
+#if defined(__GLIBC__) && !defined(UNDER_ASAN)
+#define BLOCK (64 << 20)
+
+/* Exit status 0 when a BLOCK-sized allocation is served as the settings say: from the heap and
+ * kept there after free (kept = 1), or mmapped (kept = 0). */
+static void block_placement(int kept) {
+    struct mallinfo2 before = mallinfo2();
+    char *volatile p = malloc(BLOCK); /* volatile: the compiler may drop a malloc-free pair */
+    if (!p) _exit(2);
+    memset(p, 1, BLOCK);
+    struct mallinfo2 in_use = mallinfo2();
+    free(p);
+    struct mallinfo2 after = mallinfo2();
+    if (kept) _exit(in_use.hblks == before.hblks && after.fordblks >= before.fordblks + BLOCK ? 0 : 3);
+    _exit(in_use.hblks == before.hblks + 1 && after.fordblks < before.fordblks + BLOCK ? 0 : 4);
+}
+
+static void keep_heap_body(void) {
+    mem_keep_heap();
+    block_placement(1);
+}
+
+static void tunables_rule_body(void) {
+    setenv("GLIBC_TUNABLES", "glibc.malloc.check=0", 1);
+    mem_keep_heap();
+    block_placement(0);
+}
+
+static void check_keep_heap(void) {
+    char err[512];
+    int st = in_child(keep_heap_body, err, sizeof err);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    st = in_child(tunables_rule_body, err, sizeof err);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+#endif
+
 int main(void) {
+#if defined(__GLIBC__) && !defined(UNDER_ASAN)
+    /* first: a refused request below moves this thread to a secondary arena (glibc retries there),
+     * and a secondary arena's heaps hold at most 64 MiB, so a block this big is mmapped anyway */
+    check_keep_heap();
+#endif
+
     /* ordinary requests */
     char *a = mem_alloc(100);
     memset(a, 'x', 100);
