@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # demo — the whole loop on a CPU in minutes: a tiny Qwen2-style model learns the hybrid addition
-# task of docs/DEMO.md (Thinkless in miniature). It makes the model, warms it up with SFT on
+# task of docs/TRAINING.md (Thinkless in miniature). It makes the model, warms it up with SFT on
 # answers in both modes, evaluates, trains with DeGRPO, evaluates again, exports the result as a
 # Hugging Face directory, and prints the before/after table. Everything lands in runs/demo (or $1).
 set -euo pipefail

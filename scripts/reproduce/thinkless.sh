@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# thinkless — Thinkless's claims on the demo's hybrid addition task (docs/DEMO.md): from one SFT
+# thinkless — Thinkless's claims on the demo's hybrid addition task (docs/TRAINING.md): from one SFT
 # model that answers in both modes, decoupled GRPO (DeGRPO) learns when to think, while coupled
 # GRPO first collapses toward one mode; the think ratio traces a U over training. Each method
 # trains with every seed in $SEEDS; the table of final test figures and the figures of think ratio
