@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # concise — ConciseR's claim ("Walk Before You Run!", ALGORITHMS.md 7) on an addition task whose
-# SFT traces carry 0..4 redundant steps (scripts/reproduce/concise_data.py): after an RL stage on
+# SFT traces carry 0..8 redundant steps (scripts/reproduce/concise_data.py): after an RL stage on
 # accuracy alone, a second stage with the L-GRPO length reward (paid only when every completion
 # of a group is correct) cuts the response length while accuracy holds; the cosine length reward
 # (ALGORITHMS.md 8) in the same second stage is the comparison. Every seed in $SEEDS runs stage 1
@@ -24,10 +24,10 @@ mkdir -p "$out" docs/results
 data=(--set data.train_path="$out/data/train.jsonl" --set data.test_path="$out/data/test.jsonl")
 # the stage-2 length rewards, as the keys added to configs/concise.json (accuracy weight 1 stays):
 # L-GRPO's λ (1 - L/L_max) with L_max the generation cap; the cosine reward with the paper's
-# values (correct 2 -> 1, wrong -10 -> 0, -10 at the cap), no margin (16 of our 64 tokens would
+# values (correct 2 -> 1, wrong -10 -> 0, -10 at the cap), no margin (16 of our 96 tokens would
 # punish complete traces)
-methods=("lgrpo|--set reward.lgrpo.weight=1 --set reward.lgrpo.max_len=64"
-         "cosine|--set reward.cosine.weight=1 --set reward.cosine.max_len=64 --set reward.cosine.margin=0")
+methods=("lgrpo|--set reward.lgrpo.weight=1 --set reward.lgrpo.max_len=96"
+         "cosine|--set reward.cosine.weight=1 --set reward.cosine.max_len=96 --set reward.cosine.margin=0")
 
 echo "concise: data, SFT warm-up of $SFT_STEPS steps${SFT_FROM:+ (taken from $SFT_FROM)}"
 /usr/bin/python3 scripts/reproduce/concise_data.py "$out/data"

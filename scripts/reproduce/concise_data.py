@@ -2,7 +2,7 @@
 """concise_data — the addition task of scripts/reproduce/concise.sh as JSONL (docs/DATA.md): the
 demo's column-by-column traces (docs/DATA.md, `addition`), with 0..N redundant steps in each.
 
-    concise_data.py OUT_DIR [--train 20000] [--test 1024] [--max-redundant 4] [--seed 1]
+    concise_data.py OUT_DIR [--train 20000] [--test 1024] [--max-redundant 8] [--seed 1]
 
 writes OUT_DIR/train.jsonl and OUT_DIR/test.jsonl: prompt, answer, response and metadata
 ({"task": "math", "difficulty": "<digits>", "redundant": k}). A problem has 1-4 digits, chosen
@@ -48,7 +48,7 @@ def main():
     p.add_argument("out")
     p.add_argument("--train", type=int, default=20000)
     p.add_argument("--test", type=int, default=1024)
-    p.add_argument("--max-redundant", type=int, default=4)
+    p.add_argument("--max-redundant", type=int, default=8)
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args()
     if min(args.train, args.test) < 1 or args.max_redundant < 0:
